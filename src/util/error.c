@@ -1,0 +1,57 @@
+/* error.c: per-thread last-error message and error-reporting allocators. */
+#include "util/error.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static _Thread_local char g_msg[2048];
+
+int gl_error(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(g_msg, sizeof g_msg, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+int gl_error_prefix(const char *fmt, ...) {
+    char pre[1024], old[sizeof g_msg];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(pre, sizeof pre, fmt, ap);
+    va_end(ap);
+    memcpy(old, g_msg, sizeof old);
+    snprintf(g_msg, sizeof g_msg, "%s%s", pre, old);
+    return -1;
+}
+
+const char *gl_error_message(void) { return g_msg[0] ? g_msg : "unknown error"; }
+
+void gl_error_clear(void) { g_msg[0] = 0; }
+
+void *gl_malloc(size_t n) {
+    void *p = malloc(n ? n : 1);
+    if (!p) gl_error("out of memory allocating %zu bytes", n);
+    return p;
+}
+
+void *gl_calloc(size_t count, size_t size) {
+    void *p = calloc(count ? count : 1, size ? size : 1);
+    if (!p) gl_error("out of memory allocating %zu x %zu bytes", count, size);
+    return p;
+}
+
+void *gl_realloc(void *p, size_t n) {
+    void *q = realloc(p, n ? n : 1);
+    if (!q) gl_error("out of memory allocating %zu bytes", n);
+    return q;
+}
+
+char *gl_strdup(const char *s) {
+    size_t n = strlen(s) + 1;
+    char *d = gl_malloc(n);
+    if (d) memcpy(d, s, n);
+    return d;
+}

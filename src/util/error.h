@@ -1,0 +1,28 @@
+/* error.h: the per-thread "last error" message every fallible call sets.
+ * Convention: functions return 0 on success and -1 on failure (or NULL), after
+ * calling gl_error() with a message that names the file, tensor or line. */
+#ifndef GL_ERROR_H
+#define GL_ERROR_H
+
+#include <stddef.h>
+
+#if defined(__GNUC__)
+#define GL_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define GL_PRINTF(a, b)
+#endif
+
+/* Set the message; always returns -1 so callers can `return gl_error(...)`. */
+int gl_error(const char *fmt, ...) GL_PRINTF(1, 2);
+/* Prepend context ("loading model X: ") to the current message. Returns -1. */
+int gl_error_prefix(const char *fmt, ...) GL_PRINTF(1, 2);
+const char *gl_error_message(void);
+void gl_error_clear(void);
+
+/* Allocation helpers that set an error (never abort) on failure. */
+void *gl_malloc(size_t n);
+void *gl_calloc(size_t count, size_t size);
+void *gl_realloc(void *p, size_t n);
+char *gl_strdup(const char *s);
+
+#endif
