@@ -1,12 +1,52 @@
 /* main.c: the `gloss` command line: dispatch to subcommands. */
+#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-int main(int argc, char **argv) {
-    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-        printf("usage: gloss <command> [options]\n");
-        return argc < 2 ? 2 : 0;
+#include "cli/cli.h"
+#include "gloss.h"
+
+static const char *USAGE =
+    "gloss " GLOSS_VERSION ": fine-tune BERT-family text encoders with G-Loss and standard losses\n"
+    "\n"
+    "usage: gloss <command> [options]      (gloss <command> --help for its options)\n"
+    "\n"
+    "commands:\n"
+    "  embed     encode documents with a checkpoint and write a float32 .npy matrix\n"
+    "\n"
+    "Models are Hugging Face checkpoint directories (config.json, model.safetensors,\n"
+    "vocab.txt). `make model` fetches the default, all-MiniLM-L6-v2, into\n"
+    "models/all-MiniLM-L6-v2. Threads: set OMP_NUM_THREADS (default: all cores).\n";
+
+int cli_int(const char *opt, const char *s, int lo, int hi, int *out) {
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi) {
+        fprintf(stderr, "gloss: %s expects an integer in [%d, %d], got '%s'\n", opt, lo, hi, s);
+        return -1;
     }
-    fprintf(stderr, "gloss: unknown command '%s' (try gloss --help)\n", argv[1]);
-    return 2;
+    *out = (int)v;
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        fputs(USAGE, stderr);
+        return EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
+        fputs(USAGE, stdout);
+        return EXIT_OK;
+    }
+    if (!strcmp(cmd, "--version")) {
+        printf("gloss %s\n", GLOSS_VERSION);
+        return EXIT_OK;
+    }
+    if (!strcmp(cmd, "embed")) return cmd_embed(argc - 1, argv + 1);
+    fprintf(stderr, "gloss: unknown command '%s' (try gloss --help)\n", cmd);
+    return EXIT_USAGE;
 }

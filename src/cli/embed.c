@@ -1,0 +1,148 @@
+/* embed.c: `gloss embed`: encode documents and write an (N, hidden) float32 .npy. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "gloss.h"
+#include "io/npy.h"
+#include "io/table.h"
+#include "util/progress.h"
+
+static const char *HELP =
+    "usage: gloss embed --model DIR --input FILE --output OUT.npy [options]\n"
+    "\n"
+    "Encode every document of FILE with the checkpoint in DIR (evaluation mode,\n"
+    "no dropout) and write a float32 (N, hidden) array that numpy.load reads.\n"
+    "\n"
+    "  --model DIR        Hugging Face checkpoint directory (config.json,\n"
+    "                     model.safetensors, vocab.txt)\n"
+    "  --input FILE       .csv / .tsv (header row; the text column is used),\n"
+    "                     .jsonl (one object per line), or any other file:\n"
+    "                     plain text, one document per line\n"
+    "  --output OUT.npy   where to write the embeddings (atomically)\n"
+    "  --text-col NAME    column holding the text in CSV/TSV/JSONL (default: text)\n"
+    "  --pool MODE        mean: mean over non-padding tokens (default; what\n"
+    "                     sentence-transformers uses for all-MiniLM-L6-v2)\n"
+    "                     cls: the last hidden state of [CLS]\n"
+    "                     pooler: the checkpoint's pooler, tanh(W h_[CLS] + b)\n"
+    "  --max-length N     truncate documents to N tokens including [CLS] and\n"
+    "                     [SEP] (default 128; at most the model's positions)\n"
+    "  --batch-size N     documents per forward pass (default 32)\n"
+    "  --quiet            no progress display\n"
+    "  -h, --help         this help\n";
+
+typedef struct {
+    gl_progress bar;
+} embed_progress;
+
+static int on_progress(size_t done, size_t total, void *user) {
+    (void)total;
+    gl_progress_update(&((embed_progress *)user)->bar, done, NULL);
+    return 0;
+}
+
+int cmd_embed(int argc, char **argv) {
+    const char *model_dir = NULL, *input = NULL, *output = NULL, *text_col = "text", *pool_s = "mean";
+    int max_length = 128, batch = 32, quiet = 0;
+    static const struct option opts[] = {
+        {"model", required_argument, 0, 'm'},    {"input", required_argument, 0, 'i'},
+        {"output", required_argument, 0, 'o'},   {"text-col", required_argument, 0, 't'},
+        {"pool", required_argument, 0, 'p'},     {"max-length", required_argument, 0, 'L'},
+        {"batch-size", required_argument, 0, 'b'}, {"quiet", no_argument, 0, 'q'},
+        {"help", no_argument, 0, 'h'},           {0, 0, 0, 0}};
+    optind = 1;
+    int c;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'm': model_dir = optarg; break;
+        case 'i': input = optarg; break;
+        case 'o': output = optarg; break;
+        case 't': text_col = optarg; break;
+        case 'p': pool_s = optarg; break;
+        case 'L':
+            if (cli_int("--max-length", optarg, 3, 1 << 20, &max_length)) return EXIT_USAGE;
+            break;
+        case 'b':
+            if (cli_int("--batch-size", optarg, 1, 1 << 16, &batch)) return EXIT_USAGE;
+            break;
+        case 'q': quiet = 1; break;
+        case 'h': fputs(HELP, stdout); return EXIT_OK;
+        default: fputs("(gloss embed --help lists the options)\n", stderr); return EXIT_USAGE;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "gloss embed: unexpected argument '%s'\n", argv[optind]);
+        return EXIT_USAGE;
+    }
+    if (!model_dir || !input || !output) {
+        fprintf(stderr, "gloss embed: --model, --input and --output are required (gloss embed --help)\n");
+        return EXIT_USAGE;
+    }
+    gloss_pool pool;
+    if (!strcmp(pool_s, "mean")) pool = GLOSS_POOL_MEAN;
+    else if (!strcmp(pool_s, "cls")) pool = GLOSS_POOL_CLS;
+    else if (!strcmp(pool_s, "pooler")) pool = GLOSS_POOL_POOLER;
+    else {
+        fprintf(stderr, "gloss embed: --pool must be mean, cls or pooler, got '%s'\n", pool_s);
+        return EXIT_USAGE;
+    }
+
+    gloss_model *model = gloss_model_load(model_dir);
+    if (!model) {
+        fprintf(stderr, "gloss embed: %s\n", gloss_last_error());
+        return EXIT_ERROR;
+    }
+    if (max_length > gloss_model_max_length(model)) {
+        fprintf(stderr, "gloss embed: --max-length %d exceeds the model's %d positions\n", max_length,
+                gloss_model_max_length(model));
+        gloss_model_free(model);
+        return EXIT_USAGE;
+    }
+    gl_table table;
+    if (gl_table_read(&table, input) != 0) {
+        fprintf(stderr, "gloss embed: %s\n", gloss_last_error());
+        gloss_model_free(model);
+        return EXIT_ERROR;
+    }
+    int rc = EXIT_ERROR;
+    const char **texts = NULL;
+    float *emb = NULL;
+    int col = gl_table_col(&table, text_col);
+    if (col < 0) {
+        fprintf(stderr, "gloss embed: %s\n", gloss_last_error());
+        goto done;
+    }
+    if (table.nrows == 0) {
+        fprintf(stderr, "gloss embed: %s: no documents\n", input);
+        goto done;
+    }
+    const int H = gloss_model_hidden_size(model);
+    texts = malloc(table.nrows * sizeof *texts);
+    emb = malloc(table.nrows * (size_t)H * sizeof(float));
+    if (!texts || !emb) {
+        fprintf(stderr, "gloss embed: out of memory for %zu documents\n", table.nrows);
+        goto done;
+    }
+    for (size_t i = 0; i < table.nrows; i++) texts[i] = gl_table_cell(&table, i, col);
+    embed_progress pr;
+    gl_progress_start(&pr.bar, stderr, "embed", table.nrows, "docs", quiet);
+    if (gloss_embed(model, texts, table.nrows, pool, max_length, batch, emb, on_progress, &pr) != 0) {
+        fprintf(stderr, "\ngloss embed: %s: %s\n", input, gloss_last_error());
+        goto done;
+    }
+    gl_progress_finish(&pr.bar, NULL);
+    if (gl_npy_write_f32(output, emb, (int64_t)table.nrows, H) != 0) {
+        fprintf(stderr, "gloss embed: %s\n", gloss_last_error());
+        goto done;
+    }
+    if (!quiet) fprintf(stderr, "wrote %s (%zu x %d float32, pool %s)\n", output, table.nrows, H, pool_s);
+    rc = EXIT_OK;
+done:
+    free(texts);
+    free(emb);
+    gl_table_free(&table);
+    gloss_model_free(model);
+    return rc;
+}

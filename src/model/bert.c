@@ -1,0 +1,437 @@
+/* bert.c: the encoder's parameter table, activations, forward and backward.
+ *
+ * Post-LayerNorm BERT layer (as Hugging Face BertLayer):
+ *   qkv = x Wqkv^T + bqkv ; ctx = attention(qkv)
+ *   h1  = LN1(dropout(ctx Wo^T + bo) + x)
+ *   y   = LN2(dropout(gelu(h1 W1^T + b1) W2^T + b2) + h1)
+ * Embeddings: x0 = dropout(LN(wte[id] + wpe[t] + wtt[0])). */
+#include "model/bert.h"
+
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/kernels.h"
+#include "util/error.h"
+#include "util/rng.h"
+
+/* ---------------------------------------------------------------- table */
+
+static void add_param(gl_bert *m, const char *name, int ndim, int64_t d0, int64_t d1, int decay) {
+    gl_param *p = &m->table[m->nparams++];
+    snprintf(p->name, sizeof p->name, "%s", name);
+    p->ndim = ndim;
+    p->shape[0] = d0;
+    p->shape[1] = ndim > 1 ? d1 : 1;
+    p->numel = (size_t)d0 * (size_t)(ndim > 1 ? d1 : 1);
+    p->offset = m->size;
+    p->decay = decay;
+    m->size += p->numel;
+}
+
+static void set_view(gl_bert *m, gl_bert_view *v, float *base) {
+    const gl_bert_config *c = &m->cfg;
+    int k = 0;
+    v->wte = base + m->table[k++].offset;
+    v->wpe = base + m->table[k++].offset;
+    v->wtt = base + m->table[k++].offset;
+    v->ln_w = base + m->table[k++].offset;
+    v->ln_b = base + m->table[k++].offset;
+    for (int l = 0; l < c->num_layers; l++) {
+        gl_layer_params *L = &v->layers[l];
+        L->wqkv = base + m->table[k].offset; /* query.weight; key and value follow */
+        k += 3;
+        L->bqkv = base + m->table[k].offset;
+        k += 3;
+        L->wo = base + m->table[k++].offset;
+        L->bo = base + m->table[k++].offset;
+        L->ln1_w = base + m->table[k++].offset;
+        L->ln1_b = base + m->table[k++].offset;
+        L->w1 = base + m->table[k++].offset;
+        L->b1 = base + m->table[k++].offset;
+        L->w2 = base + m->table[k++].offset;
+        L->b2 = base + m->table[k++].offset;
+        L->ln2_w = base + m->table[k++].offset;
+        L->ln2_b = base + m->table[k++].offset;
+    }
+    v->pool_w = m->has_pooler ? base + m->table[k++].offset : NULL;
+    v->pool_b = m->has_pooler ? base + m->table[k++].offset : NULL;
+}
+
+int gl_bert_init(gl_bert *m, const gl_bert_config *cfg, int with_pooler) {
+    memset(m, 0, sizeof *m);
+    m->cfg = *cfg;
+    m->has_pooler = with_pooler;
+    m->hidden_dropout = 0.1f;
+    m->attn_dropout = 0.1f;
+    const int C = cfg->hidden_size, I = cfg->intermediate_size, L = cfg->num_layers;
+    int cap = 5 + 16 * L + 2;
+    m->table = gl_calloc((size_t)cap, sizeof(gl_param));
+    m->p.layers = gl_calloc((size_t)L, sizeof(gl_layer_params));
+    m->g.layers = gl_calloc((size_t)L, sizeof(gl_layer_params));
+    if (!m->table || !m->p.layers || !m->g.layers) {
+        gl_bert_free(m);
+        return -1;
+    }
+    add_param(m, "embeddings.word_embeddings.weight", 2, cfg->vocab_size, C, 1);
+    add_param(m, "embeddings.position_embeddings.weight", 2, cfg->max_position_embeddings, C, 1);
+    add_param(m, "embeddings.token_type_embeddings.weight", 2, cfg->type_vocab_size, C, 1);
+    add_param(m, "embeddings.LayerNorm.weight", 1, C, 0, 0);
+    add_param(m, "embeddings.LayerNorm.bias", 1, C, 0, 0);
+    char n[96];
+    for (int l = 0; l < L; l++) {
+        static const char *qkv[3] = {"query", "key", "value"};
+        for (int j = 0; j < 3; j++) {
+            snprintf(n, sizeof n, "encoder.layer.%d.attention.self.%s.weight", l, qkv[j]);
+            add_param(m, n, 2, C, C, 1);
+        }
+        for (int j = 0; j < 3; j++) {
+            snprintf(n, sizeof n, "encoder.layer.%d.attention.self.%s.bias", l, qkv[j]);
+            add_param(m, n, 1, C, 0, 0);
+        }
+        snprintf(n, sizeof n, "encoder.layer.%d.attention.output.dense.weight", l);
+        add_param(m, n, 2, C, C, 1);
+        snprintf(n, sizeof n, "encoder.layer.%d.attention.output.dense.bias", l);
+        add_param(m, n, 1, C, 0, 0);
+        snprintf(n, sizeof n, "encoder.layer.%d.attention.output.LayerNorm.weight", l);
+        add_param(m, n, 1, C, 0, 0);
+        snprintf(n, sizeof n, "encoder.layer.%d.attention.output.LayerNorm.bias", l);
+        add_param(m, n, 1, C, 0, 0);
+        snprintf(n, sizeof n, "encoder.layer.%d.intermediate.dense.weight", l);
+        add_param(m, n, 2, I, C, 1);
+        snprintf(n, sizeof n, "encoder.layer.%d.intermediate.dense.bias", l);
+        add_param(m, n, 1, I, 0, 0);
+        snprintf(n, sizeof n, "encoder.layer.%d.output.dense.weight", l);
+        add_param(m, n, 2, C, I, 1);
+        snprintf(n, sizeof n, "encoder.layer.%d.output.dense.bias", l);
+        add_param(m, n, 1, C, 0, 0);
+        snprintf(n, sizeof n, "encoder.layer.%d.output.LayerNorm.weight", l);
+        add_param(m, n, 1, C, 0, 0);
+        snprintf(n, sizeof n, "encoder.layer.%d.output.LayerNorm.bias", l);
+        add_param(m, n, 1, C, 0, 0);
+    }
+    if (with_pooler) {
+        add_param(m, "pooler.dense.weight", 2, C, C, 1);
+        add_param(m, "pooler.dense.bias", 1, C, 0, 0);
+    }
+    m->params = gl_calloc(m->size, sizeof(float));
+    if (!m->params) {
+        gl_bert_free(m);
+        return -1;
+    }
+    set_view(m, &m->p, m->params);
+    return 0;
+}
+
+int gl_bert_alloc_grads(gl_bert *m) {
+    if (m->grads) return 0;
+    m->grads = gl_calloc(m->size, sizeof(float));
+    if (!m->grads) return -1;
+    set_view(m, &m->g, m->grads);
+    return 0;
+}
+
+void gl_bert_zero_grads(gl_bert *m) {
+    if (m->grads) memset(m->grads, 0, m->size * sizeof(float));
+}
+
+void gl_bert_free(gl_bert *m) {
+    free(m->table);
+    free(m->p.layers);
+    free(m->g.layers);
+    free(m->params);
+    free(m->grads);
+    memset(m, 0, sizeof *m);
+}
+
+const gl_param *gl_bert_find(const gl_bert *m, const char *name) {
+    for (int i = 0; i < m->nparams; i++)
+        if (!strcmp(m->table[i].name, name)) return &m->table[i];
+    return NULL;
+}
+
+/* ---------------------------------------------------------- activations */
+
+int gl_bert_acts_init(gl_bert_acts *a, const gl_bert *m, int Bmax, int Tmax) {
+    memset(a, 0, sizeof *a);
+    const int C = m->cfg.hidden_size, I = m->cfg.intermediate_size, L = m->cfg.num_layers,
+              NH = m->cfg.num_heads;
+    if (Tmax > m->cfg.max_position_embeddings)
+        return gl_error("sequence length %d exceeds the model's max_position_embeddings %d", Tmax,
+                        m->cfg.max_position_embeddings);
+    a->Bmax = Bmax;
+    a->Tmax = Tmax;
+    size_t N = (size_t)Bmax * Tmax;
+    size_t per_layer = N * (3 * C + C + C + 1 + 1 + C + I + I + C + 1 + 1 + C) + (size_t)Bmax * NH * Tmax * Tmax;
+    size_t total = N * (2 * C + 2) + per_layer * L + N * (3 * C + 3 * C + I);
+    int nt = omp_get_max_threads();
+    total += attention_scratch_floats(Tmax) * (size_t)nt;
+    a->block = gl_malloc(total * sizeof(float));
+    a->mask = gl_malloc(N);
+    a->ids = gl_malloc(N * sizeof(int32_t));
+    float ***lists[] = {&a->qkv, &a->probs, &a->ctx, &a->attn_res, &a->ln1_mean, &a->ln1_rstd, &a->h1,
+                        &a->fc1, &a->act, &a->ffn_res, &a->ln2_mean, &a->ln2_rstd, &a->out};
+    int ok = a->block && a->mask && a->ids;
+    for (size_t i = 0; i < sizeof lists / sizeof *lists; i++) {
+        *lists[i] = gl_calloc((size_t)L, sizeof(float *));
+        ok = ok && *lists[i];
+    }
+    if (!ok) {
+        gl_bert_acts_free(a);
+        return gl_error_prefix("allocating activations for batch %d x %d: ", Bmax, Tmax);
+    }
+    a->block_floats = total;
+    float *p = a->block;
+#define TAKE(n) (p += (n), p - (n))
+    a->emb_sum = TAKE(N * C);
+    a->emb_mean = TAKE(N);
+    a->emb_rstd = TAKE(N);
+    a->x0 = TAKE(N * C);
+    for (int l = 0; l < L; l++) {
+        a->qkv[l] = TAKE(N * 3 * C);
+        a->probs[l] = TAKE((size_t)Bmax * NH * Tmax * Tmax);
+        a->ctx[l] = TAKE(N * C);
+        a->attn_res[l] = TAKE(N * C);
+        a->ln1_mean[l] = TAKE(N);
+        a->ln1_rstd[l] = TAKE(N);
+        a->h1[l] = TAKE(N * C);
+        a->fc1[l] = TAKE(N * I);
+        a->act[l] = TAKE(N * I);
+        a->ffn_res[l] = TAKE(N * C);
+        a->ln2_mean[l] = TAKE(N);
+        a->ln2_rstd[l] = TAKE(N);
+        a->out[l] = TAKE(N * C);
+    }
+    a->d_a = TAKE(N * C);
+    a->d_b = TAKE(N * C);
+    a->d_c = TAKE(N * C);
+    a->d_qkv = TAKE(N * 3 * C);
+    a->d_i = TAKE(N * I);
+    a->attn_scratch = TAKE(attention_scratch_floats(Tmax) * (size_t)nt);
+#undef TAKE
+    return 0;
+}
+
+void gl_bert_acts_free(gl_bert_acts *a) {
+    free(a->block);
+    free(a->mask);
+    free(a->ids);
+    free(a->qkv);
+    free(a->probs);
+    free(a->ctx);
+    free(a->attn_res);
+    free(a->ln1_mean);
+    free(a->ln1_rstd);
+    free(a->h1);
+    free(a->fc1);
+    free(a->act);
+    free(a->ffn_res);
+    free(a->ln2_mean);
+    free(a->ln2_rstd);
+    free(a->out);
+    memset(a, 0, sizeof *a);
+}
+
+/* Dropout sites: one key per (pass seed, site) so masks are regenerated in backward. */
+enum { SITE_EMB = 0, SITE_ATTN_PROBS = 1, SITE_ATTN_OUT = 2, SITE_FFN_OUT = 3 };
+static uint64_t site_key(const gl_bert_acts *a, int layer, int site) {
+    return gl_rng_key(a->key, (uint64_t)(layer + 1) * 8 + (uint64_t)site);
+}
+
+/* --------------------------------------------------------------- forward */
+
+static void add_inplace(float *y, const float *x, size_t n) {
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++) y[i] += x[i];
+}
+
+const float *gl_bert_forward(gl_bert *m, gl_bert_acts *a, const int32_t *ids, const uint8_t *mask, int B, int T,
+                             int training, uint64_t seed) {
+    const gl_bert_config *cfg = &m->cfg;
+    const int C = cfg->hidden_size, I = cfg->intermediate_size, NH = cfg->num_heads;
+    const size_t N = (size_t)B * T;
+    const float ph = training ? m->hidden_dropout : 0.0f, pa = training ? m->attn_dropout : 0.0f;
+    a->B = B;
+    a->T = T;
+    a->training = training;
+    a->key = seed;
+    memcpy(a->ids, ids, N * sizeof(int32_t));
+    memcpy(a->mask, mask, N);
+
+    const gl_bert_view *P = &m->p;
+#pragma omp parallel for schedule(static)
+    for (size_t n = 0; n < N; n++) {
+        int t = (int)(n % (size_t)T);
+        const float *we = P->wte + (size_t)ids[n] * C, *pe = P->wpe + (size_t)t * C, *te = P->wtt;
+        float *o = a->emb_sum + n * C;
+        for (int c = 0; c < C; c++) o[c] = we[c] + pe[c] + te[c];
+    }
+    layernorm_forward(a->x0, a->emb_mean, a->emb_rstd, a->emb_sum, P->ln_w, P->ln_b, (int)N, C, cfg->layer_norm_eps);
+    dropout_apply(a->x0, N * C, ph, site_key(a, -1, SITE_EMB));
+
+    const float *x = a->x0;
+    for (int l = 0; l < cfg->num_layers; l++) {
+        const gl_layer_params *L = &P->layers[l];
+        linear_forward(a->qkv[l], x, L->wqkv, L->bqkv, (int)N, C, 3 * C);
+        attention_forward(a->ctx[l], a->probs[l], a->qkv[l], a->mask, B, T, C, NH, pa,
+                          site_key(a, l, SITE_ATTN_PROBS), a->attn_scratch);
+        linear_forward(a->attn_res[l], a->ctx[l], L->wo, L->bo, (int)N, C, C);
+        dropout_apply(a->attn_res[l], N * C, ph, site_key(a, l, SITE_ATTN_OUT));
+        add_inplace(a->attn_res[l], x, N * C);
+        layernorm_forward(a->h1[l], a->ln1_mean[l], a->ln1_rstd[l], a->attn_res[l], L->ln1_w, L->ln1_b, (int)N, C,
+                          cfg->layer_norm_eps);
+        linear_forward(a->fc1[l], a->h1[l], L->w1, L->b1, (int)N, C, I);
+        gelu_forward(a->act[l], a->fc1[l], N * I);
+        linear_forward(a->ffn_res[l], a->act[l], L->w2, L->b2, (int)N, I, C);
+        dropout_apply(a->ffn_res[l], N * C, ph, site_key(a, l, SITE_FFN_OUT));
+        add_inplace(a->ffn_res[l], a->h1[l], N * C);
+        layernorm_forward(a->out[l], a->ln2_mean[l], a->ln2_rstd[l], a->ffn_res[l], L->ln2_w, L->ln2_b, (int)N, C,
+                          cfg->layer_norm_eps);
+        x = a->out[l];
+    }
+    return x;
+}
+
+/* -------------------------------------------------------------- backward */
+
+void gl_bert_backward(gl_bert *m, gl_bert_acts *a, float *dhidden) {
+    const gl_bert_config *cfg = &m->cfg;
+    const int C = cfg->hidden_size, I = cfg->intermediate_size, NH = cfg->num_heads;
+    const int B = a->B, T = a->T;
+    const size_t N = (size_t)B * T;
+    const float ph = a->training ? m->hidden_dropout : 0.0f, pa = a->training ? m->attn_dropout : 0.0f;
+    const gl_bert_view *P = &m->p, *G = &m->g;
+
+    float *dx = dhidden; /* gradient w.r.t. the current layer's output */
+    float *d_res = a->d_a, *d_h1 = a->d_b, *d_ctx = a->d_c;
+    for (int l = cfg->num_layers - 1; l >= 0; l--) {
+        const gl_layer_params *L = &P->layers[l];
+        const gl_layer_params *GL = &G->layers[l];
+        const float *x = l ? a->out[l - 1] : a->x0;
+
+        /* LN2: d_res = dLN2(dx) ; then ffn_res = drop(lin2) + h1 */
+        memset(d_res, 0, N * C * sizeof(float));
+        layernorm_backward(d_res, GL->ln2_w, GL->ln2_b, dx, a->ffn_res[l], L->ln2_w, a->ln2_mean[l], a->ln2_rstd[l],
+                           (int)N, C);
+        memcpy(d_h1, d_res, N * C * sizeof(float));
+        dropout_apply(d_res, N * C, ph, site_key(a, l, SITE_FFN_OUT));
+        memset(a->d_i, 0, N * I * sizeof(float));
+        linear_backward(a->d_i, GL->w2, GL->b2, d_res, a->act[l], L->w2, (int)N, I, C);
+        gelu_backward(a->d_i, a->fc1[l], a->d_i, N * I);
+        linear_backward(d_h1, GL->w1, GL->b1, a->d_i, a->h1[l], L->w1, (int)N, C, I);
+
+        /* LN1: d_res = dLN1(d_h1) ; attn_res = drop(lin_o) + x */
+        memset(d_res, 0, N * C * sizeof(float));
+        layernorm_backward(d_res, GL->ln1_w, GL->ln1_b, d_h1, a->attn_res[l], L->ln1_w, a->ln1_mean[l],
+                           a->ln1_rstd[l], (int)N, C);
+        memcpy(dx, d_res, N * C * sizeof(float)); /* residual path to x */
+        dropout_apply(d_res, N * C, ph, site_key(a, l, SITE_ATTN_OUT));
+        memset(d_ctx, 0, N * C * sizeof(float));
+        linear_backward(d_ctx, GL->wo, GL->bo, d_res, a->ctx[l], L->wo, (int)N, C, C);
+        attention_backward(a->d_qkv, d_ctx, a->qkv[l], a->probs[l], B, T, C, NH, pa, site_key(a, l, SITE_ATTN_PROBS),
+                           a->attn_scratch);
+        linear_backward(dx, GL->wqkv, GL->bqkv, a->d_qkv, x, L->wqkv, (int)N, C, 3 * C);
+    }
+
+    /* embeddings */
+    dropout_apply(dx, N * C, ph, site_key(a, -1, SITE_EMB));
+    memset(d_res, 0, N * C * sizeof(float));
+    layernorm_backward(d_res, G->ln_w, G->ln_b, dx, a->emb_sum, P->ln_w, a->emb_mean, a->emb_rstd, (int)N, C);
+    /* scatter-add into embedding rows; threads own channel blocks so no two write the same float */
+#pragma omp parallel for schedule(static)
+    for (int c0 = 0; c0 < C; c0 += 16) {
+        int c1 = c0 + 16 < C ? c0 + 16 : C;
+        for (size_t n = 0; n < N; n++) {
+            int t = (int)(n % (size_t)T);
+            const float *d = d_res + n * C;
+            float *gw = G->wte + (size_t)a->ids[n] * C, *gp = G->wpe + (size_t)t * C;
+            for (int c = c0; c < c1; c++) {
+                gw[c] += d[c];
+                gp[c] += d[c];
+                G->wtt[c] += d[c];
+            }
+        }
+    }
+}
+
+/* --------------------------------------------------------------- pooling */
+
+int gl_pool_parse(const char *s, gl_pool *out) {
+    if (!strcmp(s, "mean")) *out = GL_POOL_MEAN;
+    else if (!strcmp(s, "cls")) *out = GL_POOL_CLS;
+    else if (!strcmp(s, "pooler")) *out = GL_POOL_POOLER;
+    else return gl_error("unknown pooling '%s' (expected mean, cls or pooler)", s);
+    return 0;
+}
+
+const char *gl_pool_name(gl_pool p) { return p == GL_POOL_MEAN ? "mean" : p == GL_POOL_CLS ? "cls" : "pooler"; }
+
+int gl_pool_forward(const gl_bert *m, gl_pool pool, float *out, const float *hidden, const uint8_t *mask, int B,
+                    int T) {
+    const int C = m->cfg.hidden_size;
+    for (int b = 0; b < B; b++) {
+        float *o = out + (size_t)b * C;
+        const float *h = hidden + (size_t)b * T * C;
+        if (pool == GL_POOL_MEAN) {
+            /* sentence-transformers: sum(h * mask) / clamp(sum(mask), 1e-9) */
+            memset(o, 0, C * sizeof(float));
+            float cnt = 0.0f;
+            for (int t = 0; t < T; t++) {
+                if (!mask[(size_t)b * T + t]) continue;
+                cnt += 1.0f;
+                for (int c = 0; c < C; c++) o[c] += h[(size_t)t * C + c];
+            }
+            float inv = 1.0f / (cnt > 1e-9f ? cnt : 1e-9f);
+            for (int c = 0; c < C; c++) o[c] *= inv;
+        } else {
+            memcpy(o, h, C * sizeof(float)); /* [CLS] */
+        }
+    }
+    if (pool == GL_POOL_POOLER) {
+        /* tanh(W h_cls + b): the CLS rows are gathered in out, so transform in place via a copy */
+        float *tmp = gl_malloc((size_t)B * C * sizeof(float));
+        if (!tmp) return -1;
+        memcpy(tmp, out, (size_t)B * C * sizeof(float));
+        linear_forward(out, tmp, m->p.pool_w, m->p.pool_b, B, C, C);
+        for (size_t i = 0; i < (size_t)B * C; i++) out[i] = tanhf(out[i]);
+        free(tmp);
+    }
+    return 0;
+}
+
+int gl_pool_backward(gl_bert *m, gl_pool pool, float *dhidden, const float *dout, const float *pooled,
+                     const float *hidden, const uint8_t *mask, int B, int T) {
+    const int C = m->cfg.hidden_size;
+    if (pool == GL_POOL_MEAN) {
+        for (int b = 0; b < B; b++) {
+            float cnt = 0.0f;
+            for (int t = 0; t < T; t++) cnt += mask[(size_t)b * T + t] ? 1.0f : 0.0f;
+            float inv = 1.0f / (cnt > 1e-9f ? cnt : 1e-9f);
+            for (int t = 0; t < T; t++) {
+                if (!mask[(size_t)b * T + t]) continue;
+                float *d = dhidden + ((size_t)b * T + t) * C;
+                for (int c = 0; c < C; c++) d[c] += dout[(size_t)b * C + c] * inv;
+            }
+        }
+        return 0;
+    }
+    if (pool == GL_POOL_CLS) {
+        for (int b = 0; b < B; b++)
+            for (int c = 0; c < C; c++) dhidden[(size_t)b * T * C + c] += dout[(size_t)b * C + c];
+        return 0;
+    }
+    /* pooler: pre = W h_cls + b ; pooled = tanh(pre) */
+    float *dpre = gl_malloc((size_t)B * C * sizeof(float) * 3);
+    if (!dpre) return -1;
+    float *hcls = dpre + (size_t)B * C, *dcls = hcls + (size_t)B * C;
+    for (size_t i = 0; i < (size_t)B * C; i++) dpre[i] = dout[i] * (1.0f - pooled[i] * pooled[i]);
+    for (int b = 0; b < B; b++) memcpy(hcls + (size_t)b * C, hidden + (size_t)b * T * C, C * sizeof(float));
+    memset(dcls, 0, (size_t)B * C * sizeof(float));
+    linear_backward(dcls, m->g.pool_w, m->g.pool_b, dpre, hcls, m->p.pool_w, B, C, C);
+    for (int b = 0; b < B; b++)
+        for (int c = 0; c < C; c++) dhidden[(size_t)b * T * C + c] += dcls[(size_t)b * C + c];
+    free(dpre);
+    return 0;
+}

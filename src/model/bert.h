@@ -1,0 +1,108 @@
+/* bert.h: the BERT-family encoder: parameter table, forward, backward, pooling.
+ *
+ * All parameters live in one float buffer (params) described by a table of
+ * named tensors; gradients live in a second buffer with the same layout, so
+ * zeroing, clipping, the optimiser and checkpointing are loops over one array.
+ * The query, key and value weights of a layer are adjacent, forming one
+ * (3C, C) matrix, and so are their biases: one GEMM computes q | k | v. */
+#ifndef GL_BERT_H
+#define GL_BERT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "io/config.h"
+
+typedef struct {
+    char name[96];    /* Hugging Face name without the "bert." prefix */
+    size_t offset;    /* into params / grads, in floats */
+    size_t numel;
+    int ndim;
+    int64_t shape[2];
+    int decay;        /* 1: AdamW weight decay applies (matrices); 0: biases, LayerNorm */
+} gl_param;
+
+typedef struct {
+    float *wqkv, *bqkv;       /* (3C, C), (3C) */
+    float *wo, *bo;           /* (C, C), (C) */
+    float *ln1_w, *ln1_b;     /* (C) */
+    float *w1, *b1;           /* (I, C), (I) */
+    float *w2, *b2;           /* (C, I), (C) */
+    float *ln2_w, *ln2_b;     /* (C) */
+} gl_layer_params;
+
+typedef struct {
+    float *wte, *wpe, *wtt, *ln_w, *ln_b; /* embeddings */
+    gl_layer_params *layers;
+    float *pool_w, *pool_b;               /* pooler (NULL when absent) */
+} gl_bert_view;
+
+typedef struct {
+    gl_bert_config cfg;
+    int has_pooler;
+    int nparams;
+    gl_param *table;
+    size_t size;     /* total floats */
+    float *params;
+    float *grads;    /* NULL until gl_bert_alloc_grads */
+    gl_bert_view p;  /* pointers into params */
+    gl_bert_view g;  /* pointers into grads */
+    float hidden_dropout, attn_dropout;
+} gl_bert;
+
+/* Build the table and allocate zeroed parameters for a configuration. */
+int gl_bert_init(gl_bert *m, const gl_bert_config *cfg, int with_pooler);
+int gl_bert_alloc_grads(gl_bert *m);
+void gl_bert_zero_grads(gl_bert *m);
+void gl_bert_free(gl_bert *m);
+const gl_param *gl_bert_find(const gl_bert *m, const char *name);
+
+/* Load config.json + model.safetensors from a checkpoint directory. Accepts keys
+ * with or without "bert.", F32/F16/BF16, pooler present or absent; every tensor's
+ * shape is checked. Errors name the file and the tensor. */
+int gl_bert_load(gl_bert *m, const char *dir);
+/* Activations of one forward pass, sized for up to (Bmax, Tmax). */
+typedef struct {
+    int Bmax, Tmax, B, T;
+    int training;
+    uint64_t key; /* dropout seed of this pass */
+    uint8_t *mask;   /* (B,T) */
+    int32_t *ids;    /* (B,T) */
+    float *emb_sum, *emb_mean, *emb_rstd; /* (N,C), (N), (N) */
+    float *x0;       /* (N,C) embeddings output (after dropout) = input of layer 0 */
+    /* per layer l, each an array of L pointers */
+    float **qkv, **probs, **ctx, **attn_res, **ln1_mean, **ln1_rstd, **h1, **fc1, **act, **ffn_res,
+        **ln2_mean, **ln2_rstd, **out;
+    float *block;    /* the single activation allocation */
+    size_t block_floats;
+    /* backward scratch */
+    float *d_a, *d_b, *d_c, *d_qkv, *d_i;
+    float *attn_scratch;
+} gl_bert_acts;
+
+int gl_bert_acts_init(gl_bert_acts *a, const gl_bert *m, int Bmax, int Tmax);
+void gl_bert_acts_free(gl_bert_acts *a);
+
+/* Forward over ids/mask (B, T), T <= max positions. training: apply dropout
+ * (hidden and attention) keyed by seed. Returns the last hidden state (B, T, C),
+ * which lives inside acts. */
+const float *gl_bert_forward(gl_bert *m, gl_bert_acts *a, const int32_t *ids, const uint8_t *mask, int B, int T,
+                             int training, uint64_t seed);
+/* Backward of the last forward: dhidden (B, T, C) is the gradient of the loss
+ * with respect to the last hidden state; it is consumed (overwritten).
+ * Accumulates into m->grads. */
+void gl_bert_backward(gl_bert *m, gl_bert_acts *a, float *dhidden);
+
+/* Pooling of the last hidden state into (B, C). */
+typedef enum { GL_POOL_MEAN = 0, GL_POOL_CLS = 1, GL_POOL_POOLER = 2 } gl_pool;
+int gl_pool_parse(const char *s, gl_pool *out);
+const char *gl_pool_name(gl_pool p);
+/* Returns -1 only if scratch memory cannot be allocated (pooler). */
+int gl_pool_forward(const gl_bert *m, gl_pool pool, float *out, const float *hidden, const uint8_t *mask, int B,
+                    int T);
+/* dhidden (B,T,C) += d(pooled)/d(hidden)^T dout; pooler parameter gradients go to m->grads.
+ * pooled is the forward output (needed by POOLER). */
+int gl_pool_backward(gl_bert *m, gl_pool pool, float *dhidden, const float *dout, const float *pooled,
+                     const float *hidden, const uint8_t *mask, int B, int T);
+
+#endif

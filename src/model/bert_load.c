@@ -1,0 +1,64 @@
+/* bert_load.c: fill the encoder's parameter buffer from a Hugging Face checkpoint
+ * directory (config.json + model.safetensors), table-driven: each entry of the
+ * parameter table is looked up by name, its shape checked, and converted to fp32. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "io/safetensors.h"
+#include "model/bert.h"
+#include "util/error.h"
+#include "util/fileio.h"
+
+static const gl_st_tensor *find_prefixed(const gl_safetensors *st, const char *prefix, const char *name) {
+    char key[160];
+    snprintf(key, sizeof key, "%s%s", prefix, name);
+    return gl_st_find(st, key);
+}
+
+int gl_bert_load(gl_bert *m, const char *dir) {
+    memset(m, 0, sizeof *m);
+    gl_bert_config cfg;
+    if (gl_config_load(&cfg, dir) != 0) return -1;
+    char *path = gl_path_join(dir, "model.safetensors");
+    if (!path) return -1;
+    gl_safetensors st;
+    if (gl_st_open(&st, path) != 0) {
+        free(path);
+        return -1;
+    }
+    const char *prefix = "";
+    if (!gl_st_find(&st, "embeddings.word_embeddings.weight") &&
+        gl_st_find(&st, "bert.embeddings.word_embeddings.weight"))
+        prefix = "bert.";
+    int has_pooler = find_prefixed(&st, prefix, "pooler.dense.weight") != NULL;
+    int rc = gl_bert_init(m, &cfg, has_pooler);
+    for (int i = 0; rc == 0 && i < m->nparams; i++) {
+        const gl_param *p = &m->table[i];
+        const gl_st_tensor *t = find_prefixed(&st, prefix, p->name);
+        if (!t) {
+            rc = gl_error("%s: tensor '%s%s' is missing", path, prefix, p->name);
+            break;
+        }
+        int ok = t->ndim == p->ndim;
+        for (int d = 0; ok && d < p->ndim; d++) ok = t->shape[d] == p->shape[d];
+        if (!ok) {
+            char got[128] = "", want[64];
+            size_t k = 0;
+            for (int d = 0; d < t->ndim && k < sizeof got - 24; d++)
+                k += (size_t)snprintf(got + k, sizeof got - k, "%s%lld", d ? ", " : "", (long long)t->shape[d]);
+            if (p->ndim == 1) snprintf(want, sizeof want, "%lld", (long long)p->shape[0]);
+            else snprintf(want, sizeof want, "%lld, %lld", (long long)p->shape[0], (long long)p->shape[1]);
+            rc = gl_error("%s: tensor '%s' has shape [%s] but config.json implies [%s]", path, t->name, got, want);
+            break;
+        }
+        rc = gl_st_read_f32(&st, t, m->params + p->offset);
+    }
+    gl_st_close(&st);
+    if (rc != 0) {
+        gl_bert_free(m);
+        gl_error_prefix("loading model from %s: ", dir);
+    }
+    free(path);
+    return rc;
+}

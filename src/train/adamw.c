@@ -1,0 +1,81 @@
+/* adamw.c: AdamW and gradient clipping over the flat parameter buffer.
+ * The operation order follows torch.optim.AdamW (single-tensor/foreach path)
+ * so that one step matches it to float rounding:
+ *   p *= 1 - lr*wd ; m = lerp(m, g, 1-b1) ; v = b2 v + (1-b2) g^2
+ *   p -= (lr / (1 - b1^t)) * m / (sqrt(v) / sqrt(1 - b2^t) + eps) */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "train/optim.h"
+#include "util/error.h"
+
+int gl_adamw_init(gl_adamw *opt, size_t n, double lr, double weight_decay) {
+    memset(opt, 0, sizeof *opt);
+    opt->lr = lr;
+    opt->beta1 = 0.9;
+    opt->beta2 = 0.999;
+    opt->eps = 1e-8;
+    opt->weight_decay = weight_decay;
+    opt->n = n;
+    opt->m = gl_calloc(n, sizeof(float));
+    opt->v = gl_calloc(n, sizeof(float));
+    if (!opt->m || !opt->v) {
+        gl_adamw_free(opt);
+        return -1;
+    }
+    return 0;
+}
+
+void gl_adamw_free(gl_adamw *opt) {
+    free(opt->m);
+    free(opt->v);
+    opt->m = opt->v = NULL;
+}
+
+void gl_adamw_step(gl_adamw *opt, float *params, const float *grads, const uint8_t *decay_mask) {
+    opt->step++;
+    const double t = (double)opt->step;
+    const float b2 = (float)opt->beta2, eps = (float)opt->eps;
+    const float decay = (float)(1.0 - opt->lr * opt->weight_decay);
+    const float step_size = (float)(opt->lr / (1.0 - pow(opt->beta1, t)));
+    const float bc2_sqrt = (float)sqrt(1.0 - pow(opt->beta2, t));
+    const float one_minus_b1 = (float)(1.0 - opt->beta1), one_minus_b2 = (float)(1.0 - opt->beta2);
+    float *m = opt->m, *v = opt->v;
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < opt->n; i++) {
+        float g = grads[i];
+        float p = params[i];
+        if (!decay_mask || decay_mask[i]) p *= decay;
+        float mi = m[i] + one_minus_b1 * (g - m[i]);
+        float vi = v[i] * b2 + one_minus_b2 * g * g;
+        m[i] = mi;
+        v[i] = vi;
+        float denom = sqrtf(vi) / bc2_sqrt + eps;
+        params[i] = p - step_size * (mi / denom);
+    }
+}
+
+double gl_clip_grad_norm(float *grads, size_t n, double max_norm) {
+    /* fixed chunks summed in a fixed order: the result does not depend on the thread count */
+    enum { CHUNKS = 256 };
+    double part[CHUNKS];
+    size_t per = (n + CHUNKS - 1) / CHUNKS;
+#pragma omp parallel for schedule(static)
+    for (int k = 0; k < CHUNKS; k++) {
+        size_t i0 = (size_t)k * per, i1 = i0 + per < n ? i0 + per : n;
+        double s = 0.0;
+        for (size_t i = i0; i < i1; i++) s += (double)grads[i] * grads[i];
+        part[k] = s;
+    }
+    double ss = 0.0;
+    for (int k = 0; k < CHUNKS; k++) ss += part[k];
+    double norm = sqrt(ss);
+    double coef = max_norm / (norm + 1e-6);
+    if (coef < 1.0) {
+        float c = (float)coef;
+#pragma omp parallel for schedule(static)
+        for (size_t i = 0; i < n; i++) grads[i] *= c;
+    }
+    return norm;
+}
