@@ -1,0 +1,40 @@
+/* fixture.h: read reference tensors written by the tools/make_*_fixtures.py
+ * scripts (safetensors files) into heap arrays, for the numerics tests. */
+#ifndef GL_FIXTURE_H
+#define GL_FIXTURE_H
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "io/safetensors.h"
+#include "util/error.h"
+
+/* Returns a malloc'd array of the tensor converted to double, or NULL (and
+ * prints why). numel may be NULL. */
+static inline double *fx_f64(const gl_safetensors *st, const char *name, int64_t *numel) {
+    const gl_st_tensor *t = gl_st_find(st, name);
+    if (!t) {
+        fprintf(stderr, "fixture %s: no tensor '%s'\n", st->path, name);
+        return NULL;
+    }
+    double *d = malloc(sizeof(double) * (size_t)(t->numel ? t->numel : 1));
+    if (!d) return NULL;
+    int rc = (t->dtype == GL_DT_I64 || t->dtype == GL_DT_I32) ? -1 : gl_st_read_f64(st, t, d);
+    if (rc != 0) {
+        int64_t *tmp = malloc(sizeof(int64_t) * (size_t)(t->numel ? t->numel : 1));
+        if (tmp && gl_st_read_i64(st, t, tmp) == 0) {
+            for (int64_t i = 0; i < t->numel; i++) d[i] = (double)tmp[i];
+            rc = 0;
+        }
+        free(tmp);
+    }
+    if (rc != 0) {
+        fprintf(stderr, "fixture %s: %s\n", st->path, gl_error_message());
+        free(d);
+        return NULL;
+    }
+    if (numel) *numel = t->numel;
+    return d;
+}
+
+#endif

@@ -1,0 +1,315 @@
+/* test_model.c: the encoder forward and backward against PyTorch/HF references.
+ *
+ * tiny:   a random 2-layer BERT (tests/fixtures/model/tiny) whose float64 HF
+ *         reference gives the last hidden state, the poolings and the FULL
+ *         gradient of a fixed scalar loss for every parameter.
+ *         Tolerances: forward 1e-5 max abs (fp32 vs fp64 through 2 layers of
+ *         width 32); gradients 1e-4 relative L2 per tensor.
+ * minilm: the real all-MiniLM-L6-v2 on real sentences: last hidden state and
+ *         poolings within 1e-4 max abs; per-tensor gradient norm within 1e-3
+ *         relative, an estimate of the relative L2 error from 4 random sign
+ *         projections within 1e-3, and 64 sampled entries.
+ *
+ * The scalar loss (see tools/make_model_fixtures.py):
+ *   L = sum mask*H*R1 + sum Mean*R2 + sum Pooler*R3 + sum Cls*R4
+ * so dL/dH = mask*R1 plus the pooling backwards of R2, R3, R4. */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "fixture.h"
+#include "model/bert.h"
+#include "util/rng.h"
+
+typedef struct {
+    int B, T, C;
+    int32_t *ids;
+    uint8_t *mask;
+    double *R1, *R2, *R3, *R4;
+} batch;
+
+static int load_batch(const gl_safetensors *st, batch *b, int C) {
+    int64_t n;
+    double *ids = fx_f64(st, "input_ids", &n), *mask = fx_f64(st, "attention_mask", NULL);
+    const gl_st_tensor *t = gl_st_find(st, "input_ids");
+    if (!ids || !mask || !t) return -1;
+    b->B = (int)t->shape[0];
+    b->T = (int)t->shape[1];
+    b->C = C;
+    b->ids = malloc(sizeof(int32_t) * (size_t)n);
+    b->mask = malloc((size_t)n);
+    for (int64_t i = 0; i < n; i++) {
+        b->ids[i] = (int32_t)ids[i];
+        b->mask[i] = (uint8_t)(mask[i] != 0);
+    }
+    free(ids);
+    free(mask);
+    b->R1 = fx_f64(st, "R1", NULL);
+    b->R2 = fx_f64(st, "R2", NULL);
+    b->R3 = fx_f64(st, "R3", NULL);
+    b->R4 = fx_f64(st, "R4", NULL);
+    return (b->R1 && b->R2 && b->R3 && b->R4) ? 0 : -1;
+}
+
+static void free_batch(batch *b) {
+    free(b->ids);
+    free(b->mask);
+    free(b->R1);
+    free(b->R2);
+    free(b->R3);
+    free(b->R4);
+}
+
+static double max_abs_diff_f(const float *a, const double *b, size_t n) {
+    double m = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)a[i] - b[i]);
+        if (d > m || isnan(d)) m = isnan(d) ? INFINITY : d;
+    }
+    return m;
+}
+
+/* Forward + loss + backward; returns the loss. pooled outputs are returned in mean/pool/cls. */
+static double run_model(gl_bert *m, const batch *b, float *mean, float *pool, float *cls, const float **hidden_out,
+                        gl_bert_acts *acts) {
+    const int B = b->B, T = b->T, C = b->C;
+    const size_t N = (size_t)B * T;
+    const float *H = gl_bert_forward(m, acts, b->ids, b->mask, B, T, 0, 0);
+    *hidden_out = H;
+    gl_pool_forward(m, GL_POOL_MEAN, mean, H, b->mask, B, T);
+    gl_pool_forward(m, GL_POOL_CLS, cls, H, b->mask, B, T);
+    if (m->has_pooler) gl_pool_forward(m, GL_POOL_POOLER, pool, H, b->mask, B, T);
+    double L = 0;
+    for (size_t i = 0; i < N * C; i++) L += b->mask[i / C] * (double)H[i] * b->R1[i];
+    for (size_t i = 0; i < (size_t)B * C; i++) {
+        L += (double)mean[i] * b->R2[i] + (double)cls[i] * b->R4[i];
+        if (m->has_pooler) L += (double)pool[i] * b->R3[i];
+    }
+    /* backward */
+    float *dH = malloc(sizeof(float) * N * C);
+    float *r2 = malloc(sizeof(float) * B * C), *r3 = malloc(sizeof(float) * B * C), *r4 = malloc(sizeof(float) * B * C);
+    for (size_t i = 0; i < N * C; i++) dH[i] = b->mask[i / C] ? (float)b->R1[i] : 0.0f;
+    for (size_t i = 0; i < (size_t)B * C; i++) {
+        r2[i] = (float)b->R2[i];
+        r3[i] = (float)b->R3[i];
+        r4[i] = (float)b->R4[i];
+    }
+    gl_bert_alloc_grads(m);
+    gl_bert_zero_grads(m);
+    gl_pool_backward(m, GL_POOL_MEAN, dH, r2, mean, H, b->mask, B, T);
+    gl_pool_backward(m, GL_POOL_CLS, dH, r4, cls, H, b->mask, B, T);
+    if (m->has_pooler) gl_pool_backward(m, GL_POOL_POOLER, dH, r3, pool, H, b->mask, B, T);
+    gl_bert_backward(m, acts, dH);
+    free(dH);
+    free(r2);
+    free(r3);
+    free(r4);
+    return L;
+}
+
+static void test_tiny(void) {
+    const char *dir = "tests/fixtures/model/tiny";
+    gl_bert m;
+    CHECK_MSG(gl_bert_load(&m, dir) == 0, "%s", gl_error_message());
+    gl_safetensors st;
+    CHECK_MSG(gl_st_open(&st, "tests/fixtures/model/tiny_ref.safetensors") == 0, "%s", gl_error_message());
+    batch b;
+    CHECK(load_batch(&st, &b, m.cfg.hidden_size) == 0);
+    const int B = b.B, T = b.T, C = b.C;
+    gl_bert_acts acts;
+    CHECK(gl_bert_acts_init(&acts, &m, B, T) == 0);
+    float *mean = malloc(sizeof(float) * B * C), *pool = malloc(sizeof(float) * B * C),
+          *cls = malloc(sizeof(float) * B * C);
+    const float *H;
+    double L = run_model(&m, &b, mean, pool, cls, &H, &acts);
+
+    double *ref_h = fx_f64(&st, "last_hidden", NULL), *ref_mean = fx_f64(&st, "mean_pooled", NULL),
+           *ref_pool = fx_f64(&st, "pooler_output", NULL), *ref_loss = fx_f64(&st, "loss", NULL);
+    double e_h = max_abs_diff_f(H, ref_h, (size_t)B * T * C);
+    double e_m = max_abs_diff_f(mean, ref_mean, (size_t)B * C);
+    double e_p = max_abs_diff_f(pool, ref_pool, (size_t)B * C);
+    printf("tiny: forward max abs err: hidden %.2e mean %.2e pooler %.2e; loss %.9g vs %.9g\n", e_h, e_m, e_p, L,
+           *ref_loss);
+    CHECK(e_h <= 1e-5);
+    CHECK(e_m <= 1e-5);
+    CHECK(e_p <= 1e-5);
+    CHECK_NEAR(L, *ref_loss, 1e-4 * fabs(*ref_loss) + 1e-6);
+
+    double worst = 0;
+    const char *worst_name = "";
+    for (int i = 0; i < m.nparams; i++) {
+        const gl_param *p = &m.table[i];
+        char key[160];
+        snprintf(key, sizeof key, "grad.%s", p->name);
+        double *ref = fx_f64(&st, key, NULL);
+        CHECK_MSG(ref != NULL, "%s", key);
+        if (!ref) continue;
+        double num = 0, den = 0;
+        for (size_t j = 0; j < p->numel; j++) {
+            double d = (double)m.grads[p->offset + j] - ref[j];
+            num += d * d;
+            den += ref[j] * ref[j];
+        }
+        double rel = sqrt(num) / (sqrt(den) + 1e-30);
+        CHECK_MSG(rel <= 1e-4, "%s: relative gradient error %.3e (|g| %.3e)", p->name, rel, sqrt(den));
+        if (rel > worst) worst = rel, worst_name = p->name;
+        free(ref);
+    }
+    printf("tiny: %d parameter gradients, worst relative L2 error %.2e (%s)\n", m.nparams, worst, worst_name);
+    free(ref_h);
+    free(ref_mean);
+    free(ref_pool);
+    free(ref_loss);
+    free(mean);
+    free(pool);
+    free(cls);
+    free_batch(&b);
+    gl_bert_acts_free(&acts);
+    gl_st_close(&st);
+    gl_bert_free(&m);
+}
+
+/* Checkpoints stored as F16 / BF16, with a "bert." prefix or without pooler. */
+static void test_tiny_dtypes(const char *dir, const char *ref_path) {
+    gl_bert m;
+    CHECK_MSG(gl_bert_load(&m, dir) == 0, "%s", gl_error_message());
+    gl_safetensors st;
+    CHECK_MSG(gl_st_open(&st, ref_path) == 0, "%s", gl_error_message());
+    batch b = {0};
+    int64_t n;
+    double *ids = fx_f64(&st, "input_ids", &n), *mask = fx_f64(&st, "attention_mask", NULL),
+           *ref = fx_f64(&st, "last_hidden", NULL);
+    const gl_st_tensor *t = gl_st_find(&st, "input_ids");
+    if (!ids || !mask || !ref || !t) {
+        CHECK(0);
+        return;
+    }
+    b.B = (int)t->shape[0];
+    b.T = (int)t->shape[1];
+    b.ids = malloc(sizeof(int32_t) * n);
+    b.mask = malloc(n);
+    for (int64_t i = 0; i < n; i++) b.ids[i] = (int32_t)ids[i], b.mask[i] = mask[i] != 0;
+    gl_bert_acts acts;
+    CHECK(gl_bert_acts_init(&acts, &m, b.B, b.T) == 0);
+    const float *H = gl_bert_forward(&m, &acts, b.ids, b.mask, b.B, b.T, 0, 0);
+    double e = max_abs_diff_f(H, ref, (size_t)n * m.cfg.hidden_size);
+    printf("%s: pooler %s, forward max abs err %.2e\n", dir, m.has_pooler ? "present" : "absent", e);
+    CHECK(e <= 1e-5);
+    free(ids);
+    free(mask);
+    free(ref);
+    free(b.ids);
+    free(b.mask);
+    gl_bert_acts_free(&acts);
+    gl_st_close(&st);
+    gl_bert_free(&m);
+}
+
+static void test_minilm(void) {
+    const char *dir = check_model_dir();
+    gl_bert m;
+    if (gl_bert_load(&m, dir) != 0) {
+        CHECK_MSG(0, "cannot load the default model (run `make model`): %s", gl_error_message());
+        return;
+    }
+    gl_safetensors st;
+    CHECK_MSG(gl_st_open(&st, "tests/fixtures/model/minilm_ref.safetensors") == 0, "%s", gl_error_message());
+    batch b;
+    CHECK(load_batch(&st, &b, m.cfg.hidden_size) == 0);
+    const int B = b.B, T = b.T, C = b.C;
+    gl_bert_acts acts;
+    CHECK(gl_bert_acts_init(&acts, &m, B, T) == 0);
+    float *mean = malloc(sizeof(float) * B * C), *pool = malloc(sizeof(float) * B * C),
+          *cls = malloc(sizeof(float) * B * C);
+    const float *H;
+    double L = run_model(&m, &b, mean, pool, cls, &H, &acts);
+    double *ref_h = fx_f64(&st, "last_hidden", NULL), *ref_mean = fx_f64(&st, "mean_pooled", NULL),
+           *ref_pool = fx_f64(&st, "pooler_output", NULL), *ref_cls = fx_f64(&st, "cls", NULL),
+           *ref_loss = fx_f64(&st, "loss", NULL);
+    double e_h = max_abs_diff_f(H, ref_h, (size_t)B * T * C);
+    double e_m = max_abs_diff_f(mean, ref_mean, (size_t)B * C);
+    double e_p = max_abs_diff_f(pool, ref_pool, (size_t)B * C);
+    double e_c = max_abs_diff_f(cls, ref_cls, (size_t)B * C);
+    printf("minilm: B=%d T=%d forward max abs err: hidden %.2e mean %.2e cls %.2e pooler %.2e; loss %.9g vs %.9g\n",
+           B, T, e_h, e_m, e_c, e_p, L, *ref_loss);
+    CHECK(e_h <= 1e-4);
+    CHECK(e_m <= 1e-4);
+    CHECK(e_c <= 1e-4);
+    CHECK(e_p <= 1e-4);
+    CHECK_NEAR(L, *ref_loss, 1e-4 * fabs(*ref_loss));
+
+    double worst_norm = 0, worst_proj = 0, worst_sample = 0;
+    for (int i = 0; i < m.nparams; i++) {
+        const gl_param *p = &m.table[i];
+        const float *g = m.grads + p->offset;
+        char key[160];
+        snprintf(key, sizeof key, "gnorm.%s", p->name);
+        double *rn = fx_f64(&st, key, NULL);
+        snprintf(key, sizeof key, "gproj.%s", p->name);
+        double *rp = fx_f64(&st, key, NULL);
+        snprintf(key, sizeof key, "gidx.%s", p->name);
+        int64_t ns;
+        double *ri = fx_f64(&st, key, &ns);
+        snprintf(key, sizeof key, "gval.%s", p->name);
+        double *rv = fx_f64(&st, key, NULL);
+        if (!rn || !rp || !ri || !rv) {
+            CHECK_MSG(0, "fixture lacks gradient data for %s", p->name);
+            continue;
+        }
+        double ss = 0, proj[4] = {0};
+        for (size_t j = 0; j < p->numel; j++) {
+            double v = g[j];
+            ss += v * v;
+            for (int k = 0; k < 4; k++) {
+                uint64_t h = gl_splitmix64((uint64_t)(k + 1) * 0x9E3779B97F4A7C15ull ^ (uint64_t)j);
+                proj[k] += (h >> 63) ? -v : v;
+            }
+        }
+        double norm = sqrt(ss), rel_norm = fabs(norm - *rn) / *rn;
+        /* E[(s . e)^2] = |e|^2 for random signs s: estimate the relative L2 error */
+        double pe = 0;
+        for (int k = 0; k < 4; k++) pe += (proj[k] - rp[k]) * (proj[k] - rp[k]);
+        double rel_proj = sqrt(pe / 4) / *rn;
+        double rms = *rn / sqrt((double)p->numel), worst_s = 0;
+        for (int64_t s = 0; s < ns; s++) {
+            double d = fabs((double)g[(size_t)ri[s]] - rv[s]) / (fabs(rv[s]) + rms);
+            if (d > worst_s) worst_s = d;
+        }
+        CHECK_MSG(rel_norm <= 1e-3, "%s: gradient norm %.6g vs %.6g", p->name, norm, *rn);
+        CHECK_MSG(rel_proj <= 1e-3, "%s: estimated relative gradient error %.3e", p->name, rel_proj);
+        CHECK_MSG(worst_s <= 1e-3, "%s: sampled gradient entries off by %.3e (relative to |ref|+rms)", p->name,
+                  worst_s);
+        if (rel_norm > worst_norm) worst_norm = rel_norm;
+        if (rel_proj > worst_proj) worst_proj = rel_proj;
+        if (worst_s > worst_sample) worst_sample = worst_s;
+        free(rn);
+        free(rp);
+        free(ri);
+        free(rv);
+    }
+    printf("minilm: %d parameter gradients: worst norm rel err %.2e, projected rel err %.2e, sampled %.2e\n",
+           m.nparams, worst_norm, worst_proj, worst_sample);
+    free(ref_h);
+    free(ref_mean);
+    free(ref_pool);
+    free(ref_cls);
+    free(ref_loss);
+    free(mean);
+    free(pool);
+    free(cls);
+    free_batch(&b);
+    gl_bert_acts_free(&acts);
+    gl_st_close(&st);
+    gl_bert_free(&m);
+}
+
+int main(void) {
+    test_tiny();
+    test_tiny_dtypes("tests/fixtures/model/tiny_f16", "tests/fixtures/model/tiny_f16_ref.safetensors");
+    test_tiny_dtypes("tests/fixtures/model/tiny_bf16", "tests/fixtures/model/tiny_bf16_ref.safetensors");
+    test_minilm();
+    return check_summary("test_model");
+}
