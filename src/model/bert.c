@@ -58,16 +58,19 @@ static void set_view(gl_bert *m, gl_bert_view *v, float *base) {
     }
     v->pool_w = m->has_pooler ? base + m->table[k++].offset : NULL;
     v->pool_b = m->has_pooler ? base + m->table[k++].offset : NULL;
+    v->cls_w = m->num_labels ? base + m->table[k++].offset : NULL;
+    v->cls_b = m->num_labels ? base + m->table[k++].offset : NULL;
 }
 
-int gl_bert_init(gl_bert *m, const gl_bert_config *cfg, int with_pooler) {
+int gl_bert_init(gl_bert *m, const gl_bert_config *cfg, int with_pooler, int num_labels) {
     memset(m, 0, sizeof *m);
     m->cfg = *cfg;
     m->has_pooler = with_pooler;
+    m->num_labels = num_labels;
     m->hidden_dropout = 0.1f;
     m->attn_dropout = 0.1f;
     const int C = cfg->hidden_size, I = cfg->intermediate_size, L = cfg->num_layers;
-    int cap = 5 + 16 * L + 2;
+    int cap = 5 + 16 * L + 4;
     m->table = gl_calloc((size_t)cap, sizeof(gl_param));
     m->p.layers = gl_calloc((size_t)L, sizeof(gl_layer_params));
     m->g.layers = gl_calloc((size_t)L, sizeof(gl_layer_params));
@@ -116,6 +119,11 @@ int gl_bert_init(gl_bert *m, const gl_bert_config *cfg, int with_pooler) {
         add_param(m, "pooler.dense.weight", 2, C, C, 1);
         add_param(m, "pooler.dense.bias", 1, C, 0, 0);
     }
+    if (num_labels > 0) {
+        add_param(m, "classifier.weight", 2, num_labels, C, 1);
+        add_param(m, "classifier.bias", 1, num_labels, 0, 0);
+        m->table[m->nparams - 1].head = m->table[m->nparams - 2].head = 1;
+    }
     m->params = gl_calloc(m->size, sizeof(float));
     if (!m->params) {
         gl_bert_free(m);
@@ -123,6 +131,32 @@ int gl_bert_init(gl_bert *m, const gl_bert_config *cfg, int with_pooler) {
     }
     set_view(m, &m->p, m->params);
     return 0;
+}
+
+int gl_bert_set_head(gl_bert *m, int K, uint64_t seed) {
+    gl_bert n;
+    if (gl_bert_init(&n, &m->cfg, m->has_pooler, K) != 0) return -1;
+    const gl_param *first_head = NULL;
+    for (int i = 0; i < m->nparams && !first_head; i++)
+        if (m->table[i].head) first_head = &m->table[i];
+    size_t enc = first_head ? first_head->offset : m->size; /* the head always comes last */
+    memcpy(n.params, m->params, enc * sizeof(float));
+    gl_rng r = {gl_splitmix64(seed ^ 0x48656164ull)};
+    const int C = m->cfg.hidden_size;
+    for (size_t i = 0; i < (size_t)K * C; i += 2) { /* Box-Muller pairs */
+        double u1 = ((double)(gl_rng_next(&r) >> 11) + 1.0) / 9007199254740993.0;
+        double u2 = (double)(gl_rng_next(&r) >> 11) / 9007199254740992.0;
+        double rad = sqrt(-2.0 * log(u1));
+        n.p.cls_w[i] = (float)(0.02 * rad * cos(6.283185307179586 * u2));
+        if (i + 1 < (size_t)K * C) n.p.cls_w[i + 1] = (float)(0.02 * rad * sin(6.283185307179586 * u2));
+    }
+    n.hidden_dropout = m->hidden_dropout;
+    n.attn_dropout = m->attn_dropout;
+    int had_grads = m->grads != NULL;
+    gl_bert_free(m);
+    *m = n;
+    /* the views point into n's buffers, which m now owns */
+    return had_grads ? gl_bert_alloc_grads(m) : 0;
 }
 
 int gl_bert_alloc_grads(gl_bert *m) {

@@ -20,6 +20,7 @@ typedef struct {
     int ndim;
     int64_t shape[2];
     int decay;        /* 1: AdamW weight decay applies (matrices); 0: biases, LayerNorm */
+    int head;         /* 1: classification head (saved without the "bert." prefix) */
 } gl_param;
 
 typedef struct {
@@ -35,11 +36,13 @@ typedef struct {
     float *wte, *wpe, *wtt, *ln_w, *ln_b; /* embeddings */
     gl_layer_params *layers;
     float *pool_w, *pool_b;               /* pooler (NULL when absent) */
+    float *cls_w, *cls_b;                 /* classification head (K, C), (K); NULL when absent */
 } gl_bert_view;
 
 typedef struct {
     gl_bert_config cfg;
     int has_pooler;
+    int num_labels;  /* rows of the classification head; 0: none */
     int nparams;
     gl_param *table;
     size_t size;     /* total floats */
@@ -50,17 +53,25 @@ typedef struct {
     float hidden_dropout, attn_dropout;
 } gl_bert;
 
-/* Build the table and allocate zeroed parameters for a configuration. */
-int gl_bert_init(gl_bert *m, const gl_bert_config *cfg, int with_pooler);
+/* Build the table and allocate zeroed parameters for a configuration, with an
+ * optional linear classification head of num_labels rows on the pooled vector. */
+int gl_bert_init(gl_bert *m, const gl_bert_config *cfg, int with_pooler, int num_labels);
+/* Give the model a fresh classification head of K rows (weights N(0, 0.02^2)
+ * from seed, biases 0), replacing any existing one. Gradients are reallocated. */
+int gl_bert_set_head(gl_bert *m, int K, uint64_t seed);
 int gl_bert_alloc_grads(gl_bert *m);
 void gl_bert_zero_grads(gl_bert *m);
 void gl_bert_free(gl_bert *m);
 const gl_param *gl_bert_find(const gl_bert *m, const char *name);
 
 /* Load config.json + model.safetensors from a checkpoint directory. Accepts keys
- * with or without "bert.", F32/F16/BF16, pooler present or absent; every tensor's
+ * with or without "bert.", F32/F16/BF16, pooler present or absent, and a
+ * classification head (classifier.weight/bias) when present; every tensor's
  * shape is checked. Errors name the file and the tensor. */
 int gl_bert_load(gl_bert *m, const char *dir);
+/* Write all parameters as F32 safetensors, atomically: encoder tensors under
+ * prefix ("" or "bert."), the head as classifier.weight/bias. */
+int gl_bert_save(const gl_bert *m, const char *path, const char *prefix);
 /* Activations of one forward pass, sized for up to (Bmax, Tmax). */
 typedef struct {
     int Bmax, Tmax, B, T;

@@ -32,12 +32,14 @@ int gl_bert_load(gl_bert *m, const char *dir) {
         gl_st_find(&st, "bert.embeddings.word_embeddings.weight"))
         prefix = "bert.";
     int has_pooler = find_prefixed(&st, prefix, "pooler.dense.weight") != NULL;
-    int rc = gl_bert_init(m, &cfg, has_pooler);
+    const gl_st_tensor *head = gl_st_find(&st, "classifier.weight");
+    int num_labels = head && head->ndim == 2 && head->shape[0] > 0 && head->shape[0] < (1 << 20) ? (int)head->shape[0] : 0;
+    int rc = gl_bert_init(m, &cfg, has_pooler, num_labels);
     for (int i = 0; rc == 0 && i < m->nparams; i++) {
         const gl_param *p = &m->table[i];
-        const gl_st_tensor *t = find_prefixed(&st, prefix, p->name);
+        const gl_st_tensor *t = find_prefixed(&st, p->head ? "" : prefix, p->name);
         if (!t) {
-            rc = gl_error("%s: tensor '%s%s' is missing", path, prefix, p->name);
+            rc = gl_error("%s: tensor '%s%s' is missing", path, p->head ? "" : prefix, p->name);
             break;
         }
         int ok = t->ndim == p->ndim;
@@ -60,5 +62,29 @@ int gl_bert_load(gl_bert *m, const char *dir) {
         gl_error_prefix("loading model from %s: ", dir);
     }
     free(path);
+    return rc;
+}
+
+int gl_bert_save(const gl_bert *m, const char *path, const char *prefix) {
+    gl_st_entry *e = gl_calloc((size_t)m->nparams, sizeof *e);
+    char (*names)[160] = gl_calloc((size_t)m->nparams, sizeof *names);
+    if (!e || !names) {
+        free(e);
+        free(names);
+        return -1;
+    }
+    for (int i = 0; i < m->nparams; i++) {
+        const gl_param *p = &m->table[i];
+        snprintf(names[i], sizeof names[i], "%s%s", p->head ? "" : prefix, p->name);
+        e[i].name = names[i];
+        e[i].data = m->params + p->offset;
+        e[i].ndim = p->ndim;
+        e[i].shape[0] = p->shape[0];
+        e[i].shape[1] = p->shape[1];
+    }
+    static const char *const meta[] = {"format", "pt", NULL};
+    int rc = gl_st_write_f32(path, e, m->nparams, meta);
+    free(e);
+    free(names);
     return rc;
 }
