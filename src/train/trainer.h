@@ -1,0 +1,47 @@
+/* trainer.h: fine-tuning an encoder with a classification head: the training
+ * loop, learning-rate schedules, evaluation, early stopping, checkpoints and
+ * resume, and the outputs (metrics, curves, the model in HF layout). */
+#ifndef GL_TRAINER_H
+#define GL_TRAINER_H
+
+#include <stdint.h>
+
+#include "model/bert.h"
+#include "text/tokenizer.h"
+#include "train/dataset.h"
+
+typedef enum { GL_SCHED_CONSTANT = 0, GL_SCHED_STEP, GL_SCHED_LINEAR } gl_schedule;
+
+typedef struct {
+    const char *model_dir, *data_dir, *out_dir;
+    const char *text_col, *label_col;
+    int epochs, batch_size, eval_batch_size, max_length, patience;
+    double lr, weight_decay, warmup, clip, val_frac;
+    gl_schedule schedule;
+    int step_epoch;       /* GL_SCHED_STEP: multiply lr by step_gamma from this epoch (1-based) on */
+    double step_gamma;
+    uint64_t seed;
+    gl_pool pool;
+    int class_weights;    /* 1: balanced, 0: none */
+    int resume;
+    int stop_after;       /* stop (as if interrupted) after this many epochs; 0: never */
+    int quiet;
+    size_t limit_train;   /* use only the first N training documents (0: all) */
+} gl_train_opts;
+
+void gl_train_opts_default(gl_train_opts *o);
+const char *gl_schedule_name(gl_schedule s);
+int gl_schedule_parse(const char *s, gl_schedule *out);
+/* The learning rate at a 0-based step of an epoch (0-based) */
+double gl_schedule_lr(const gl_train_opts *o, int64_t step, int64_t total_steps, int epoch);
+
+/* Run the whole job. Returns 0 on success, -1 on error (message set),
+ * 3 when stopped early by stop_after (a checkpoint has been written). */
+int gl_train(const gl_train_opts *o);
+
+/* Evaluation-mode pass over a split: probs (n x K) and, if emb is not NULL,
+ * the pooled embeddings (n x C). Documents are batched by length. */
+int gl_predict_split(gl_bert *m, const gl_split *s, gl_pool pool, int batch_size, float *probs, float *emb,
+                     int quiet, const char *label);
+
+#endif
