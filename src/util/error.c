@@ -17,13 +17,17 @@ int gl_error(const char *fmt, ...) {
 }
 
 int gl_error_prefix(const char *fmt, ...) {
-    char pre[1024], old[sizeof g_msg];
+    char old[sizeof g_msg];
+    memcpy(old, g_msg, sizeof old);
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(pre, sizeof pre, fmt, ap);
+    int k = vsnprintf(g_msg, sizeof g_msg, fmt, ap);
     va_end(ap);
-    memcpy(old, g_msg, sizeof old);
-    snprintf(g_msg, sizeof g_msg, "%s%s", pre, old);
+    if (k < 0) k = 0;
+    if ((size_t)k >= sizeof g_msg) k = (int)sizeof g_msg - 1;
+    size_t room = sizeof g_msg - 1 - (size_t)k, n = strlen(old);
+    memcpy(g_msg + k, old, n < room ? n : room);
+    g_msg[k + (n < room ? n : room)] = 0;
     return -1;
 }
 

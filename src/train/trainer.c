@@ -1,0 +1,630 @@
+/* trainer.c: the fine-tuning loop. One epoch: a seeded permutation of the
+ * training documents, batches padded to their longest document, forward with
+ * dropout, pooled embedding -> dropout -> linear head -> weighted cross-entropy,
+ * backward through head, pooling and encoder into one gradient buffer,
+ * global-norm clipping, scheduled AdamW. After each epoch: validation metrics,
+ * early stopping on validation macro-F1, an atomic checkpoint. At the end the
+ * best epoch's weights are restored, evaluated on test and exported. */
+#include "train/trainer.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "io/hf_model.h"
+#include "io/plot.h"
+#include "io/safetensors.h"
+#include "kernels/kernels.h"
+#include "loss/cross_entropy.h"
+#include "train/metrics.h"
+#include "train/optim.h"
+#include "util/error.h"
+#include "util/fileio.h"
+#include "util/progress.h"
+#include "util/rng.h"
+
+void gl_train_opts_default(gl_train_opts *o) {
+    memset(o, 0, sizeof *o);
+    o->text_col = "text";
+    o->label_col = "label";
+    o->epochs = 3;
+    o->batch_size = 32;
+    o->eval_batch_size = 64;
+    o->max_length = 128;
+    o->patience = 3;
+    o->lr = 3e-5;
+    o->weight_decay = 0.01;
+    o->warmup = 0.1;
+    o->clip = 1.0;
+    o->val_frac = 0.1;
+    o->schedule = GL_SCHED_LINEAR;
+    o->step_epoch = 30;
+    o->step_gamma = 0.1;
+    o->seed = 42;
+    o->pool = GL_POOL_POOLER;
+    o->class_weights = 1;
+}
+
+const char *gl_schedule_name(gl_schedule s) {
+    return s == GL_SCHED_CONSTANT ? "constant" : s == GL_SCHED_STEP ? "step" : "linear";
+}
+
+int gl_schedule_parse(const char *s, gl_schedule *out) {
+    if (!strcmp(s, "constant")) *out = GL_SCHED_CONSTANT;
+    else if (!strcmp(s, "step")) *out = GL_SCHED_STEP;
+    else if (!strcmp(s, "linear")) *out = GL_SCHED_LINEAR;
+    else return gl_error("unknown schedule '%s' (expected constant, step or linear)", s);
+    return 0;
+}
+
+double gl_schedule_lr(const gl_train_opts *o, int64_t step, int64_t total_steps, int epoch) {
+    switch (o->schedule) {
+    case GL_SCHED_CONSTANT: return o->lr;
+    case GL_SCHED_STEP: return epoch + 1 >= o->step_epoch ? o->lr * o->step_gamma : o->lr;
+    case GL_SCHED_LINEAR:
+    default: {
+        int64_t warm = (int64_t)(o->warmup * (double)total_steps);
+        if (step < warm) return o->lr * (double)(step + 1) / (double)warm;
+        double rest = (double)(total_steps - warm);
+        double f = rest > 0 ? (double)(total_steps - step) / rest : 0.0;
+        return o->lr * (f > 0 ? f : 0);
+    }
+    }
+}
+
+/* ------------------------------------------------------------- batches */
+
+typedef struct {
+    int B, T;
+    int32_t *ids;
+    uint8_t *mask;
+    int *y;
+} batch_buf;
+
+static int batch_alloc(batch_buf *b, int Bmax, int Tmax) {
+    b->ids = gl_malloc((size_t)Bmax * Tmax * sizeof(int32_t));
+    b->mask = gl_malloc((size_t)Bmax * Tmax);
+    b->y = gl_malloc((size_t)Bmax * sizeof(int));
+    return (b->ids && b->mask && b->y) ? 0 : -1;
+}
+
+static void batch_free(batch_buf *b) {
+    free(b->ids);
+    free(b->mask);
+    free(b->y);
+}
+
+/* Gather documents idx[0..B) of split s, padded with pad to the longest. */
+static void batch_fill(batch_buf *b, const gl_split *s, const size_t *idx, int B, int32_t pad) {
+    int T = 0;
+    for (int i = 0; i < B; i++)
+        if (gl_split_len(s, idx[i]) > T) T = gl_split_len(s, idx[i]);
+    b->B = B;
+    b->T = T;
+    for (int i = 0; i < B; i++) {
+        int len = gl_split_len(s, idx[i]);
+        const int32_t *d = gl_split_doc(s, idx[i]);
+        for (int t = 0; t < T; t++) {
+            b->ids[(size_t)i * T + t] = t < len ? d[t] : pad;
+            b->mask[(size_t)i * T + t] = t < len;
+        }
+        b->y[i] = s->label[idx[i]];
+    }
+}
+
+static int max_doc_len(const gl_split *s) {
+    int T = 1;
+    for (size_t i = 0; i < s->n; i++)
+        if (gl_split_len(s, i) > T) T = gl_split_len(s, i);
+    return T;
+}
+
+/* ----------------------------------------------------------- evaluation */
+
+static const size_t *g_sort_split_len_base; /* qsort has no context argument */
+static const gl_split *g_sort_split;
+static int by_length(const void *a, const void *b) {
+    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    int lx = gl_split_len(g_sort_split, x), ly = gl_split_len(g_sort_split, y);
+    if (lx != ly) return lx < ly ? -1 : 1;
+    return x < y ? -1 : x > y;
+}
+
+int gl_predict_split(gl_bert *m, const gl_split *s, gl_pool pool, int batch_size, float *probs, float *emb,
+                     int quiet, const char *label) {
+    const int C = m->cfg.hidden_size, K = m->num_labels;
+    if (s->n == 0) return 0;
+    size_t *order = gl_malloc(s->n * sizeof(size_t));
+    if (!order) return -1;
+    for (size_t i = 0; i < s->n; i++) order[i] = i;
+    g_sort_split = s;
+    (void)g_sort_split_len_base;
+    qsort(order, s->n, sizeof(size_t), by_length);
+    int Tmax = max_doc_len(s);
+    batch_buf b = {0};
+    gl_bert_acts acts;
+    float *pooled = gl_malloc((size_t)batch_size * C * sizeof(float));
+    float *logits = gl_malloc((size_t)batch_size * (K ? K : 1) * sizeof(float));
+    int rc = (pooled && logits) ? 0 : -1;
+    if (rc == 0) rc = batch_alloc(&b, batch_size, Tmax);
+    if (rc == 0) rc = gl_bert_acts_init(&acts, m, batch_size, Tmax);
+    if (rc != 0) {
+        free(order);
+        free(pooled);
+        free(logits);
+        batch_free(&b);
+        return -1;
+    }
+    gl_progress bar;
+    gl_progress_start(&bar, stderr, label, s->n, "docs", quiet);
+    for (size_t start = 0; start < s->n && rc == 0; start += (size_t)batch_size) {
+        int B = (int)(s->n - start < (size_t)batch_size ? s->n - start : (size_t)batch_size);
+        batch_fill(&b, s, order + start, B, 0);
+        const float *H = gl_bert_forward(m, &acts, b.ids, b.mask, B, b.T, 0, 0);
+        rc = gl_pool_forward(m, pool, pooled, H, b.mask, B, b.T);
+        if (rc != 0) break;
+        if (K && probs) {
+            linear_forward(logits, pooled, m->p.cls_w, m->p.cls_b, B, C, K);
+            softmax_rows(logits, logits, B, K);
+        }
+        for (int i = 0; i < B; i++) {
+            size_t d = order[start + (size_t)i];
+            if (K && probs) memcpy(probs + d * K, logits + (size_t)i * K, (size_t)K * sizeof(float));
+            if (emb) memcpy(emb + d * C, pooled + (size_t)i * C, (size_t)C * sizeof(float));
+        }
+        gl_progress_update(&bar, start + (size_t)B, NULL);
+    }
+    if (s->n >= 256) gl_progress_finish(&bar, NULL);
+    gl_bert_acts_free(&acts);
+    batch_free(&b);
+    free(order);
+    free(pooled);
+    free(logits);
+    return rc;
+}
+
+static void argmax_rows(int *pred, const float *probs, size_t n, int K) {
+    for (size_t i = 0; i < n; i++) {
+        int best = 0;
+        for (int k = 1; k < K; k++)
+            if (probs[i * K + k] > probs[i * K + best]) best = k;
+        pred[i] = best;
+    }
+}
+
+/* Evaluate a split: metrics (caller frees) from argmax predictions. */
+static int evaluate(gl_bert *m, const gl_split *s, const gl_train_opts *o, gl_metrics *met, const char *label) {
+    const int K = m->num_labels;
+    float *probs = gl_malloc(s->n * (size_t)K * sizeof(float));
+    int *pred = gl_malloc(s->n * sizeof(int));
+    int rc = (probs && pred) ? gl_predict_split(m, s, o->pool, o->eval_batch_size, probs, NULL, o->quiet, label) : -1;
+    if (rc == 0) {
+        argmax_rows(pred, probs, s->n, K);
+        rc = gl_metrics_compute(met, s->label, pred, s->n, K);
+    }
+    free(probs);
+    free(pred);
+    return rc;
+}
+
+/* ------------------------------------------------------ training state */
+
+typedef struct {
+    int epoch;
+    double loss, val_acc, val_f1, seconds, tokens_per_s;
+} epoch_row;
+
+typedef struct {
+    int epochs_done;   /* completed epochs */
+    int64_t step;      /* optimiser steps taken */
+    int best_epoch;    /* 1-based, 0: none yet */
+    double best_f1;
+    int bad_epochs;    /* epochs since the best one */
+    double seconds;    /* training + validation wall time so far */
+    epoch_row *hist;
+    int nhist;
+} train_state;
+
+static char *out_path(const gl_train_opts *o, const char *name) { return gl_path_join(o->out_dir, name); }
+
+/* A fingerprint of the options that must not change across --resume. */
+static json_t *opts_json(const gl_train_opts *o) {
+    return json_pack("{s:s, s:s, s:s, s:s, s:i, s:i, s:i, s:f, s:f, s:f, s:f, s:s, s:i, s:f, s:I, s:s, s:i, s:I}",
+                     "model", o->model_dir, "data", o->data_dir, "text_col", o->text_col, "label_col", o->label_col,
+                     "epochs", o->epochs, "batch_size", o->batch_size, "max_length", o->max_length, "lr", o->lr,
+                     "weight_decay", o->weight_decay, "warmup", o->warmup, "clip", o->clip, "schedule",
+                     gl_schedule_name(o->schedule), "step_epoch", o->step_epoch, "step_gamma", o->step_gamma, "seed",
+                     (json_int_t)o->seed, "pool", gl_pool_name(o->pool), "class_weights", o->class_weights,
+                     "limit_train", (json_int_t)o->limit_train);
+}
+
+static json_t *state_json(const train_state *st) {
+    json_t *h = json_array();
+    for (int i = 0; i < st->nhist; i++) {
+        const epoch_row *r = &st->hist[i];
+        json_array_append_new(h, json_pack("{s:i, s:f, s:f, s:f, s:f, s:f}", "epoch", r->epoch, "loss", r->loss,
+                                           "val_accuracy", r->val_acc, "val_macro_f1", r->val_f1, "seconds",
+                                           r->seconds, "tokens_per_s", r->tokens_per_s));
+    }
+    return json_pack("{s:i, s:I, s:i, s:f, s:i, s:f, s:o}", "epochs_done", st->epochs_done, "step",
+                     (json_int_t)st->step, "best_epoch", st->best_epoch, "best_f1", st->best_f1, "bad_epochs",
+                     st->bad_epochs, "seconds", st->seconds, "history", h);
+}
+
+static int save_checkpoint(const gl_train_opts *o, const gl_bert *m, const gl_adamw *opt, const float *best,
+                           const train_state *st) {
+    char *path = out_path(o, "checkpoint.safetensors");
+    if (!path) return -1;
+    json_t *oj = opts_json(o), *sj = state_json(st);
+    char *os = json_dumps(oj, JSON_SORT_KEYS | JSON_COMPACT), *ss = json_dumps(sj, JSON_COMPACT);
+    json_decref(oj);
+    json_decref(sj);
+    const char *meta[] = {"format", "gloss-checkpoint-1", "options", os, "state", ss, NULL};
+    gl_st_entry e[4] = {{"params", m->params, 1, {(int64_t)m->size}},
+                        {"adam_m", opt->m, 1, {(int64_t)m->size}},
+                        {"adam_v", opt->v, 1, {(int64_t)m->size}},
+                        {"best_params", best, 1, {(int64_t)m->size}}};
+    int rc = (os && ss) ? gl_st_write_f32(path, e, 4, meta) : gl_error("cannot serialise checkpoint state");
+    free(os);
+    free(ss);
+    free(path);
+    return rc;
+}
+
+static int load_checkpoint(const gl_train_opts *o, gl_bert *m, gl_adamw *opt, float *best, train_state *st) {
+    char *path = out_path(o, "checkpoint.safetensors");
+    gl_safetensors f;
+    if (!path) return -1;
+    if (!gl_file_exists(path)) {
+        gl_error("%s: no checkpoint to resume from", path);
+        free(path);
+        return -1;
+    }
+    if (gl_st_open(&f, path) != 0) {
+        free(path);
+        return -1;
+    }
+    int rc = 0;
+    json_error_t err;
+    json_t *meta = f.metadata_json ? json_loads(f.metadata_json, 0, &err) : NULL;
+    const char *os = json_string_value(json_object_get(meta, "options"));
+    const char *ss = json_string_value(json_object_get(meta, "state"));
+    json_t *now = opts_json(o);
+    char *now_s = json_dumps(now, JSON_SORT_KEYS | JSON_COMPACT);
+    json_decref(now);
+    if (!os || !ss) rc = gl_error("%s: not a gloss checkpoint (no options/state metadata)", path);
+    else if (!now_s || strcmp(os, now_s) != 0)
+        rc = gl_error("%s: was written with different options; resume with the same ones.\n  checkpoint: %s\n  now:        %s",
+                      path, os, now_s ? now_s : "?");
+    static const char *names[4] = {"params", "adam_m", "adam_v", "best_params"};
+    float *dst[4] = {m->params, opt->m, opt->v, best};
+    for (int i = 0; rc == 0 && i < 4; i++) {
+        const gl_st_tensor *t = gl_st_find(&f, names[i]);
+        if (!t || t->numel != (int64_t)m->size)
+            rc = gl_error("%s: tensor '%s' missing or of the wrong size", path, names[i]);
+        else rc = gl_st_read_f32(&f, t, dst[i]);
+    }
+    json_t *sj = rc == 0 ? json_loads(ss, 0, &err) : NULL;
+    if (rc == 0 && !sj) rc = gl_error("%s: corrupt state metadata", path);
+    if (rc == 0) {
+        json_int_t step = 0;
+        json_t *h = NULL;
+        if (json_unpack(sj, "{s:i, s:I, s:i, s:F, s:i, s:F, s:o}", "epochs_done", &st->epochs_done, "step", &step,
+                        "best_epoch", &st->best_epoch, "best_f1", &st->best_f1, "bad_epochs", &st->bad_epochs,
+                        "seconds", &st->seconds, "history", &h) != 0 ||
+            !json_is_array(h)) {
+            rc = gl_error("%s: corrupt state metadata", path);
+        } else {
+            st->step = step;
+            opt->step = step;
+            st->nhist = (int)json_array_size(h);
+            for (int i = 0; i < st->nhist; i++) {
+                epoch_row *r = &st->hist[i];
+                json_unpack(json_array_get(h, (size_t)i), "{s:i, s:F, s:F, s:F, s:F, s:F}", "epoch", &r->epoch,
+                            "loss", &r->loss, "val_accuracy", &r->val_acc, "val_macro_f1", &r->val_f1, "seconds",
+                            &r->seconds, "tokens_per_s", &r->tokens_per_s);
+            }
+        }
+    }
+    json_decref(sj);
+    json_decref(meta);
+    free(now_s);
+    gl_st_close(&f);
+    free(path);
+    return rc;
+}
+
+/* ------------------------------------------------------------- outputs */
+
+static int write_epochs_csv(const gl_train_opts *o, const train_state *st) {
+    char *path = out_path(o, "epochs.csv");
+    gl_atomic_file af;
+    if (!path || gl_atomic_open(&af, path) != 0) {
+        free(path);
+        return -1;
+    }
+    fprintf(af.f, "epoch,train_loss,val_accuracy,val_macro_f1,seconds,tokens_per_s\n");
+    for (int i = 0; i < st->nhist; i++) {
+        const epoch_row *r = &st->hist[i];
+        fprintf(af.f, "%d,%.6f,%.6f,%.6f,%.2f,%.1f\n", r->epoch, r->loss, r->val_acc, r->val_f1, r->seconds,
+                r->tokens_per_s);
+    }
+    int rc = gl_atomic_commit(&af);
+    free(path);
+    return rc;
+}
+
+static int write_curves(const gl_train_opts *o, const train_state *st) {
+    int n = st->nhist;
+    double *x = gl_malloc(sizeof(double) * (size_t)(n ? n : 1) * 3);
+    if (!x) return -1;
+    double *loss = x + n, *f1 = loss + n;
+    for (int i = 0; i < n; i++) {
+        x[i] = st->hist[i].epoch;
+        loss[i] = st->hist[i].loss;
+        f1[i] = st->hist[i].val_f1;
+    }
+    gl_series s[2] = {{"training loss", loss, 0}, {"validation macro-F1", f1, 1}};
+    char *path = out_path(o, "training.svg");
+    int rc = path ? gl_svg_line_chart(path, "Training loss and validation macro-F1", "epoch", "loss", "macro-F1", x,
+                                      n, s, 2)
+                  : -1;
+    free(path);
+    free(x);
+    return rc;
+}
+
+static int write_metrics(const gl_train_opts *o, const gl_dataset *d, const gl_metrics *val, const gl_metrics *test,
+                         const train_state *st) {
+    json_t *j = json_object();
+    json_object_set_new(j, "test", test ? gl_metrics_to_json(test, (const char *const *)d->labels) : json_null());
+    json_object_set_new(j, "val", gl_metrics_to_json(val, (const char *const *)d->labels));
+    json_object_set_new(j, "best_epoch", json_integer(st->best_epoch));
+    json_object_set_new(j, "epochs_run", json_integer(st->epochs_done));
+    json_object_set_new(j, "steps", json_integer(st->step));
+    json_object_set_new(j, "seconds", json_real(st->seconds));
+    json_object_set_new(j, "train_size", json_integer((json_int_t)d->train.n));
+    json_object_set_new(j, "val_size", json_integer((json_int_t)d->val.n));
+    json_object_set_new(j, "val_from_train", json_boolean(d->val_from_train));
+    json_object_set_new(j, "options", opts_json(o));
+    char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    json_decref(j);
+    char *path = out_path(o, "metrics.json");
+    int rc = (s && path) ? gl_write_file_atomic(path, s, strlen(s)) : -1;
+    free(s);
+    free(path);
+    return rc;
+}
+
+/* --------------------------------------------------------------- train */
+
+static int mkdir_p(const char *dir) {
+    char *p = gl_strdup(dir);
+    if (!p) return -1;
+    for (char *q = p + 1; *q; q++) {
+        if (*q != '/') continue;
+        *q = 0;
+        mkdir(p, 0755);
+        *q = '/';
+    }
+    int rc = (mkdir(p, 0755) == 0 || errno == EEXIST) ? 0 : gl_error("%s: cannot create directory: %s", dir,
+                                                                       strerror(errno));
+    free(p);
+    return rc;
+}
+
+typedef struct {
+    gl_bert model;
+    gl_tokenizer *tok;
+    gl_dataset data;
+    gl_adamw opt;
+    uint8_t *decay;
+    float *best;
+    train_state st;
+} trainer;
+
+static void trainer_free(trainer *t) {
+    gl_bert_free(&t->model);
+    gl_tokenizer_free(t->tok);
+    gl_dataset_free(&t->data);
+    gl_adamw_free(&t->opt);
+    free(t->decay);
+    free(t->best);
+    free(t->st.hist);
+}
+
+static int trainer_setup(trainer *t, const gl_train_opts *o) {
+    memset(t, 0, sizeof *t);
+    if (mkdir_p(o->out_dir) != 0) return -1;
+    if (gl_bert_load(&t->model, o->model_dir) != 0) return -1;
+    gl_bert *m = &t->model;
+    if (o->pool == GL_POOL_POOLER && !m->has_pooler)
+        return gl_error("%s has no pooler weights: use --pool mean or --pool cls", o->model_dir);
+    if (o->max_length > m->cfg.max_position_embeddings)
+        return gl_error("--max-length %d exceeds the model's %d positions", o->max_length,
+                        m->cfg.max_position_embeddings);
+    char *vocab = gl_path_join(o->model_dir, "vocab.txt");
+    t->tok = vocab ? gl_tokenizer_load(vocab, m->cfg.do_lower_case, m->cfg.strip_accents) : NULL;
+    free(vocab);
+    if (!t->tok) return -1;
+    if (gl_dataset_load(&t->data, o->data_dir, o->text_col, o->label_col, t->tok, o->max_length, o->val_frac,
+                        o->seed) != 0)
+        return -1;
+    if (o->limit_train && o->limit_train < t->data.train.n) t->data.train.n = o->limit_train;
+    if (gl_bert_set_head(m, t->data.K, o->seed) != 0 || gl_bert_alloc_grads(m) != 0) return -1;
+    if (gl_adamw_init(&t->opt, m->size, o->lr, o->weight_decay) != 0) return -1;
+    t->decay = gl_malloc(m->size);
+    t->best = gl_malloc(m->size * sizeof(float));
+    t->st.hist = gl_calloc((size_t)o->epochs + 1, sizeof(epoch_row));
+    if (!t->decay || !t->best || !t->st.hist) return -1;
+    for (int i = 0; i < m->nparams; i++)
+        memset(t->decay + m->table[i].offset, m->table[i].decay, m->table[i].numel);
+    memcpy(t->best, m->params, m->size * sizeof(float));
+    return 0;
+}
+
+/* One training epoch; returns the mean loss or NAN on error. */
+static double train_epoch(trainer *t, const gl_train_opts *o, int epoch, double *tokens_out) {
+    gl_bert *m = &t->model;
+    const gl_split *tr = &t->data.train;
+    const int C = m->cfg.hidden_size, K = t->data.K, Bmax = o->batch_size;
+    const size_t n = tr->n;
+    const int64_t steps_per_epoch = (int64_t)((n + (size_t)Bmax - 1) / (size_t)Bmax);
+    const int64_t total_steps = steps_per_epoch * o->epochs;
+    size_t *order = gl_malloc(n * sizeof(size_t));
+    float *pooled = gl_malloc((size_t)Bmax * C * sizeof(float) * 3);
+    float *logits = gl_malloc((size_t)Bmax * K * sizeof(float) * 2);
+    float *dH = gl_malloc((size_t)Bmax * o->max_length * C * sizeof(float));
+    batch_buf b = {0};
+    gl_bert_acts acts = {0};
+    int rc = (order && pooled && logits && dH) ? 0 : -1;
+    if (rc == 0) rc = batch_alloc(&b, Bmax, o->max_length);
+    if (rc == 0) rc = gl_bert_acts_init(&acts, m, Bmax, o->max_length);
+    double loss_sum = 0, tokens = 0;
+    if (rc == 0) {
+        /* the epoch's order depends only on (seed, epoch): resuming reproduces it */
+        for (size_t i = 0; i < n; i++) order[i] = i;
+        gl_rng r = {gl_rng_key(o->seed, 0x6f72646572ull + (uint64_t)epoch)};
+        for (size_t i = n; i > 1; i--) {
+            size_t j = (size_t)gl_rng_below(&r, i), tmp = order[i - 1];
+            order[i - 1] = order[j];
+            order[j] = tmp;
+        }
+    }
+    float *pooled_d = pooled + (size_t)Bmax * C, *dpooled = pooled_d + (size_t)Bmax * C;
+    float *dlogits = logits + (size_t)Bmax * K;
+    gl_progress bar;
+    char label[32], status[96];
+    snprintf(label, sizeof label, "epoch %d/%d", epoch + 1, o->epochs);
+    gl_progress_start(&bar, stderr, label, (size_t)steps_per_epoch, "steps", o->quiet);
+    for (int64_t s = 0; rc == 0 && s < steps_per_epoch; s++) {
+        size_t start = (size_t)s * (size_t)Bmax;
+        int B = (int)(n - start < (size_t)Bmax ? n - start : (size_t)Bmax);
+        batch_fill(&b, tr, order + start, B, 0);
+        const int T = b.T;
+        uint64_t key = gl_rng_key(o->seed, 0x73746570ull ^ ((uint64_t)t->st.step << 8));
+        const float *H = gl_bert_forward(m, &acts, b.ids, b.mask, B, T, 1, key);
+        rc = gl_pool_forward(m, o->pool, pooled, H, b.mask, B, T);
+        if (rc != 0) break;
+        /* classifier dropout (as BertForSequenceClassification) on the pooled vector */
+        uint64_t hkey = gl_rng_key(key, 0x68656164ull);
+        memcpy(pooled_d, pooled, (size_t)B * C * sizeof(float));
+        dropout_apply(pooled_d, (size_t)B * C, m->hidden_dropout, hkey);
+        linear_forward(logits, pooled_d, m->p.cls_w, m->p.cls_b, B, C, K);
+        double loss = ce_forward_backward(logits, b.y, o->class_weights ? t->data.class_weights : NULL, B, K,
+                                          dlogits, 1.0);
+        gl_bert_zero_grads(m);
+        memset(dpooled, 0, (size_t)B * C * sizeof(float));
+        linear_backward(dpooled, m->g.cls_w, m->g.cls_b, dlogits, pooled_d, m->p.cls_w, B, C, K);
+        dropout_apply(dpooled, (size_t)B * C, m->hidden_dropout, hkey);
+        memset(dH, 0, (size_t)B * T * C * sizeof(float));
+        rc = gl_pool_backward(m, o->pool, dH, dpooled, pooled, H, b.mask, B, T);
+        if (rc != 0) break;
+        gl_bert_backward(m, &acts, dH);
+        if (o->clip > 0) gl_clip_grad_norm(m->grads, m->size, o->clip);
+        t->opt.lr = gl_schedule_lr(o, t->st.step, total_steps, epoch);
+        gl_adamw_step(&t->opt, m->params, m->grads, t->decay);
+        t->st.step++;
+        loss_sum += loss * B;
+        for (int i = 0; i < B * T; i++) tokens += b.mask[i];
+        snprintf(status, sizeof status, "loss %.4f  lr %.2e", loss_sum / (double)(start + (size_t)B), t->opt.lr);
+        gl_progress_update(&bar, (size_t)s + 1, status);
+    }
+    snprintf(status, sizeof status, "loss %.4f", loss_sum / (double)(n ? n : 1));
+    if (rc == 0) gl_progress_finish(&bar, status);
+    gl_bert_acts_free(&acts);
+    batch_free(&b);
+    free(order);
+    free(pooled);
+    free(logits);
+    free(dH);
+    *tokens_out = tokens;
+    return rc == 0 ? loss_sum / (double)(n ? n : 1) : NAN;
+}
+
+int gl_train(const gl_train_opts *o) {
+    trainer t;
+    int rc = trainer_setup(&t, o);
+    gl_bert *m = &t.model;
+    if (rc == 0 && o->resume) {
+        rc = load_checkpoint(o, m, &t.opt, t.best, &t.st);
+        if (rc == 0 && !o->quiet)
+            fprintf(stderr, "resuming after epoch %d (step %lld)\n", t.st.epochs_done, (long long)t.st.step);
+    }
+    if (rc == 0 && !o->quiet)
+        fprintf(stderr, "train %zu, val %zu%s, test %zu documents; %d classes; %zu parameters; pool %s\n",
+                t.data.train.n, t.data.val.n, t.data.val_from_train ? " (carved from train)" : "", t.data.test.n,
+                t.data.K, m->size, gl_pool_name(o->pool));
+    gl_metrics val = {0}, test = {0};
+    int stopped = 0;
+    while (rc == 0 && t.st.epochs_done < o->epochs) {
+        if (o->patience > 0 && t.st.bad_epochs >= o->patience) break;
+        if (o->stop_after > 0 && t.st.epochs_done >= o->stop_after) {
+            stopped = 1;
+            break;
+        }
+        int epoch = t.st.epochs_done;
+        double t0 = gl_now(), tokens = 0;
+        double loss = train_epoch(&t, o, epoch, &tokens);
+        if (isnan(loss)) {
+            rc = -1;
+            break;
+        }
+        double train_s = gl_now() - t0;
+        gl_metrics_free(&val);
+        rc = evaluate(m, &t.data.val, o, &val, "validate");
+        if (rc != 0) break;
+        double secs = gl_now() - t0;
+        epoch_row *r = &t.st.hist[t.st.nhist++];
+        *r = (epoch_row){epoch + 1, loss, val.accuracy, val.macro_f1, secs, train_s > 0 ? tokens / train_s : 0};
+        t.st.epochs_done++;
+        t.st.seconds += secs;
+        int improved = t.st.best_epoch == 0 || val.macro_f1 > t.st.best_f1;
+        if (improved) {
+            t.st.best_epoch = epoch + 1;
+            t.st.best_f1 = val.macro_f1;
+            t.st.bad_epochs = 0;
+            memcpy(t.best, m->params, m->size * sizeof(float));
+        } else {
+            t.st.bad_epochs++;
+        }
+        if (!o->quiet)
+            fprintf(stderr, "epoch %d: loss %.4f  val accuracy %.4f  val macro-F1 %.4f%s  (%.1f s, %.0f tokens/s)\n",
+                    epoch + 1, loss, val.accuracy, val.macro_f1, improved ? "  best" : "", secs, r->tokens_per_s);
+        rc = save_checkpoint(o, m, &t.opt, t.best, &t.st);
+        if (rc == 0) rc = write_epochs_csv(o, &t.st);
+        if (rc == 0) rc = write_curves(o, &t.st);
+    }
+    if (rc == 0 && stopped) {
+        if (!o->quiet) fprintf(stderr, "stopped after epoch %d; continue with --resume\n", t.st.epochs_done);
+        gl_metrics_free(&val);
+        trainer_free(&t);
+        return 3;
+    }
+    if (rc == 0) {
+        /* restore the best epoch's weights, then final validation and test */
+        memcpy(m->params, t.best, m->size * sizeof(float));
+        gl_metrics_free(&val);
+        rc = evaluate(m, &t.data.val, o, &val, "validate");
+        if (rc == 0 && t.data.has_test) rc = evaluate(m, &t.data.test, o, &test, "test");
+        if (rc == 0) rc = write_metrics(o, &t.data, &val, t.data.has_test ? &test : NULL, &t.st);
+        if (rc == 0) rc = gl_hf_export(o->model_dir, o->out_dir, m, t.data.labels, t.data.K, o->pool);
+        if (rc == 0 && !o->quiet) {
+            fprintf(stderr, "best epoch %d: val accuracy %.4f macro-F1 %.4f\n", t.st.best_epoch, val.accuracy,
+                    val.macro_f1);
+            if (t.data.has_test)
+                fprintf(stderr, "test: accuracy %.4f  macro-F1 %.4f  weighted-F1 %.4f  (%zu documents)\n",
+                        test.accuracy, test.macro_f1, test.weighted_f1, t.data.test.n);
+            fprintf(stderr, "wrote %s/{metrics.json,epochs.csv,training.svg,model.safetensors,config.json}\n",
+                    o->out_dir);
+        }
+    }
+    gl_metrics_free(&val);
+    gl_metrics_free(&test);
+    trainer_free(&t);
+    return rc;
+}
