@@ -14,6 +14,9 @@ static const char *USAGE =
     "usage: gloss <command> [options]      (gloss <command> --help for its options)\n"
     "\n"
     "commands:\n"
+    "  train     fine-tune an encoder + classifier on a labelled data directory\n"
+    "  eval      metrics of a fine-tuned model on a labelled file, as JSON\n"
+    "  predict   labels and class probabilities for documents, as CSV or JSONL\n"
     "  embed     encode documents with a checkpoint and write a float32 .npy matrix\n"
     "\n"
     "Models are Hugging Face checkpoint directories (config.json, model.safetensors,\n"
@@ -46,6 +49,9 @@ int main(int argc, char **argv) {
         printf("gloss %s\n", GLOSS_VERSION);
         return EXIT_OK;
     }
+    if (!strcmp(cmd, "train")) return cmd_train(argc - 1, argv + 1);
+    if (!strcmp(cmd, "eval")) return cmd_eval(argc - 1, argv + 1);
+    if (!strcmp(cmd, "predict")) return cmd_predict(argc - 1, argv + 1);
     if (!strcmp(cmd, "embed")) return cmd_embed(argc - 1, argv + 1);
     fprintf(stderr, "gloss: unknown command '%s' (try gloss --help)\n", cmd);
     return EXIT_USAGE;

@@ -1,0 +1,288 @@
+/* classify.c: `gloss eval` and `gloss predict`, which use a fine-tuned model
+ * written by `gloss train` (Hugging Face layout with id2label). */
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "io/hf_model.h"
+#include "model/bert.h"
+#include "text/tokenizer.h"
+#include "train/dataset.h"
+#include "train/metrics.h"
+#include "train/trainer.h"
+#include "util/error.h"
+#include "util/fileio.h"
+
+typedef struct {
+    gl_bert m;
+    gl_tokenizer *tok;
+    char **labels;
+    int K;
+    gl_pool pool;
+} clf_model;
+
+static void clf_free(clf_model *c) {
+    gl_bert_free(&c->m);
+    gl_tokenizer_free(c->tok);
+    gl_hf_labels_free(c->labels, c->K);
+}
+
+static int clf_load(clf_model *c, const char *dir) {
+    memset(c, 0, sizeof *c);
+    if (gl_hf_labels(dir, &c->labels, &c->K, &c->pool) != 0) return -1;
+    if (gl_bert_load(&c->m, dir) != 0) return -1;
+    if (c->m.num_labels != c->K)
+        return gl_error("%s: config.json has %d labels but the classifier has %d rows", dir, c->K, c->m.num_labels);
+    if (c->pool == GL_POOL_POOLER && !c->m.has_pooler)
+        return gl_error("%s: pooling is 'pooler' but model.safetensors has no pooler weights", dir);
+    char *vocab = gl_path_join(dir, "vocab.txt");
+    c->tok = vocab ? gl_tokenizer_load(vocab, c->m.cfg.do_lower_case, c->m.cfg.strip_accents) : NULL;
+    free(vocab);
+    return c->tok ? 0 : -1;
+}
+
+static const char *EVAL_HELP =
+    "usage: gloss eval --model DIR --data FILE [options]\n"
+    "\n"
+    "Evaluate a model fine-tuned by `gloss train` on a labelled file and print\n"
+    "the metrics as JSON (accuracy, macro/weighted F1, per-class precision,\n"
+    "recall, F1 and support, confusion matrix) on stdout.\n"
+    "\n"
+    "  --model DIR         a `gloss train --out` directory\n"
+    "  --data FILE         .csv / .tsv / .jsonl with text and label columns\n"
+    "  --text-col NAME     (default text)\n"
+    "  --label-col NAME    (default label)\n"
+    "  --max-length N      (default 128)\n"
+    "  --batch-size N      (default 64)\n"
+    "  --quiet             no progress display\n";
+
+static const char *PREDICT_HELP =
+    "usage: gloss predict --model DIR --input FILE|- [options]\n"
+    "\n"
+    "Predict a label and class probabilities for every document with a model\n"
+    "fine-tuned by `gloss train`. One output row per document, in input order.\n"
+    "\n"
+    "  --model DIR         a `gloss train --out` directory\n"
+    "  --input FILE|-      .csv / .tsv / .jsonl (text column) or plain text, one\n"
+    "                      document per line; - reads plain text from stdin\n"
+    "  --output FILE       where to write (default: stdout); written atomically\n"
+    "  --format F          csv (default; columns: index,label,p_<label>...) or\n"
+    "                      jsonl ({\"index\", \"label\", \"probs\": {label: p}})\n"
+    "  --text-col NAME     (default text)\n"
+    "  --max-length N      (default 128)\n"
+    "  --batch-size N      (default 64)\n"
+    "  --quiet             no progress display\n";
+
+enum { O_MODEL = 300, O_DATA, O_INPUT, O_OUTPUT, O_FORMAT, O_TEXT, O_LABEL, O_MAXLEN, O_BATCH, O_QUIET };
+
+int cmd_eval(int argc, char **argv) {
+    const char *model = NULL, *data = NULL, *text_col = "text", *label_col = "label";
+    int max_length = 128, batch = 64, quiet = 0;
+    static const struct option opts[] = {
+        {"model", required_argument, 0, O_MODEL}, {"data", required_argument, 0, O_DATA},
+        {"text-col", required_argument, 0, O_TEXT}, {"label-col", required_argument, 0, O_LABEL},
+        {"max-length", required_argument, 0, O_MAXLEN}, {"batch-size", required_argument, 0, O_BATCH},
+        {"quiet", no_argument, 0, O_QUIET}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    optind = 1;
+    int c;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case O_MODEL: model = optarg; break;
+        case O_DATA: data = optarg; break;
+        case O_TEXT: text_col = optarg; break;
+        case O_LABEL: label_col = optarg; break;
+        case O_MAXLEN: if (cli_int("--max-length", optarg, 3, 1 << 20, &max_length)) return EXIT_USAGE; break;
+        case O_BATCH: if (cli_int("--batch-size", optarg, 1, 1 << 16, &batch)) return EXIT_USAGE; break;
+        case O_QUIET: quiet = 1; break;
+        case 'h': fputs(EVAL_HELP, stdout); return EXIT_OK;
+        default: fputs("(gloss eval --help lists the options)\n", stderr); return EXIT_USAGE;
+        }
+    }
+    if (!model || !data || optind < argc) {
+        fprintf(stderr, "gloss eval: --model and --data are required (gloss eval --help)\n");
+        return EXIT_USAGE;
+    }
+    clf_model cm;
+    gl_split s = {0};
+    gl_metrics met = {0};
+    float *probs = NULL;
+    int *pred = NULL, rc = EXIT_ERROR;
+    if (clf_load(&cm, model) != 0) goto fail;
+    if (max_length > cm.m.cfg.max_position_embeddings) max_length = cm.m.cfg.max_position_embeddings;
+    if (gl_split_load(&s, data, text_col, label_col, cm.labels, cm.K, cm.tok, max_length) != 0) goto fail;
+    probs = malloc(s.n * (size_t)cm.K * sizeof(float));
+    pred = malloc(s.n * sizeof(int));
+    if (!probs || !pred) {
+        gl_error("out of memory");
+        goto fail;
+    }
+    if (gl_predict_split(&cm.m, &s, cm.pool, batch, probs, NULL, quiet, "eval") != 0) goto fail;
+    for (size_t i = 0; i < s.n; i++) {
+        int b = 0;
+        for (int k = 1; k < cm.K; k++)
+            if (probs[i * cm.K + k] > probs[i * cm.K + b]) b = k;
+        pred[i] = b;
+    }
+    if (gl_metrics_compute(&met, s.label, pred, s.n, cm.K) != 0) goto fail;
+    json_t *j = gl_metrics_to_json(&met, (const char *const *)cm.labels);
+    json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    fputc('\n', stdout);
+    json_decref(j);
+    rc = EXIT_OK;
+fail:
+    if (rc != EXIT_OK) fprintf(stderr, "gloss eval: %s\n", gl_error_message());
+    gl_metrics_free(&met);
+    free(probs);
+    free(pred);
+    gl_split_free(&s);
+    clf_free(&cm);
+    return rc;
+}
+
+/* Write a CSV field with RFC 4180 quoting when needed. */
+static void csv_field(FILE *f, const char *s) {
+    if (!strpbrk(s, ",\"\r\n")) {
+        fputs(s, f);
+        return;
+    }
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"') fputc('"', f);
+        fputc(*s, f);
+    }
+    fputc('"', f);
+}
+
+/* stdin -> a temporary plain-text file, so every input goes through one reader. */
+static char *stdin_to_file(void) {
+    char tmpl[] = "/tmp/gloss-stdin-XXXXXX.txt";
+    int fd = mkstemps(tmpl, 4);
+    if (fd < 0) {
+        gl_error("cannot create a temporary file for stdin");
+        return NULL;
+    }
+    FILE *f = fdopen(fd, "wb");
+    char buf[65536];
+    size_t n;
+    int ok = f != NULL;
+    while (ok && (n = fread(buf, 1, sizeof buf, stdin)) > 0) ok = fwrite(buf, 1, n, f) == n;
+    if (f && fclose(f) != 0) ok = 0;
+    if (!ok) {
+        unlink(tmpl);
+        gl_error("cannot buffer stdin");
+        return NULL;
+    }
+    return gl_strdup(tmpl);
+}
+
+int cmd_predict(int argc, char **argv) {
+    const char *model = NULL, *input = NULL, *output = NULL, *format = "csv", *text_col = "text";
+    int max_length = 128, batch = 64, quiet = 0;
+    static const struct option opts[] = {
+        {"model", required_argument, 0, O_MODEL}, {"input", required_argument, 0, O_INPUT},
+        {"output", required_argument, 0, O_OUTPUT}, {"format", required_argument, 0, O_FORMAT},
+        {"text-col", required_argument, 0, O_TEXT}, {"max-length", required_argument, 0, O_MAXLEN},
+        {"batch-size", required_argument, 0, O_BATCH}, {"quiet", no_argument, 0, O_QUIET},
+        {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    optind = 1;
+    int c;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case O_MODEL: model = optarg; break;
+        case O_INPUT: input = optarg; break;
+        case O_OUTPUT: output = optarg; break;
+        case O_FORMAT: format = optarg; break;
+        case O_TEXT: text_col = optarg; break;
+        case O_MAXLEN: if (cli_int("--max-length", optarg, 3, 1 << 20, &max_length)) return EXIT_USAGE; break;
+        case O_BATCH: if (cli_int("--batch-size", optarg, 1, 1 << 16, &batch)) return EXIT_USAGE; break;
+        case O_QUIET: quiet = 1; break;
+        case 'h': fputs(PREDICT_HELP, stdout); return EXIT_OK;
+        default: fputs("(gloss predict --help lists the options)\n", stderr); return EXIT_USAGE;
+        }
+    }
+    if (!model || !input || optind < argc) {
+        fprintf(stderr, "gloss predict: --model and --input are required (gloss predict --help)\n");
+        return EXIT_USAGE;
+    }
+    int jsonl = !strcmp(format, "jsonl");
+    if (!jsonl && strcmp(format, "csv")) {
+        fprintf(stderr, "gloss predict: --format must be csv or jsonl, got '%s'\n", format);
+        return EXIT_USAGE;
+    }
+    clf_model cm;
+    gl_split s = {0};
+    float *probs = NULL;
+    char *tmp = NULL;
+    int rc = EXIT_ERROR;
+    gl_atomic_file af = {0};
+    if (clf_load(&cm, model) != 0) goto fail;
+    if (max_length > cm.m.cfg.max_position_embeddings) max_length = cm.m.cfg.max_position_embeddings;
+    if (!strcmp(input, "-")) {
+        if (!(tmp = stdin_to_file())) goto fail;
+        input = tmp;
+    }
+    if (gl_split_load(&s, input, text_col, NULL, cm.labels, cm.K, cm.tok, max_length) != 0) goto fail;
+    if (!(probs = malloc(s.n * (size_t)cm.K * sizeof(float)))) {
+        gl_error("out of memory");
+        goto fail;
+    }
+    if (gl_predict_split(&cm.m, &s, cm.pool, batch, probs, NULL, quiet, "predict") != 0) goto fail;
+    FILE *f = stdout;
+    if (output) {
+        if (gl_atomic_open(&af, output) != 0) goto fail;
+        f = af.f;
+    }
+    if (!jsonl) {
+        fputs("index,label", f);
+        for (int k = 0; k < cm.K; k++) {
+            char name[512];
+            snprintf(name, sizeof name, "p_%s", cm.labels[k]);
+            fputc(',', f);
+            csv_field(f, name);
+        }
+        fputc('\n', f);
+    }
+    for (size_t i = 0; i < s.n; i++) {
+        const float *p = probs + i * cm.K;
+        int b = 0;
+        for (int k = 1; k < cm.K; k++)
+            if (p[k] > p[b]) b = k;
+        if (jsonl) {
+            json_t *pr = json_object();
+            for (int k = 0; k < cm.K; k++) json_object_set_new(pr, cm.labels[k], json_real(p[k]));
+            json_t *row = json_pack("{s:I, s:s, s:o}", "index", (json_int_t)i, "label", cm.labels[b], "probs", pr);
+            json_dumpf(row, f, JSON_COMPACT | JSON_PRESERVE_ORDER);
+            fputc('\n', f);
+            json_decref(row);
+        } else {
+            fprintf(f, "%zu,", i);
+            csv_field(f, cm.labels[b]);
+            for (int k = 0; k < cm.K; k++) fprintf(f, ",%.6g", p[k]);
+            fputc('\n', f);
+        }
+    }
+    if (output) {
+        if (gl_atomic_commit(&af) != 0) goto fail;
+    } else if (fflush(stdout) != 0 || ferror(stdout)) {
+        gl_error("writing to stdout failed");
+        goto fail;
+    }
+    rc = EXIT_OK;
+fail:
+    if (rc != EXIT_OK) {
+        if (af.f) gl_atomic_abort(&af);
+        fprintf(stderr, "gloss predict: %s\n", gl_error_message());
+    }
+    if (tmp) {
+        unlink(tmp);
+        free(tmp);
+    }
+    free(probs);
+    gl_split_free(&s);
+    clf_free(&cm);
+    return rc;
+}

@@ -1,0 +1,161 @@
+/* train.c: `gloss train`: fine-tune an encoder and classifier on a data directory. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "gloss.h"
+#include "train/trainer.h"
+#include "util/error.h"
+
+static const char *HELP =
+    "usage: gloss train --model DIR --data DIR --out DIR [options]\n"
+    "\n"
+    "Fine-tune a BERT-family encoder with a linear classification head and\n"
+    "report accuracy and macro-F1. Writes into --out: metrics.json, epochs.csv,\n"
+    "training.svg, checkpoint.safetensors (for --resume) and the fine-tuned\n"
+    "model in Hugging Face layout (config.json with id2label, model.safetensors,\n"
+    "vocab.txt, tokenizer_config.json) that transformers loads with\n"
+    "AutoModelForSequenceClassification.\n"
+    "\n"
+    "data:\n"
+    "  --model DIR          checkpoint to start from (config.json, model.safetensors, vocab.txt)\n"
+    "  --data DIR           train.csv|.tsv|.jsonl, optional val.* (otherwise a seeded,\n"
+    "                       stratified --val-fraction of train) and optional test.*\n"
+    "  --out DIR            output directory (created)\n"
+    "  --text-col NAME      text column (default text)\n"
+    "  --label-col NAME     label column (default label); labels are strings\n"
+    "  --val-fraction F     share of train used for validation without val.* (default 0.1)\n"
+    "  --limit-train N      use only the first N training documents (quick trials)\n"
+    "\n"
+    "model and objective:\n"
+    "  --pool MODE          pooler (default: tanh pooler on [CLS], exactly what\n"
+    "                       BertForSequenceClassification computes), mean, or cls.\n"
+    "                       With mean/cls the exported head sits on that pooling,\n"
+    "                       recorded as gloss_pooling in config.json; gloss eval and\n"
+    "                       predict honour it, transformers' class does not.\n"
+    "  --class-weights W    balanced (default: N / (K * N_k), as sklearn) or none\n"
+    "  --max-length N       tokens per document incl. [CLS]/[SEP] (default 128)\n"
+    "\n"
+    "optimisation:\n"
+    "  --epochs N           maximum epochs (default 3)\n"
+    "  --batch-size N       documents per step (default 32)\n"
+    "  --lr X               peak learning rate of AdamW (default 3e-5)\n"
+    "  --weight-decay X     decoupled weight decay, not on biases/LayerNorm (default 0.01)\n"
+    "  --schedule S         linear (default: warm-up then linear decay to 0),\n"
+    "                       constant, or step (x --step-gamma from --step-epoch on)\n"
+    "  --warmup F           warm-up share of all steps for linear (default 0.1)\n"
+    "  --step-epoch N       first epoch (1-based) at the reduced rate for step (default 30)\n"
+    "  --step-gamma X       factor for step (default 0.1)\n"
+    "  --clip X             global gradient-norm clip (default 1.0; 0 = off)\n"
+    "  --patience N         stop after N epochs without a better validation macro-F1\n"
+    "                       (default 3; 0 = never); the best epoch's weights are kept\n"
+    "  --seed N             seed for head init, data order, dropout, val split (default 42)\n"
+    "  --eval-batch-size N  documents per evaluation pass (default 64)\n"
+    "\n"
+    "runs:\n"
+    "  --resume             continue from --out/checkpoint.safetensors (same options);\n"
+    "                       ends with exactly the weights of an uninterrupted run\n"
+    "  --stop-after N       stop after epoch N with a checkpoint (exit status 3)\n"
+    "  --quiet              no progress display\n"
+    "  -h, --help           this help\n"
+    "\n"
+    "Same seed and same OMP_NUM_THREADS give the same numbers, run after run.\n";
+
+static int parse_double(const char *opt, const char *s, double lo, double hi, double *out) {
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s || *end || !(v >= lo && v <= hi)) {
+        fprintf(stderr, "gloss: %s expects a number in [%g, %g], got '%s'\n", opt, lo, hi, s);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int cmd_train(int argc, char **argv) {
+    gl_train_opts o;
+    gl_train_opts_default(&o);
+    enum {
+        O_MODEL = 256, O_DATA, O_OUT, O_TEXT, O_LABEL, O_VALF, O_LIMIT, O_POOL, O_CW, O_MAXLEN, O_EPOCHS, O_BATCH,
+        O_LR, O_WD, O_SCHED, O_WARM, O_STEPE, O_STEPG, O_CLIP, O_PAT, O_SEED, O_EBATCH, O_RESUME, O_STOP, O_QUIET
+    };
+    static const struct option opts[] = {
+        {"model", required_argument, 0, O_MODEL}, {"data", required_argument, 0, O_DATA},
+        {"out", required_argument, 0, O_OUT}, {"text-col", required_argument, 0, O_TEXT},
+        {"label-col", required_argument, 0, O_LABEL}, {"val-fraction", required_argument, 0, O_VALF},
+        {"limit-train", required_argument, 0, O_LIMIT}, {"pool", required_argument, 0, O_POOL},
+        {"class-weights", required_argument, 0, O_CW}, {"max-length", required_argument, 0, O_MAXLEN},
+        {"epochs", required_argument, 0, O_EPOCHS}, {"batch-size", required_argument, 0, O_BATCH},
+        {"lr", required_argument, 0, O_LR}, {"weight-decay", required_argument, 0, O_WD},
+        {"schedule", required_argument, 0, O_SCHED}, {"warmup", required_argument, 0, O_WARM},
+        {"step-epoch", required_argument, 0, O_STEPE}, {"step-gamma", required_argument, 0, O_STEPG},
+        {"clip", required_argument, 0, O_CLIP}, {"patience", required_argument, 0, O_PAT},
+        {"seed", required_argument, 0, O_SEED}, {"eval-batch-size", required_argument, 0, O_EBATCH},
+        {"resume", no_argument, 0, O_RESUME}, {"stop-after", required_argument, 0, O_STOP},
+        {"quiet", no_argument, 0, O_QUIET}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    optind = 1;
+    int c, bad = 0, iv;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1 && !bad) {
+        switch (c) {
+        case O_MODEL: o.model_dir = optarg; break;
+        case O_DATA: o.data_dir = optarg; break;
+        case O_OUT: o.out_dir = optarg; break;
+        case O_TEXT: o.text_col = optarg; break;
+        case O_LABEL: o.label_col = optarg; break;
+        case O_VALF: bad = parse_double("--val-fraction", optarg, 0.001, 0.9, &o.val_frac); break;
+        case O_LIMIT:
+            bad = cli_int("--limit-train", optarg, 1, 1 << 30, &iv);
+            o.limit_train = (size_t)iv;
+            break;
+        case O_POOL:
+            if (gl_pool_parse(optarg, &o.pool) != 0) fprintf(stderr, "gloss train: --pool: %s\n", gloss_last_error()), bad = 1;
+            break;
+        case O_CW:
+            if (!strcmp(optarg, "balanced")) o.class_weights = 1;
+            else if (!strcmp(optarg, "none")) o.class_weights = 0;
+            else fprintf(stderr, "gloss train: --class-weights must be balanced or none\n"), bad = 1;
+            break;
+        case O_MAXLEN: bad = cli_int("--max-length", optarg, 3, 1 << 20, &o.max_length); break;
+        case O_EPOCHS: bad = cli_int("--epochs", optarg, 1, 100000, &o.epochs); break;
+        case O_BATCH: bad = cli_int("--batch-size", optarg, 1, 1 << 16, &o.batch_size); break;
+        case O_LR: bad = parse_double("--lr", optarg, 0, 10, &o.lr); break;
+        case O_WD: bad = parse_double("--weight-decay", optarg, 0, 10, &o.weight_decay); break;
+        case O_SCHED:
+            if (gl_schedule_parse(optarg, &o.schedule) != 0) fprintf(stderr, "gloss train: --schedule: %s\n", gloss_last_error()), bad = 1;
+            break;
+        case O_WARM: bad = parse_double("--warmup", optarg, 0, 1, &o.warmup); break;
+        case O_STEPE: bad = cli_int("--step-epoch", optarg, 1, 100000, &o.step_epoch); break;
+        case O_STEPG: bad = parse_double("--step-gamma", optarg, 0, 1, &o.step_gamma); break;
+        case O_CLIP: bad = parse_double("--clip", optarg, 0, 1e9, &o.clip); break;
+        case O_PAT: bad = cli_int("--patience", optarg, 0, 100000, &o.patience); break;
+        case O_SEED:
+            bad = cli_int("--seed", optarg, 0, 2147483647, &iv);
+            o.seed = (uint64_t)iv;
+            break;
+        case O_EBATCH: bad = cli_int("--eval-batch-size", optarg, 1, 1 << 16, &o.eval_batch_size); break;
+        case O_RESUME: o.resume = 1; break;
+        case O_STOP: bad = cli_int("--stop-after", optarg, 1, 100000, &o.stop_after); break;
+        case O_QUIET: o.quiet = 1; break;
+        case 'h': fputs(HELP, stdout); return EXIT_OK;
+        default: fputs("(gloss train --help lists the options)\n", stderr); return EXIT_USAGE;
+        }
+    }
+    if (bad) return EXIT_USAGE;
+    if (optind < argc) {
+        fprintf(stderr, "gloss train: unexpected argument '%s'\n", argv[optind]);
+        return EXIT_USAGE;
+    }
+    if (!o.model_dir || !o.data_dir || !o.out_dir) {
+        fprintf(stderr, "gloss train: --model, --data and --out are required (gloss train --help)\n");
+        return EXIT_USAGE;
+    }
+    int rc = gl_train(&o);
+    if (rc == 3) return 3;
+    if (rc != 0) {
+        fprintf(stderr, "gloss train: %s\n", gl_error_message());
+        return EXIT_ERROR;
+    }
+    return EXIT_OK;
+}
