@@ -1,0 +1,192 @@
+/* test_train.c: end-to-end fine-tuning of the default model on the shipped
+ * sample data (a subset, so it runs in well under a minute), checkpoint resume
+ * reproducing an uninterrupted run bit for bit, the HF-layout export, and
+ * dataset errors that name the file and line. */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "model/bert.h"
+#include "train/dataset.h"
+#include "train/trainer.h"
+#include "util/error.h"
+#include "util/fileio.h"
+
+static char tmpdir[64];
+
+static char *tpath(const char *name) { return gl_path_join(tmpdir, name); }
+
+static int files_equal(const char *a, const char *b) {
+    char *x, *y;
+    size_t nx, ny;
+    if (gl_read_file(a, &x, &nx) != 0) return 0;
+    if (gl_read_file(b, &y, &ny) != 0) {
+        free(x);
+        return 0;
+    }
+    int eq = nx == ny && memcmp(x, y, nx) == 0;
+    free(x);
+    free(y);
+    return eq;
+}
+
+static void base_opts(gl_train_opts *o, const char *out) {
+    gl_train_opts_default(o);
+    o->model_dir = check_model_dir();
+    o->data_dir = "data/sample";
+    o->out_dir = out;
+    o->quiet = 1;
+    o->max_length = 48;
+}
+
+/* Fine-tune on the sample data and check test accuracy beats the majority class clearly. */
+static void test_end_to_end(void) {
+    char *out = tpath("e2e");
+    gl_train_opts o;
+    base_opts(&o, out);
+    o.epochs = 4;
+    o.batch_size = 16;
+    o.lr = 1e-4;
+    o.pool = GL_POOL_MEAN;
+    o.patience = 0;
+    int rc = gl_train(&o);
+    CHECK_MSG(rc == 0, "%s", gl_error_message());
+    char *mp = gl_path_join(out, "metrics.json");
+    json_error_t err;
+    json_t *m = json_load_file(mp, 0, &err);
+    CHECK_MSG(m != NULL, "%s: %s", mp, err.text);
+    double acc = json_real_value(json_object_get(json_object_get(m, "test"), "accuracy"));
+    double f1 = json_real_value(json_object_get(json_object_get(m, "test"), "macro_f1"));
+    json_t *support = json_object_get(json_object_get(m, "test"), "per_class");
+    double n = 0, majority = 0;
+    const char *key;
+    json_t *v;
+    json_object_foreach(support, key, v) {
+        double s = (double)json_integer_value(json_object_get(v, "support"));
+        n += s;
+        if (s > majority) majority = s;
+    }
+    majority = n > 0 ? majority / n : 1;
+    printf("e2e: test accuracy %.3f macro-F1 %.3f (majority class %.3f), best epoch %lld\n", acc, f1, majority,
+           (long long)json_integer_value(json_object_get(m, "best_epoch")));
+    CHECK(acc >= majority + 0.3);
+    CHECK(json_integer_value(json_object_get(m, "epochs_run")) == 4);
+    json_decref(m);
+    /* outputs a user reads exist */
+    static const char *files[] = {"epochs.csv", "training.svg", "config.json", "model.safetensors", "vocab.txt",
+                                  "tokenizer_config.json", "checkpoint.safetensors"};
+    for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
+        char *p = gl_path_join(out, files[i]);
+        CHECK_MSG(gl_file_exists(p), "missing %s", p);
+        free(p);
+    }
+    /* the export loads back with its head and labels */
+    gl_bert b;
+    CHECK_MSG(gl_bert_load(&b, out) == 0, "%s", gl_error_message());
+    CHECK(b.num_labels == 4);
+    gl_bert_free(&b);
+    free(mp);
+    free(out);
+}
+
+/* --stop-after then --resume ends with the same bytes as an uninterrupted run. */
+static void test_resume(void) {
+    char *a = tpath("full"), *b = tpath("resumed");
+    gl_train_opts o;
+    base_opts(&o, a);
+    o.epochs = 2;
+    o.limit_train = 48;
+    o.batch_size = 16;
+    o.patience = 0;
+    CHECK_MSG(gl_train(&o) == 0, "%s", gl_error_message());
+    base_opts(&o, b);
+    o.epochs = 2;
+    o.limit_train = 48;
+    o.batch_size = 16;
+    o.patience = 0;
+    o.stop_after = 1;
+    CHECK_MSG(gl_train(&o) == 3, "%s", gl_error_message());
+    o.stop_after = 0;
+    o.resume = 1;
+    CHECK_MSG(gl_train(&o) == 0, "%s", gl_error_message());
+    char *ma = gl_path_join(a, "model.safetensors"), *mb = gl_path_join(b, "model.safetensors");
+    char *ca = gl_path_join(a, "checkpoint.safetensors"), *cb = gl_path_join(b, "checkpoint.safetensors");
+    CHECK_MSG(files_equal(ma, mb), "resumed model differs from the uninterrupted one");
+    CHECK_MSG(files_equal(ca, cb), "resumed checkpoint (weights, optimiser state) differs");
+    /* resuming with different options is refused */
+    o.lr = 1e-3;
+    CHECK(gl_train(&o) != 0);
+    CHECK(strstr(gl_error_message(), "different options") != NULL);
+    free(ma);
+    free(mb);
+    free(ca);
+    free(cb);
+    free(a);
+    free(b);
+}
+
+static void write_text(const char *path, const char *s) { CHECK(gl_write_file_atomic(path, s, strlen(s)) == 0); }
+
+/* Data errors name the file and the line. */
+static void test_data_errors(void) {
+    char *dir = tpath("bad");
+    CHECK(mkdir(dir, 0755) == 0);
+    char *train = gl_path_join(dir, "train.csv"), *val = gl_path_join(dir, "val.csv");
+    gl_tokenizer *tok;
+    char *vocab = gl_path_join(check_model_dir(), "vocab.txt");
+    tok = gl_tokenizer_load(vocab, 1, -1);
+    CHECK(tok != NULL);
+    gl_dataset d;
+
+    write_text(train, "text,label\nhello there,a\ngood day,b\n,a\n");
+    CHECK(gl_dataset_load(&d, dir, "text", "label", tok, 32, 0.1, 1) != 0);
+    CHECK_MSG(strstr(gl_error_message(), "train.csv:4") != NULL, "%s", gl_error_message());
+
+    write_text(train, "text,label\nhello there,a\ngood day,b\nnice,a\n");
+    write_text(val, "text,label\nfine,a\nstrange,c\n");
+    CHECK(gl_dataset_load(&d, dir, "text", "label", tok, 32, 0.1, 1) != 0);
+    CHECK_MSG(strstr(gl_error_message(), "val.csv:3") && strstr(gl_error_message(), "'c'"), "%s",
+              gl_error_message());
+
+    write_text(val, "text,label\n");
+    CHECK(gl_dataset_load(&d, dir, "text", "label", tok, 32, 0.1, 1) != 0);
+    CHECK_MSG(strstr(gl_error_message(), "val.csv") != NULL, "%s", gl_error_message());
+
+    write_text(val, "words,label\nfine,a\n");
+    CHECK(gl_dataset_load(&d, dir, "text", "label", tok, 32, 0.1, 1) != 0);
+    CHECK_MSG(strstr(gl_error_message(), "text") != NULL, "%s", gl_error_message());
+
+    /* no val file: a stratified split of train, labels sorted, balanced weights */
+    unlink(val);
+    write_text(train, "text,label\nt1,10\nt2,2\nt3,10\nt4,2\nt5,10\nt6,2\nt7,10\nt8,10\nt9,10\nt10,10\n");
+    CHECK_MSG(gl_dataset_load(&d, dir, "text", "label", tok, 32, 0.2, 7) == 0, "%s", gl_error_message());
+    CHECK(d.K == 2 && !strcmp(d.labels[0], "2") && !strcmp(d.labels[1], "10"));
+    CHECK(d.val_from_train && d.val.n == 2 && d.train.n == 8);
+    int v0 = 0, v1 = 0;
+    for (size_t i = 0; i < d.val.n; i++) (d.val.label[i] ? v1 : v0)++;
+    CHECK(v0 == 1 && v1 == 1);
+    CHECK_NEAR(d.class_weights[0], 10.0 / (2 * 3), 1e-12);
+    CHECK_NEAR(d.class_weights[1], 10.0 / (2 * 7), 1e-12);
+    gl_dataset_free(&d);
+    gl_tokenizer_free(tok);
+    free(vocab);
+    free(train);
+    free(val);
+    free(dir);
+}
+
+int main(void) {
+    strcpy(tmpdir, "/tmp/gloss-train-XXXXXX");
+    if (!mkdtemp(tmpdir)) return 1;
+    test_data_errors();
+    test_resume();
+    test_end_to_end();
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);
+    return check_summary("test_train");
+}

@@ -1,0 +1,66 @@
+#!/usr/bin/env python3
+"""Check that a model written by `gloss train` loads in Hugging Face transformers
+(AutoModelForSequenceClassification + AutoTokenizer) and predicts what
+`gloss predict` predicts: the same labels and class probabilities within 1e-4.
+
+usage: tools/check_hf_export.py MODEL_DIR INPUT_FILE [--gloss build/gloss] [--max-length 128]
+
+INPUT_FILE: a CSV with a `text` column, or plain text with one document per line.
+Exit status 0 when everything agrees. Needs torch and transformers (pip).
+"""
+import argparse
+import csv
+import subprocess
+import sys
+
+import numpy as np
+import torch
+from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+
+def read_texts(path):
+    if path.endswith(".csv"):
+        with open(path, newline="", encoding="utf-8") as f:
+            return [row["text"] for row in csv.DictReader(f)]
+    with open(path, encoding="utf-8") as f:
+        return [line.rstrip("\r\n") for line in f if line.rstrip("\r\n")]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("model")
+    ap.add_argument("input")
+    ap.add_argument("--gloss", default="build/gloss")
+    ap.add_argument("--max-length", type=int, default=128)
+    ap.add_argument("--tol", type=float, default=1e-4)
+    a = ap.parse_args()
+
+    out = subprocess.run([a.gloss, "predict", "--model", a.model, "--input", a.input, "--quiet",
+                          "--max-length", str(a.max_length)], check=True, capture_output=True, text=True).stdout
+    rows = list(csv.reader(out.splitlines()))
+    header, rows = rows[0], rows[1:]
+    g_labels = [r[1] for r in rows]
+    g_probs = np.array([[float(x) for x in r[2:]] for r in rows])
+
+    tok = AutoTokenizer.from_pretrained(a.model)
+    model = AutoModelForSequenceClassification.from_pretrained(a.model, attn_implementation="eager").eval()
+    texts = read_texts(a.input)
+    probs = []
+    with torch.no_grad():
+        for i in range(0, len(texts), 32):
+            enc = tok(texts[i:i + 32], padding=True, truncation=True, max_length=a.max_length, return_tensors="pt")
+            probs.append(torch.softmax(model(**enc).logits, dim=-1).numpy())
+    probs = np.concatenate(probs)
+    id2label = model.config.id2label
+    h_labels = [id2label[int(k)] for k in probs.argmax(1)]
+    assert [h[2:] for h in header[2:]] == [id2label[k] for k in range(len(id2label))], "label order differs"
+    err = np.abs(probs - g_probs).max()
+    same = sum(x == y for x, y in zip(g_labels, h_labels))
+    print(f"{len(texts)} documents: labels agree on {same}, max |p_gloss - p_hf| = {err:.2e} (tolerance {a.tol})")
+    ok = same == len(texts) and err <= a.tol
+    print("OK" if ok else "MISMATCH")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
