@@ -167,7 +167,10 @@ static void test_data_errors(void) {
     CHECK(d.K == 2 && !strcmp(d.labels[0], "2") && !strcmp(d.labels[1], "10"));
     CHECK(d.val_from_train && d.val.n == 2 && d.train.n == 8);
     int v0 = 0, v1 = 0;
-    for (size_t i = 0; i < d.val.n; i++) (d.val.label[i] ? v1 : v0)++;
+    for (size_t i = 0; i < d.val.n; i++) {
+        if (d.val.label[i]) v1++;
+        else v0++;
+    }
     CHECK(v0 == 1 && v1 == 1);
     CHECK_NEAR(d.class_weights[0], 10.0 / (2 * 3), 1e-12);
     CHECK_NEAR(d.class_weights[1], 10.0 / (2 * 7), 1e-12);
