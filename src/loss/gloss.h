@@ -1,0 +1,45 @@
+/* gloss.h: G-Loss, the graph-guided loss of ../shared/docs/gloss-method.md.
+ * One evaluation on a batch of B pooled embeddings h (B, C):
+ *   e_i = h_i / |h_i| ; W_ij = exp(-|e_i - e_j|^2 / (2 sigma^2)), W_ii = 0
+ *   T = D^-1 W (paper) or the authors' normalisation chain (reference)
+ *   F_U = (I - T_UU)^-1 T_UL Y_L   (LU solve in float64, never an inverse)
+ *   paper:     G = - sum_U w_y log F_U[i, y_i] / sum_U w_y
+ *   reference: G = weighted softmax cross-entropy of F_U taken as logits
+ * and its exact gradient with respect to h. All arithmetic in float64. */
+#ifndef GL_GLOSS_H
+#define GL_GLOSS_H
+
+#include <stdint.h>
+
+typedef enum { GLOSS_VARIANT_PAPER = 0, GLOSS_VARIANT_REFERENCE = 1 } gloss_variant;
+
+typedef struct {
+    double sigma;          /* kernel width (> 0) */
+    gloss_variant variant;
+    double prob_floor;     /* paper: F_U[i, y_i] is clamped to at least this before the log (default 1e-10) */
+    double rcond_min;      /* skip the batch when the reciprocal condition number of I - T_UU is below (1e-12) */
+} gloss_params;
+
+/* Counters over many calls (the trainer reports them in metrics.json). */
+typedef struct {
+    long batches;            /* calls */
+    long skipped_no_hidden;  /* U empty: no loss */
+    long skipped_no_labelled;/* L empty: no loss */
+    long skipped_singular;   /* I - T_UU singular or ill-conditioned: no loss */
+    long clamped;            /* hidden nodes whose true-class probability hit prob_floor (paper) */
+    long low_degree;         /* nodes whose degree underflowed (treated as isolated) */
+} gloss_stats;
+
+void gloss_params_default(gloss_params *p);
+
+/* labelled[i] = 1 for nodes in L (labels visible), 0 for U (hidden).
+ * class_w: K weights or NULL (all 1). Returns G (0 when the batch is skipped,
+ * then *skipped = 1 and dh, if given, is zeroed). dh (B, C), if not NULL,
+ * receives scale * dG/dh. stats may be NULL. */
+double gloss_loss(const gloss_params *p, const double *h, const int *y, const uint8_t *labelled, int B, int C,
+                  int K, const double *class_w, double scale, double *dh, gloss_stats *stats, int *skipped);
+
+/* Choose L: round(gamma * B) nodes, a seeded uniform subset; writes labelled[B]. */
+void gloss_pick_labelled(uint8_t *labelled, int B, double gamma, uint64_t seed);
+
+#endif
