@@ -1,0 +1,602 @@
+/* test_tokenizer.c: the WordPiece tokenizer against Hugging Face `tokenizers`.
+ *
+ * Fixtures (tests/fixtures/tokenizer, written by tools/make_tokenizer_fixture.py,
+ * whose docstring gives the formats):
+ *  - tricky.txt: hand-picked strings with their full id lists, uncased (U) and
+ *    cased (C), max_length 0 (none), 2, 3, 8; compared exactly;
+ *  - codepoints.bin: every code point between "a" and "b", in a synthetic
+ *    vocabulary holding every character, both modes (block CRCs);
+ *  - docs.bin: every document of the five datasets (train/val/test), uncased
+ *    and cased, untruncated and truncated at 128 (per-document CRCs and counts,
+ *    per-split aggregates).
+ * Plus the API, the vocabulary loader's error paths and input errors. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "io/table.h"
+#include "text/tokenizer.h"
+#include "util/error.h"
+#include "util/fileio.h"
+
+#define FIXTURE_DIR "tests/fixtures/tokenizer"
+
+static char g_tmp[256];
+
+/* ---- helpers -------------------------------------------------------------- */
+
+static uint32_t crc_table[256];
+
+static void crc_init(void) {
+    for (uint32_t i = 0; i < 256; i++) {
+        uint32_t c = i;
+        for (int k = 0; k < 8; k++) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+        crc_table[i] = c;
+    }
+}
+
+/* zlib's crc32(prev, data): continue a CRC-32 over more bytes */
+static uint32_t crc32_bytes(uint32_t crc, const unsigned char *p, size_t n) {
+    uint32_t c = crc ^ 0xFFFFFFFFu;
+    for (size_t i = 0; i < n; i++) c = crc_table[(c ^ p[i]) & 0xFF] ^ (c >> 8);
+    return c ^ 0xFFFFFFFFu;
+}
+
+static uint32_t crc32_u32(uint32_t crc, uint32_t v) {
+    unsigned char b[4] = {(unsigned char)v, (unsigned char)(v >> 8), (unsigned char)(v >> 16),
+                          (unsigned char)(v >> 24)};
+    return crc32_bytes(crc, b, 4);
+}
+
+static uint32_t crc32_ids(uint32_t crc, const int32_t *ids, int n) {
+    for (int i = 0; i < n; i++) crc = crc32_u32(crc, (uint32_t)ids[i]);
+    return crc;
+}
+
+static double now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static const char *tmp_path(const char *name) {
+    static char path[512];
+    snprintf(path, sizeof path, "%s/%s", g_tmp, name);
+    return path;
+}
+
+static const char *write_tmp(const char *name, const char *content, size_t n) {
+    const char *path = tmp_path(name);
+    FILE *f = fopen(path, "wb");
+    if (!f) {
+        perror(path);
+        exit(2);
+    }
+    if (n) fwrite(content, 1, n, f);
+    fclose(f);
+    return path;
+}
+
+static int encode_str(const gl_tokenizer *t, const char *s, int max_length, int32_t **ids, size_t *cap) {
+    return gl_tokenizer_encode(t, s, strlen(s), max_length, ids, cap);
+}
+
+static int ids_equal(const int32_t *got, int n, const int32_t *want, int m) {
+    return n == m && (n == 0 || memcmp(got, want, (size_t)n * sizeof(int32_t)) == 0);
+}
+
+/* ---- API, errors, small cases -------------------------------------------- */
+
+static void test_api(const gl_tokenizer *tu, const gl_tokenizer *tc) {
+    CHECK(gl_tokenizer_vocab_size(tu) == 30522);
+    CHECK(gl_tokenizer_cls_id(tu) == 101 && gl_tokenizer_sep_id(tu) == 102);
+    CHECK(gl_tokenizer_pad_id(tu) == 0 && gl_tokenizer_unk_id(tu) == 100);
+    CHECK(!strcmp(gl_tokenizer_token(tu, 101), "[CLS]") && !strcmp(gl_tokenizer_token(tu, 7592), "hello"));
+    CHECK(!strcmp(gl_tokenizer_token(tu, 2015), "##s"));
+    CHECK(gl_tokenizer_token(tu, -1) == NULL && gl_tokenizer_token(tu, 30522) == NULL);
+
+    int32_t *ids = NULL;
+    size_t cap = 0;
+    static const int32_t hello[] = {101, 7592, 1010, 2088, 999, 102};
+    int n = encode_str(tu, "Hello, World!", 0, &ids, &cap);
+    CHECK(ids_equal(ids, n, hello, 6));
+    CHECK(cap >= 6);
+    /* truncation keeps [CLS] first tokens [SEP] */
+    static const int32_t hello4[] = {101, 7592, 1010, 102};
+    n = encode_str(tu, "Hello, World!", 4, &ids, &cap);
+    CHECK(ids_equal(ids, n, hello4, 4));
+    n = encode_str(tu, "Hello, World!", 2, &ids, &cap);
+    CHECK(n == 2 && ids[0] == 101 && ids[1] == 102);
+    n = encode_str(tu, "Hello, World!", 100, &ids, &cap);
+    CHECK(ids_equal(ids, n, hello, 6));
+    n = encode_str(tu, "Hello, World!", -5, &ids, &cap); /* negative: no truncation */
+    CHECK(ids_equal(ids, n, hello, 6));
+    /* the bytes given by len, not up to a NUL */
+    n = gl_tokenizer_encode(tu, "hello world", 5, 0, &ids, &cap);
+    CHECK(n == 3 && ids[1] == 7592);
+    /* cased: "Hello" is not in the uncased vocabulary */
+    n = encode_str(tc, "Hello", 0, &ids, &cap);
+    CHECK(n == 3 && ids[1] == 100);
+    /* a long input grows the buffer from NULL */
+    free(ids);
+    ids = NULL;
+    cap = 0;
+    size_t reps = 5000;
+    char *big = malloc(reps * 6 + 1);
+    for (size_t i = 0; i < reps; i++) memcpy(big + i * 6, "hello ", 6);
+    big[reps * 6] = 0;
+    n = encode_str(tu, big, 0, &ids, &cap);
+    CHECK(n == (int)reps + 2 && cap >= reps + 2 && ids[reps] == 7592 && ids[reps + 1] == 102);
+    n = encode_str(tu, big, 128, &ids, &cap);
+    CHECK(n == 128 && ids[126] == 7592 && ids[127] == 102);
+    free(big);
+
+    /* errors on input */
+    gl_error_clear();
+    CHECK(gl_tokenizer_encode(tu, "ok \xC3\x28", 5, 0, &ids, &cap) == -1);
+    CHECK(strstr(gl_error_message(), "invalid UTF-8") && strstr(gl_error_message(), "byte 3"));
+    CHECK(gl_tokenizer_encode(tu, "abc\xE2\x82", 5, 0, &ids, &cap) == -1);
+    CHECK(gl_tokenizer_encode(tu, "\xED\xA0\x80", 3, 0, &ids, &cap) == -1); /* surrogate */
+    CHECK(gl_tokenizer_encode(tu, "\xF4\x90\x80\x80", 4, 0, &ids, &cap) == -1); /* > U+10FFFF */
+    gl_error_clear();
+    CHECK(encode_str(tu, "hi", 1, &ids, &cap) == -1 && strstr(gl_error_message(), "max_length 1"));
+    free(ids);
+}
+
+static void expect_load_error(const char *name, const char *content, size_t n, const char *where,
+                              const char *what) {
+    const char *path = write_tmp(name, content, n);
+    char want[600];
+    snprintf(want, sizeof want, "%s%s", path, where);
+    gl_error_clear();
+    gl_tokenizer *t = gl_tokenizer_load(path, 1, -1);
+    CHECK_MSG(t == NULL, "%s: expected failure", name);
+    gl_tokenizer_free(t);
+    const char *msg = gl_error_message();
+    CHECK_MSG(strstr(msg, want) != NULL, "%s: \"%s\" lacks \"%s\"", name, msg, want);
+    CHECK_MSG(strstr(msg, what) != NULL, "%s: \"%s\" lacks \"%s\"", name, msg, what);
+}
+#define LOAD_ERROR(name, lit, where, what) expect_load_error(name, lit, sizeof(lit) - 1, where, what)
+
+static void test_vocab_loading(void) {
+    LOAD_ERROR("nocls.txt", "[PAD]\n[UNK]\n[SEP]\nhello\n", ":", "no [CLS] token");
+    LOAD_ERROR("nosep.txt", "[PAD]\n[UNK]\n[CLS]\n", ":", "no [SEP] token");
+    LOAD_ERROR("nopad.txt", "[UNK]\n[CLS]\n[SEP]\n", ":", "no [PAD] token");
+    LOAD_ERROR("nounk.txt", "[PAD]\n[CLS]\n[SEP]\n", ":", "no [UNK] token");
+    LOAD_ERROR("utf8.txt", "[PAD]\n[UNK]\nbad\xFF\n[CLS]\n[SEP]\n", ":3:", "invalid UTF-8");
+    LOAD_ERROR("nul.txt", "[PAD]\n[UNK]\n[CLS]\n[SEP]\nx\0y\n", ":5:", "NUL byte");
+    LOAD_ERROR("empty.txt", "", ":", "empty vocabulary");
+    gl_error_clear();
+    const char *missing = tmp_path("missing.txt");
+    CHECK(gl_tokenizer_load(missing, 1, -1) == NULL && strstr(gl_error_message(), missing));
+
+    /* CRLF, trailing spaces trimmed (Rust lines() + trim_end), no final newline,
+     * a repeated token maps to its last line, [MASK] optional */
+    const char *v = "[PAD]\r\n[UNK] \n[CLS]\t\n[SEP]\u3000\nab\nab\n##c\nx";
+    const char *path = write_tmp("small.txt", v, strlen(v));
+    gl_tokenizer *t = gl_tokenizer_load(path, 1, -1);
+    CHECK_MSG(t != NULL, "%s", gl_error_message());
+    if (!t) return;
+    CHECK(gl_tokenizer_vocab_size(t) == 8);
+    CHECK(gl_tokenizer_pad_id(t) == 0 && gl_tokenizer_unk_id(t) == 1 && gl_tokenizer_cls_id(t) == 2 &&
+          gl_tokenizer_sep_id(t) == 3);
+    CHECK(!strcmp(gl_tokenizer_token(t, 1), "[UNK]") && !strcmp(gl_tokenizer_token(t, 3), "[SEP]"));
+    CHECK(!strcmp(gl_tokenizer_token(t, 4), "ab") && !strcmp(gl_tokenizer_token(t, 7), "x"));
+    int32_t *ids = NULL;
+    size_t cap = 0;
+    static const int32_t want[] = {2, 5, 5, 6, 1, 7, 0, 3};
+    int n = encode_str(t, "AB abc zz x [PAD]", 0, &ids, &cap);
+    CHECK(ids_equal(ids, n, want, 8));
+    free(ids);
+    gl_tokenizer_free(t);
+    gl_tokenizer_free(NULL);
+}
+
+/* ---- tricky strings ------------------------------------------------------- */
+
+static int hexval(int c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+}
+
+static void test_tricky(const gl_tokenizer *tu, const gl_tokenizer *tc) {
+    char *data;
+    size_t len;
+    if (gl_read_file(FIXTURE_DIR "/tricky.txt", &data, &len)) {
+        CHECK_MSG(0, "%s", gl_error_message());
+        return;
+    }
+    int32_t *ids = NULL, want[4096];
+    size_t cap = 0;
+    char *text = malloc(len + 1);
+    const char *label = "";
+    int cases = 0, bad = 0;
+    for (char *line = strtok(data, "\n"); line; line = strtok(NULL, "\n")) {
+        if (line[0] == '#') {
+            label = line;
+            continue;
+        }
+        char mode;
+        int maxlen, off;
+        if (sscanf(line, "%c %d %n", &mode, &maxlen, &off) != 2) {
+            CHECK_MSG(0, "bad fixture line: %s", line);
+            continue;
+        }
+        const char *p = line + off;
+        size_t tl = 0;
+        if (*p == '-') {
+            p++;
+        } else {
+            while (hexval(p[0]) >= 0 && hexval(p[1]) >= 0) {
+                text[tl++] = (char)(hexval(p[0]) * 16 + hexval(p[1]));
+                p += 2;
+            }
+        }
+        if (strncmp(p, " :", 2) != 0) {
+            CHECK_MSG(0, "bad fixture line: %s", line);
+            continue;
+        }
+        p += 2;
+        int m = 0;
+        char *endp;
+        for (long v = strtol(p, &endp, 10); endp != p && m < 4096; v = strtol(p, &endp, 10)) {
+            want[m++] = (int32_t)v;
+            p = endp;
+        }
+        cases++;
+        int n = gl_tokenizer_encode(mode == 'U' ? tu : tc, text, tl, maxlen, &ids, &cap);
+        if (!ids_equal(ids, n, want, m)) {
+            bad++;
+            fprintf(stderr, "tricky %s [%c max_length %d]:\n  want", label, mode, maxlen);
+            for (int i = 0; i < m; i++) fprintf(stderr, " %d", want[i]);
+            fprintf(stderr, "\n  got ");
+            if (n < 0) fprintf(stderr, " error: %s", gl_error_message());
+            for (int i = 0; i < n; i++) fprintf(stderr, " %d", ids[i]);
+            fprintf(stderr, "\n");
+        }
+    }
+    CHECK_MSG(cases >= 8 * 40, "only %d tricky cases", cases);
+    CHECK_MSG(bad == 0, "%d of %d tricky cases differ", bad, cases);
+    printf("test_tokenizer: tricky strings: %d cases, %d mismatches\n", cases, bad);
+    free(ids);
+    free(text);
+    free(data);
+}
+
+/* ---- every code point ------------------------------------------------------ */
+
+static int not_in_synth_vocab(uint32_t c) {
+    return (c >= 0x09 && c <= 0x0D) || (c >= 0x1C && c <= 0x20) || c == 0x85 || c == 0xA0 || c == 0x1680 ||
+           (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F ||
+           c == 0x3000;
+}
+
+static int put_utf8(uint32_t c, char *o) {
+    if (c < 0x80) {
+        o[0] = (char)c;
+        return 1;
+    }
+    if (c < 0x800) {
+        o[0] = (char)(0xC0 | (c >> 6));
+        o[1] = (char)(0x80 | (c & 0x3F));
+        return 2;
+    }
+    if (c < 0x10000) {
+        o[0] = (char)(0xE0 | (c >> 12));
+        o[1] = (char)(0x80 | ((c >> 6) & 0x3F));
+        o[2] = (char)(0x80 | (c & 0x3F));
+        return 3;
+    }
+    o[0] = (char)(0xF0 | (c >> 18));
+    o[1] = (char)(0x80 | ((c >> 12) & 0x3F));
+    o[2] = (char)(0x80 | ((c >> 6) & 0x3F));
+    o[3] = (char)(0x80 | (c & 0x3F));
+    return 4;
+}
+
+static void test_codepoints(void) {
+    char *fx;
+    size_t fxlen;
+    if (gl_read_file(FIXTURE_DIR "/codepoints.bin", &fx, &fxlen)) {
+        CHECK_MSG(0, "%s", gl_error_message());
+        return;
+    }
+    const uint32_t nblocks = 0x110000 / 256;
+    uint32_t got_blocks;
+    if (fxlen != 12 + 2 * 4 * (size_t)nblocks || memcmp(fx, "GLTKCPS1", 8) != 0 ||
+        (memcpy(&got_blocks, fx + 8, 4), got_blocks != nblocks)) {
+        CHECK_MSG(0, "codepoints.bin: bad header or size %zu", fxlen);
+        free(fx);
+        return;
+    }
+    /* the synthetic vocabulary: every character c as "c" and "##c" */
+    const char *vpath = tmp_path("synthetic_vocab.txt");
+    FILE *f = fopen(vpath, "wb");
+    fputs("[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\n", f);
+    for (uint32_t c = 1; c < 0x110000; c++) {
+        if ((c >= 0xD800 && c <= 0xDFFF) || not_in_synth_vocab(c)) continue;
+        char b[16];
+        int k = put_utf8(c, b);
+        fwrite(b, 1, (size_t)k, f);
+        fputs("\n##", f);
+        fwrite(b, 1, (size_t)k, f);
+        fputc('\n', f);
+    }
+    fclose(f);
+    int32_t *ids = NULL;
+    size_t cap = 0;
+    for (int mode = 0; mode < 2; mode++) {
+        gl_tokenizer *t = gl_tokenizer_load(vpath, mode == 0, -1);
+        CHECK_MSG(t != NULL, "%s", gl_error_message());
+        if (!t) break;
+        int bad = 0;
+        for (uint32_t b = 0; b < nblocks; b++) {
+            uint32_t crc = 0;
+            for (uint32_t c = b * 256; c < b * 256 + 256; c++) {
+                if (c >= 0xD800 && c <= 0xDFFF) continue;
+                char s[8];
+                s[0] = 'a';
+                int k = put_utf8(c, s + 1);
+                s[1 + k] = 'b';
+                int n = gl_tokenizer_encode(t, s, (size_t)k + 2, 0, &ids, &cap);
+                crc = crc32_u32(crc, (uint32_t)n);
+                crc = crc32_ids(crc, ids, n);
+            }
+            uint32_t want;
+            memcpy(&want, fx + 12 + 4 * ((size_t)mode * nblocks + b), 4);
+            if (crc != want && bad++ < 5)
+                fprintf(stderr, "codepoints %s: block U+%04X..U+%04X differs\n", mode ? "cased" : "uncased",
+                        b * 256, b * 256 + 255);
+        }
+        CHECK_MSG(bad == 0, "%s: %d of %u code point blocks differ", mode ? "cased" : "uncased", bad, nblocks);
+        printf("test_tokenizer: every code point (%s): %d mismatching blocks\n", mode ? "cased" : "uncased", bad);
+        gl_tokenizer_free(t);
+    }
+    unlink(vpath);
+    free(ids);
+    free(fx);
+}
+
+/* ---- every document ------------------------------------------------------------ */
+
+typedef struct {
+    const unsigned char *p, *end;
+    int bad;
+} reader;
+
+static uint32_t rd_u32(reader *r) {
+    if (r->end - r->p < 4) {
+        r->bad = 1;
+        return 0;
+    }
+    uint32_t v = (uint32_t)r->p[0] | (uint32_t)r->p[1] << 8 | (uint32_t)r->p[2] << 16 | (uint32_t)r->p[3] << 24;
+    r->p += 4;
+    return v;
+}
+
+static unsigned rd_u8(reader *r) {
+    if (r->p >= r->end) {
+        r->bad = 1;
+        return 0;
+    }
+    return *r->p++;
+}
+
+static uint32_t rd_varint(reader *r) {
+    uint32_t v = 0;
+    for (int shift = 0; shift < 35; shift += 7) {
+        unsigned b = rd_u8(r);
+        v |= (uint32_t)(b & 0x7F) << shift;
+        if (!(b & 0x80)) break;
+    }
+    return v;
+}
+
+/* Per document results, computed in parallel. */
+typedef struct {
+    uint32_t crc[4]; /* CRC of ids: U, U128, C, C128 */
+    int n[4];
+    int trunc_ok; /* the truncated encodes are [CLS] + a prefix of the full one + [SEP] */
+    int err;
+} doc_result;
+
+static void encode_doc(const gl_tokenizer *tu, const gl_tokenizer *tc, const char *text, size_t len,
+                       doc_result *r, int32_t **ids, size_t *cap, int32_t **tids, size_t *tcap) {
+    memset(r, 0, sizeof *r);
+    r->trunc_ok = 1;
+    for (int mode = 0; mode < 2; mode++) {
+        const gl_tokenizer *t = mode ? tc : tu;
+        int n = gl_tokenizer_encode(t, text, len, 0, ids, cap);
+        int m = gl_tokenizer_encode(t, text, len, 128, tids, tcap);
+        if (n < 0 || m < 0) {
+            r->err = 1;
+            return;
+        }
+        r->n[2 * mode] = n;
+        r->n[2 * mode + 1] = m;
+        r->crc[2 * mode] = crc32_ids(0, *ids, n);
+        r->crc[2 * mode + 1] = crc32_ids(0, *tids, m);
+        int want = n < 128 ? n : 128;
+        if (m != want || memcmp(*tids, *ids, (size_t)(m - 1) * sizeof(int32_t)) != 0 ||
+            (*tids)[m - 1] != gl_tokenizer_sep_id(t))
+            r->trunc_ok = 0;
+    }
+}
+
+static uint32_t file_crc(const char *path) {
+    char *d;
+    size_t n;
+    if (gl_read_file(path, &d, &n)) return 0;
+    uint32_t c = crc32_bytes(0, (const unsigned char *)d, n);
+    free(d);
+    return c;
+}
+
+static void test_documents(const gl_tokenizer *tu, const gl_tokenizer *tc, const char *vocab_path) {
+    char *fx;
+    size_t fxlen;
+    if (gl_read_file(FIXTURE_DIR "/docs.bin", &fx, &fxlen)) {
+        CHECK_MSG(0, "%s", gl_error_message());
+        return;
+    }
+    reader r = {(const unsigned char *)fx + 8, (const unsigned char *)fx + fxlen, 0};
+    if (fxlen < 16 || memcmp(fx, "GLTKDOC1", 8) != 0) {
+        CHECK_MSG(0, "docs.bin: bad magic");
+        free(fx);
+        return;
+    }
+    uint32_t vocab_crc = rd_u32(&r), nsplits = rd_u32(&r);
+    if (vocab_crc != file_crc(vocab_path)) {
+        CHECK_MSG(0, "%s is not the vocabulary the fixture was made with (CRC %08x, fixture %08x)", vocab_path,
+                  file_crc(vocab_path), vocab_crc);
+        free(fx);
+        return;
+    }
+    const char *data_dir = check_data_dir();
+    static const char *variant[4] = {"uncased", "uncased max_length 128", "cased", "cased max_length 128"};
+    size_t total_docs = 0, total_bytes = 0, doc_bad = 0, count_bad = 0, cased_bad = 0, trunc_bad = 0, shown = 0;
+    int agg_bad = 0;
+    double t_encode = 0;
+    for (uint32_t s = 0; s < nsplits && !r.bad; s++) {
+        unsigned nl = rd_u8(&r);
+        char name[256];
+        if (r.end - r.p < (long)nl) break;
+        memcpy(name, r.p, nl);
+        name[nl] = 0;
+        r.p += nl;
+        uint32_t ndocs = rd_u32(&r), agg_want[4];
+        for (int k = 0; k < 4; k++) agg_want[k] = rd_u32(&r);
+        char path[512];
+        snprintf(path, sizeof path, "%s/%s.csv", data_dir, name);
+        gl_table tab;
+        if (gl_table_read(&tab, path)) {
+            CHECK_MSG(0, "%s", gl_error_message());
+            break;
+        }
+        int col = gl_table_col(&tab, "text");
+        CHECK_MSG(col >= 0 && tab.nrows == ndocs, "%s: %zu rows, fixture has %u", path, tab.nrows, ndocs);
+        if (col < 0 || tab.nrows != ndocs) {
+            gl_table_free(&tab);
+            break;
+        }
+        doc_result *res = calloc(ndocs, sizeof *res);
+        double t0 = now();
+#pragma omp parallel
+        {
+            int32_t *ids = NULL, *tids = NULL;
+            size_t cap = 0, tcap = 0;
+#pragma omp for schedule(dynamic, 16)
+            for (long i = 0; i < (long)ndocs; i++) {
+                size_t c = (size_t)i * (size_t)tab.ncols + (size_t)col;
+                encode_doc(tu, tc, tab.cells[c], tab.cell_len[c], &res[i], &ids, &cap, &tids, &tcap);
+            }
+            free(ids);
+            free(tids);
+        }
+        t_encode += now() - t0;
+        uint32_t agg[4] = {0, 0, 0, 0};
+        for (uint32_t i = 0; i < ndocs; i++) {
+            total_bytes += tab.cell_len[(size_t)i * (size_t)tab.ncols + (size_t)col];
+            uint32_t want_crc = rd_u32(&r);
+            unsigned want_check = rd_u8(&r);
+            uint32_t want_n = rd_varint(&r);
+            const doc_result *d = &res[i];
+            uint32_t hc = d->crc[2];
+            unsigned check = (hc ^ (hc >> 8) ^ (hc >> 16) ^ (hc >> 24)) & 0xFF;
+            int bad_u = d->err || d->crc[0] != want_crc || (uint32_t)d->n[0] != want_n;
+            int bad_c = d->err || check != want_check;
+            doc_bad += bad_u;
+            count_bad += d->err || (uint32_t)d->n[0] != want_n;
+            cased_bad += bad_c;
+            trunc_bad += !d->trunc_ok;
+            if ((bad_u || bad_c || !d->trunc_ok) && shown++ < 5)
+                fprintf(stderr,
+                        "document %s row %u (line %zu): %s%s%s%s ids (fixture: %u uncased ids, crc %08x)\n", name,
+                        i, tab.row_line[i], d->err ? "encode error; " : "", bad_u ? "uncased differs; " : "",
+                        bad_c ? "cased differs; " : "", d->trunc_ok ? "" : "truncation inconsistent; ", want_n,
+                        want_crc);
+            for (int k = 0; k < 4; k++) {
+                agg[k] = crc32_u32(agg[k], (uint32_t)d->n[k]);
+                agg[k] = crc32_u32(agg[k], d->crc[k]);
+            }
+        }
+        for (int k = 0; k < 4; k++)
+            if (agg[k] != agg_want[k]) {
+                agg_bad++;
+                fprintf(stderr, "%s: %s ids differ (aggregate CRC %08x, fixture %08x)\n", name, variant[k], agg[k],
+                        agg_want[k]);
+            }
+        total_docs += ndocs;
+        free(res);
+        gl_table_free(&tab);
+    }
+    CHECK_MSG(!r.bad && r.p == r.end, "docs.bin: truncated or trailing bytes");
+    CHECK_MSG(total_docs == 53682, "%zu documents checked", total_docs);
+    CHECK_MSG(doc_bad == 0, "%zu documents differ uncased (%zu in length)", doc_bad, count_bad);
+    CHECK_MSG(cased_bad == 0, "%zu documents differ cased", cased_bad);
+    CHECK_MSG(trunc_bad == 0, "%zu documents truncate inconsistently", trunc_bad);
+    CHECK_MSG(agg_bad == 0, "%d split aggregates differ", agg_bad);
+    printf("test_tokenizer: %zu documents x {uncased, cased} x {full, 128}: %zu uncased, %zu cased, %zu truncation "
+           "mismatches, %d aggregate mismatches\n",
+           total_docs, doc_bad, cased_bad, trunc_bad, agg_bad);
+    printf("test_tokenizer: the 4 encodes of all %zu documents (%.1f MB) took %.2f s\n", total_docs,
+           (double)total_bytes / 1e6, t_encode);
+    free(fx);
+}
+
+/* Throughput of one uncased, untruncated encode on one thread (printed, not asserted). */
+static void report_throughput(const gl_tokenizer *tu) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/20ng/train.csv", check_data_dir());
+    gl_table tab;
+    if (gl_table_read(&tab, path)) return; /* already reported by test_documents */
+    int32_t *ids = NULL;
+    size_t cap = 0, bytes = 0, tokens = 0;
+    double t0 = now();
+    for (size_t i = 0; i < tab.nrows; i++) {
+        int n = gl_tokenizer_encode(tu, tab.cells[i * (size_t)tab.ncols], tab.cell_len[i * (size_t)tab.ncols], 0,
+                                    &ids, &cap);
+        bytes += tab.cell_len[i * (size_t)tab.ncols];
+        tokens += n > 0 ? (size_t)n : 0;
+    }
+    double dt = now() - t0;
+    printf("test_tokenizer: throughput (20ng/train, uncased, untruncated, 1 thread): %.0f docs/s, %.1f MB/s, "
+           "%.2f M tokens/s\n",
+           (double)tab.nrows / dt, (double)bytes / dt / 1e6, (double)tokens / dt / 1e6);
+    free(ids);
+    gl_table_free(&tab);
+}
+
+int main(void) {
+    crc_init();
+    const char *tmp = getenv("TMPDIR");
+    snprintf(g_tmp, sizeof g_tmp, "%s/gloss_tok_XXXXXX", tmp ? tmp : "/tmp");
+    if (!mkdtemp(g_tmp)) {
+        perror("mkdtemp");
+        return 2;
+    }
+    char *vocab = gl_path_join(check_model_dir(), "vocab.txt");
+    gl_tokenizer *tu = gl_tokenizer_load(vocab, 1, -1);
+    gl_tokenizer *tc = gl_tokenizer_load(vocab, 0, -1);
+    CHECK_MSG(tu && tc, "%s", gl_error_message());
+    if (tu && tc) {
+        test_api(tu, tc);
+        test_vocab_loading();
+        test_tricky(tu, tc);
+        test_codepoints();
+        test_documents(tu, tc, vocab);
+        report_throughput(tu);
+    }
+    gl_tokenizer_free(tu);
+    gl_tokenizer_free(tc);
+    free(vocab);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_tmp);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", g_tmp);
+    return check_summary("test_tokenizer");
+}
