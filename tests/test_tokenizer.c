@@ -20,6 +20,7 @@
 #include "check.h"
 #include "io/table.h"
 #include "text/tokenizer.h"
+#include "text/utf8.h"
 #include "util/error.h"
 #include "util/fileio.h"
 
@@ -194,6 +195,86 @@ static void test_vocab_loading(void) {
     free(ids);
     gl_tokenizer_free(t);
     gl_tokenizer_free(NULL);
+}
+
+/* lowercase and strip_accents set apart (HF BertWordPieceTokenizer with the
+ * same flags and this vocabulary gave these ids): lowercasing without
+ * stripping keeps U+0130's dot (i U+0307), stripping without lowercasing keeps
+ * the capitals. */
+static void test_flag_combinations(void) {
+    const char *v = "[PAD]\n[UNK]\n[CLS]\n[SEP]\ni\xCC\x87stanbul\nistanbul\nIstanbul\ncafe\ncaf\xC3\xA9\nCafe\n"
+                    "na\xC3\xAFve\nnaive\nAB\nab\n\xC3\xA0" "b\n";
+    const char *path = write_tmp("flags.txt", v, strlen(v));
+    const char *text = "\xC4\xB0stanbul Caf\xC3\xA9 na\xC3\xAFve \xC3\x80" "B";
+    static const struct {
+        int lowercase, strip;
+        int32_t want[6];
+    } cases[] = {{1, 0, {2, 4, 8, 10, 14, 3}},
+                 {0, 1, {2, 6, 9, 11, 12, 3}},
+                 {1, 1, {2, 5, 7, 11, 13, 3}},
+                 {1, -1, {2, 5, 7, 11, 13, 3}},
+                 {0, 0, {2, 1, 1, 10, 1, 3}},
+                 {0, -1, {2, 1, 1, 10, 1, 3}}};
+    int32_t *ids = NULL;
+    size_t cap = 0;
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        gl_tokenizer *t = gl_tokenizer_load(path, cases[k].lowercase, cases[k].strip);
+        CHECK_MSG(t != NULL, "%s", gl_error_message());
+        if (!t) continue;
+        int n = encode_str(t, text, 0, &ids, &cap);
+        CHECK_MSG(ids_equal(ids, n, cases[k].want, 6), "lowercase %d strip_accents %d", cases[k].lowercase,
+                  cases[k].strip);
+        gl_tokenizer_free(t);
+    }
+    free(ids);
+}
+
+/* Random inputs (valid and invalid UTF-8, specials, marks, CJK, long words):
+ * encode never crashes, returns -1 exactly for invalid UTF-8, ids are in range,
+ * [CLS] first and [SEP] last, and truncation gives a prefix. */
+static void test_fuzz(const gl_tokenizer *tu, const gl_tokenizer *tc) {
+    static const char *pieces[] = {"a", "B", " ", "\t", "\n", "\r", ".", "[CLS]", "[SEP", "[", "##", "\xC3\xA9",
+                                   "e\xCC\x81", "\xCC\x81", "\xE4\xB8\xAD", "\xF0\x9F\x98\x80", "\xE2\x80\x8B",
+                                   "\xC2\xA0", "\xC4\xB0", "\xCE\xA3", "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", "\x01",
+                                   "\xEF\xBF\xBD", "\xE1\x84\x80", "\xED\x95\x9C"};
+    static const char *invalid[] = {"\xFF", "\xC3", "\xE4\xB8", "\xED\xA0\x80", "\xC0\x80", "\x80"};
+    const size_t np = sizeof pieces / sizeof pieces[0], ni = sizeof invalid / sizeof invalid[0];
+    uint32_t rng = 12345;
+    char buf[4096];
+    int32_t *ids = NULL, *tids = NULL;
+    size_t cap = 0, tcap = 0;
+    int bad = 0;
+    for (int iter = 0; iter < 3000; iter++) {
+        size_t len = 0;
+        int want_invalid = 0;
+        rng = rng * 1664525u + 1013904223u;
+        int count = (int)(rng >> 24) % 120;
+        for (int j = 0; j < count; j++) {
+            rng = rng * 1664525u + 1013904223u;
+            const char *p = (rng >> 8) % 200 == 0 ? invalid[(rng >> 16) % ni] : pieces[(rng >> 16) % np];
+            size_t l = strlen(p);
+            if (len + l >= sizeof buf) break;
+            memcpy(buf + len, p, l);
+            len += l;
+        }
+        want_invalid = gl_utf8_check(buf, len) != len; /* an invalid piece may complete a character */
+        const gl_tokenizer *t = iter % 2 ? tc : tu;
+        int maxlen = (int)(rng % 7) * 3 + 2;
+        int n = gl_tokenizer_encode(t, buf, len, 0, &ids, &cap);
+        int m = gl_tokenizer_encode(t, buf, len, maxlen, &tids, &tcap);
+        if (want_invalid) {
+            bad += n != -1 || m != -1;
+            continue;
+        }
+        int ok = n >= 2 && ids[0] == 101 && ids[n - 1] == 102;
+        for (int k = 0; ok && k < n; k++) ok = ids[k] >= 0 && ids[k] < 30522;
+        int wantm = n < maxlen ? n : maxlen;
+        ok = ok && m == wantm && memcmp(tids, ids, (size_t)(m - 1) * sizeof(int32_t)) == 0 && tids[m - 1] == 102;
+        bad += !ok;
+    }
+    CHECK_MSG(bad == 0, "%d of 3000 random inputs misbehaved", bad);
+    free(ids);
+    free(tids);
 }
 
 /* ---- tricky strings ------------------------------------------------------- */
@@ -587,6 +668,8 @@ int main(void) {
     if (tu && tc) {
         test_api(tu, tc);
         test_vocab_loading();
+        test_flag_combinations();
+        test_fuzz(tu, tc);
         test_tricky(tu, tc);
         test_codepoints();
         test_documents(tu, tc, vocab);

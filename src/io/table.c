@@ -45,24 +45,27 @@ typedef struct {
     size_t nrec, rcap;
 } cells_builder;
 
-static int grow(void **p, size_t *cap, size_t need, size_t elem) {
-    if (need <= *cap) return 0;
-    size_t c = *cap ? *cap : 64;
+/* Capacity for at least need elements: the new capacity, or 0 when out of
+ * memory (*p unchanged). Doubling keeps appends amortised O(1). */
+static size_t grow(void **p, size_t cap, size_t need, size_t elem) {
+    if (need <= cap) return cap;
+    size_t c = cap ? cap : 64;
     while (c < need) c *= 2;
     void *q = gl_realloc(*p, c * elem);
-    if (!q) return -1;
+    if (!q) return 0;
     *p = q;
-    *cap = c;
-    return 0;
+    return c;
 }
 
 static int add_cell(cells_builder *b, size_t off, size_t len) {
     if (b->ncells == b->ccap) {
-        size_t cap = b->ccap;
-        if (grow((void **)&b->off, &cap, b->ncells + 1, sizeof(size_t))) return -1;
-        cap = b->ccap;
-        if (grow((void **)&b->len, &cap, b->ncells + 1, sizeof(size_t))) return -1;
-        b->ccap = cap;
+        void *o = b->off, *l = b->len;
+        size_t co = grow(&o, b->ccap, b->ncells + 1, sizeof(size_t));
+        b->off = o;
+        size_t cl = co ? grow(&l, b->ccap, b->ncells + 1, sizeof(size_t)) : 0;
+        b->len = l;
+        if (!co || !cl) return -1;
+        b->ccap = co;
     }
     b->off[b->ncells] = off;
     b->len[b->ncells] = len;
@@ -71,14 +74,26 @@ static int add_cell(cells_builder *b, size_t off, size_t len) {
 }
 
 static int add_record(cells_builder *b, size_t line) {
-    if (grow((void **)&b->row_line, &b->rcap, b->nrec + 1, sizeof(size_t))) return -1;
+    if (b->nrec == b->rcap) {
+        void *r = b->row_line;
+        size_t c = grow(&r, b->rcap, b->nrec + 1, sizeof(size_t));
+        b->row_line = r;
+        if (!c) return -1;
+        b->rcap = c;
+    }
     b->row_line[b->nrec++] = line;
     return 0;
 }
 
 /* Append bytes to the growable arena (JSONL), NUL-terminated; returns the offset. */
 static int arena_append(cells_builder *b, const char *s, size_t n, size_t *off) {
-    if (grow((void **)&b->arena, &b->acap, b->used + n + 1, 1)) return -1;
+    if (b->used + n + 1 > b->acap) {
+        void *a = b->arena;
+        size_t c = grow(&a, b->acap, b->used + n + 1, 1);
+        b->arena = a;
+        if (!c) return -1;
+        b->acap = c;
+    }
     memcpy(b->arena + b->used, s, n);
     b->arena[b->used + n] = 0;
     *off = b->used;
