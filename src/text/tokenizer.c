@@ -18,10 +18,9 @@
  *  7. [CLS] tokens [SEP], keeping the first max_length - 2 tokens.
  *
  * Unicode versions: HF's category tables (the `unicode_categories` crate) are
- * from Unicode 8, its lowercase mapping is Rust's std (Unicode 16), and
- * utf8proc here is Unicode 15. The tables in text/unicode_compat.c list the
- * code points where those differ (measured with the probe in
- * tools/make_tokenizer_fixture.py, which also checks every code point).
+ * from Unicode 8, its lowercase mapping is Rust's std (newer), and utf8proc
+ * here is Unicode 15. text/unicode_compat.c lists the code points where those
+ * differ; tests/test_tokenizer.c checks every code point against HF.
  *
  * Everything is streamed one word at a time, so truncated encodes of long
  * documents stop early. Scratch space is a per-call buffer that grows by

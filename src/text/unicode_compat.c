@@ -1,11 +1,18 @@
-/* unicode_compat.c: corrections from utf8proc's Unicode data (15.0) to what
- * Hugging Face tokenizers uses. Measured, not copied: every code point was run
- * through HF's BertNormalizer / BertPreTokenizer / NFD / Lowercase and compared
- * with utf8proc's category, combining class, decomposition and lowercase
- * (the probe is described in tools/make_tokenizer_fixture.py; the committed
- * fixture checks every code point in both modes). HF's category tables are
- * Unicode 8 (characters assigned later are "unassigned" to it), its NFD crate
- * an older version too, its lowercase Rust's std (newer than utf8proc here). */
+/* unicode_compat.c: corrections from utf8proc's Unicode data (2.8.0, Unicode
+ * 15.0) to what Hugging Face tokenizers 0.23 uses. HF's category tables (the
+ * `unicode_categories` crate) are Unicode 8, so characters assigned later are
+ * unknown to it; its NFD crate is older than utf8proc too, and its lowercase is
+ * Rust's std, newer than utf8proc.
+ *
+ * Measured, not copied: every code point c was put through HF's
+ * BertNormalizer (clean_text alone; strip_accents alone), BertPreTokenizer
+ * ("a" c "b" split in three or not), NFD (decomposition; the order of c next
+ * to U+0334 or U+0301 for the combining class) and Lowercase, and compared
+ * with utf8proc_category, combining_class, utf8proc_decompose_char and
+ * utf8proc_tolower. The tables below are the differences. They are verified
+ * for every code point by tests/fixtures/tokenizer/codepoints.bin (a wrong or
+ * missing entry shows up as a mismatching block), which is also what to look
+ * at after a utf8proc upgrade. */
 #include "text/unicode_compat.h"
 
 typedef struct {
