@@ -10,10 +10,14 @@
  * s(i) = (b - a) / max(a, b), 0 for samples alone in their class.
  * micro = mean over samples (sklearn's silhouette_score);
  * macro = mean over classes present of the class's mean s(i).
- * per_class (K) may be NULL. n up to ~20000 (O(n^2) time, O(n K) memory).
- * Returns -1 if fewer than 2 classes are present. */
+ * per_class (K) may be NULL (NaN for classes with no samples). O(n K C) time,
+ * O(K C + n) memory (per-class sums of the normalised rows).
+ * Returns -1 if fewer than 2 classes are present (or, as sklearn, more than n - 1),
+ * on a label outside [0, K) or a non-finite value. */
 int silhouette_cosine(const float *X, const int *y, size_t n, int C, int K, double *micro, double *macro,
                       double *per_class);
+/* The per-sample values s (n), as silhouette_samples; same conditions. */
+int silhouette_cosine_samples(const float *X, const int *y, size_t n, int C, int K, double *s);
 
 /* 2-D PCA projection of X (n, C) (centred; top two principal axes, sign fixed so the
  * largest-|loading| coordinate of each axis is positive). out (n, 2). */
@@ -23,5 +27,10 @@ int pca_2d(const float *X, size_t n, int C, double *out);
  * van der Maaten 2008 with early exaggeration 12 for the first 250 iterations.
  * O(n^2): callers subsample large sets (the trainer uses at most 2000 points). */
 int tsne_2d(const float *X, size_t n, int C, double perplexity, int iterations, uint64_t seed, double *out);
+/* Same, also recording in kl (iterations entries, may be NULL) KL(P || Q) of the
+ * map at the start of each iteration (un-exaggerated P); entries after an early
+ * stop (gradient norm < 1e-7) stay NaN. */
+int tsne_2d_kl(const float *X, size_t n, int C, double perplexity, int iterations, uint64_t seed, double *out,
+               double *kl);
 
 #endif
