@@ -42,4 +42,12 @@ double gloss_loss(const gloss_params *p, const double *h, const int *y, const ui
 /* Choose L: round(gamma * B) nodes, a seeded uniform subset; writes labelled[B]. */
 void gloss_pick_labelled(uint8_t *labelled, int B, double gamma, uint64_t seed);
 
+/* Testing aid: the propagated label distributions F_U (|U| x K, row-major,
+ * hidden nodes in increasing index order) of the graph gloss_loss builds, by
+ * the closed-form solve (iters <= 0; same rcond check) or by iters steps of
+ * F <- T F with F_L clamped to Y_L, starting from F_U = 0. Returns |U|, or -1
+ * (gl_error set) when U or L is empty, the system is singular, or no memory. */
+int gloss_propagate(const gloss_params *p, const double *h, const int *y, const uint8_t *labelled, int B, int C,
+                    int K, int iters, double *F_U);
+
 #endif
