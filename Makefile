@@ -29,7 +29,7 @@ LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 
-.PHONY: all test check asan setup model demo clean tests
+.PHONY: all test check asan setup model demo clean tests bench-gloss
 all: $(BUILD)/gloss
 
 $(BUILD)/%.o: %.c
@@ -50,7 +50,7 @@ $(BUILD)/tests/%: tests/%.c $(BUILD)/libgloss.a tests/check.h
 tests: $(TEST_BIN) $(BUILD)/gloss
 
 check: tests
-	@BUILD=$(BUILD) sh tests/run.sh $(TEST_BIN)
+	@BUILD=$(BUILD) sh tests/run.sh $(TEST_BIN) $(wildcard tests/test_*.sh)
 
 test: setup
 	$(MAKE) check
@@ -58,6 +58,14 @@ test: setup
 asan:
 	$(MAKE) BUILD=build-asan CFLAGS="-O1 -g" \
 	  SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" check
+
+$(BUILD)/bench/%: bench/%.c $(BUILD)/libgloss.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $< $(BUILD)/libgloss.a -o $@ $(LDFLAGS) $(LDLIBS)
+
+# G-Loss's share of a training step (all-MiniLM-L6-v2, batch 128, length 128)
+bench-gloss: $(BUILD)/bench/bench_gloss_cost
+	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-$$(nproc)} $(BUILD)/bench/bench_gloss_cost models/all-MiniLM-L6-v2 3
 
 setup:
 	sh tools/setup.sh

@@ -1,8 +1,13 @@
 #!/bin/sh
-# Runs each test binary given on the command line; fails if any fails.
+# Runs each test program (binaries, or .sh scripts) given on the command line;
+# fails if any fails.
 fail=0
 for t in "$@"; do
-    if ! "$t"; then
+    case "$t" in
+    *.sh) sh "$t" ;;
+    *) "$t" ;;
+    esac
+    if [ $? -ne 0 ]; then
         echo "FAIL: $t"
         fail=1
     fi

@@ -13,8 +13,10 @@ static const char *HELP =
     "usage: gloss train --model DIR --data DIR --out DIR [options]\n"
     "\n"
     "Fine-tune a BERT-family encoder with a linear classification head and\n"
-    "report accuracy and macro-F1. Writes into --out: metrics.json, epochs.csv,\n"
-    "training.svg, checkpoint.safetensors (for --resume) and the fine-tuned\n"
+    "report accuracy and macro-F1. Writes into --out: metrics.json (with the\n"
+    "silhouette of the test embeddings), epochs.csv, training.svg, the test\n"
+    "embeddings (test_embeddings.npy) and their maps (embedding_map.svg, t-SNE;\n"
+    "embedding_pca.svg), checkpoint.safetensors (for --resume) and the fine-tuned\n"
     "model in Hugging Face layout (config.json with id2label, model.safetensors,\n"
     "vocab.txt, tokenizer_config.json) that transformers loads with\n"
     "AutoModelForSequenceClassification.\n"
@@ -29,7 +31,33 @@ static const char *HELP =
     "  --val-fraction F     share of train used for validation without val.* (default 0.1)\n"
     "  --limit-train N      use only the first N training documents (quick trials)\n"
     "\n"
-    "model and objective:\n"
+    "objective:\n"
+    "  --loss L             ce (default), gloss, supcon, triplet or cosine. Except for\n"
+    "                       ce, the embedding loss E is combined with cross-entropy:\n"
+    "                       (1 - lambda) CE + lambda E, unless --standalone\n"
+    "  --lambda X           weight of E in the combination (default 0.8)\n"
+    "  --standalone         train the encoder with E alone; the classifier is then a\n"
+    "                       linear probe fitted on frozen embeddings after each epoch\n"
+    "  --gamma X            G-Loss: labelled (visible) fraction of each batch (default 0.7)\n"
+    "  --sigma S            G-Loss kernel width: a number, dicm (default: smallest\n"
+    "                       distance between classes / 3) or root (sqrt(median\n"
+    "                       distance / 3)), both on the normalised training\n"
+    "                       embeddings of the initial model (a seeded sample of\n"
+    "                       --sigma-sample documents; the value used is logged)\n"
+    "  --sigma-sample N     documents for the sigma heuristics (default 2000)\n"
+    "  --gloss-variant V    paper (default): T = D^-1 W and the negative\n"
+    "                       log-likelihood of the propagated labels of the hidden\n"
+    "                       nodes. reference: exactly the authors' code: their\n"
+    "                       normalisation of W (symmetric, then column, then row),\n"
+    "                       softmax cross-entropy on F_U taken as logits, and in\n"
+    "                       combined mode an extra 1/|U| on G (it does not rerun the\n"
+    "                       encoder for G as their code does)\n"
+    "  --temperature X      SupCon temperature (default 0.1)\n"
+    "  --margin X           triplet margin on Euclidean distances (default 5)\n"
+    "  --triplet-mining M   all (default: batch-all) or hard (batch-hard)\n"
+    "  --probe-iters N      standalone: full-batch Adam iterations of the probe (default 300)\n"
+    "\n"
+    "model:\n"
     "  --pool MODE          pooler (default: tanh pooler on [CLS], exactly what\n"
     "                       BertForSequenceClassification computes), mean, or cls.\n"
     "                       With mean/cls the exported head sits on that pooling,\n"
@@ -58,6 +86,8 @@ static const char *HELP =
     "  --resume             continue from --out/checkpoint.safetensors (same options);\n"
     "                       ends with exactly the weights of an uninterrupted run\n"
     "  --stop-after N       stop after epoch N with a checkpoint (exit status 3)\n"
+    "  --map-points N       at most N points in the t-SNE map embedding_map.svg\n"
+    "                       (default 2000; 0: no maps)\n"
     "  --quiet              no progress display\n"
     "  -h, --help           this help\n"
     "\n"
@@ -79,7 +109,9 @@ int cmd_train(int argc, char **argv) {
     gl_train_opts_default(&o);
     enum {
         O_MODEL = 256, O_DATA, O_OUT, O_TEXT, O_LABEL, O_VALF, O_LIMIT, O_POOL, O_CW, O_MAXLEN, O_EPOCHS, O_BATCH,
-        O_LR, O_WD, O_SCHED, O_WARM, O_STEPE, O_STEPG, O_CLIP, O_PAT, O_SEED, O_EBATCH, O_RESUME, O_STOP, O_QUIET
+        O_LR, O_WD, O_SCHED, O_WARM, O_STEPE, O_STEPG, O_CLIP, O_PAT, O_SEED, O_EBATCH, O_RESUME, O_STOP, O_QUIET,
+        O_LOSS, O_LAMBDA, O_STANDALONE, O_GAMMA, O_SIGMA, O_SIGSAMPLE, O_VARIANT, O_TEMP, O_MARGIN, O_MINING, O_PROBE,
+        O_MAPPTS
     };
     static const struct option opts[] = {
         {"model", required_argument, 0, O_MODEL}, {"data", required_argument, 0, O_DATA},
@@ -94,7 +126,13 @@ int cmd_train(int argc, char **argv) {
         {"clip", required_argument, 0, O_CLIP}, {"patience", required_argument, 0, O_PAT},
         {"seed", required_argument, 0, O_SEED}, {"eval-batch-size", required_argument, 0, O_EBATCH},
         {"resume", no_argument, 0, O_RESUME}, {"stop-after", required_argument, 0, O_STOP},
-        {"quiet", no_argument, 0, O_QUIET}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+        {"quiet", no_argument, 0, O_QUIET}, {"loss", required_argument, 0, O_LOSS},
+        {"lambda", required_argument, 0, O_LAMBDA}, {"standalone", no_argument, 0, O_STANDALONE},
+        {"gamma", required_argument, 0, O_GAMMA}, {"sigma", required_argument, 0, O_SIGMA},
+        {"sigma-sample", required_argument, 0, O_SIGSAMPLE}, {"gloss-variant", required_argument, 0, O_VARIANT},
+        {"temperature", required_argument, 0, O_TEMP}, {"margin", required_argument, 0, O_MARGIN},
+        {"triplet-mining", required_argument, 0, O_MINING}, {"probe-iters", required_argument, 0, O_PROBE},
+        {"map-points", required_argument, 0, O_MAPPTS}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     optind = 1;
     int c, bad = 0, iv;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1 && !bad) {
@@ -138,6 +176,38 @@ int cmd_train(int argc, char **argv) {
         case O_RESUME: o.resume = 1; break;
         case O_STOP: bad = cli_int("--stop-after", optarg, 1, 100000, &o.stop_after); break;
         case O_QUIET: o.quiet = 1; break;
+        case O_LOSS:
+            if (gl_loss_parse(optarg, &o.obj.kind) != 0) fprintf(stderr, "gloss train: --loss: %s\n", gloss_last_error()), bad = 1;
+            break;
+        case O_LAMBDA: bad = parse_double("--lambda", optarg, 0, 1, &o.obj.lambda); break;
+        case O_STANDALONE: o.obj.standalone = 1; break;
+        case O_GAMMA: bad = parse_double("--gamma", optarg, 0.01, 0.99, &o.obj.gamma); break;
+        case O_SIGMA:
+            if (!strcmp(optarg, "dicm")) o.obj.sigma_mode = GL_SIGMA_DICM;
+            else if (!strcmp(optarg, "root")) o.obj.sigma_mode = GL_SIGMA_ROOT;
+            else {
+                o.obj.sigma_mode = GL_SIGMA_VALUE;
+                bad = parse_double("--sigma", optarg, 1e-6, 1e6, &o.obj.gloss.sigma);
+            }
+            break;
+        case O_SIGSAMPLE:
+            bad = cli_int("--sigma-sample", optarg, 2, 100000, &iv);
+            o.sigma_sample = (size_t)iv;
+            break;
+        case O_VARIANT:
+            if (!strcmp(optarg, "paper")) o.obj.gloss.variant = GLOSS_VARIANT_PAPER;
+            else if (!strcmp(optarg, "reference")) o.obj.gloss.variant = GLOSS_VARIANT_REFERENCE;
+            else fprintf(stderr, "gloss train: --gloss-variant must be paper or reference\n"), bad = 1;
+            break;
+        case O_TEMP: bad = parse_double("--temperature", optarg, 1e-3, 100, &o.obj.temperature); break;
+        case O_MARGIN: bad = parse_double("--margin", optarg, 0, 1e6, &o.obj.margin); break;
+        case O_MINING:
+            if (!strcmp(optarg, "all")) o.obj.batch_hard = 0;
+            else if (!strcmp(optarg, "hard")) o.obj.batch_hard = 1;
+            else fprintf(stderr, "gloss train: --triplet-mining must be all or hard\n"), bad = 1;
+            break;
+        case O_PROBE: bad = cli_int("--probe-iters", optarg, 1, 100000, &o.probe_iters); break;
+        case O_MAPPTS: bad = cli_int("--map-points", optarg, 0, 20000, &o.map_points); break;
         case 'h': fputs(HELP, stdout); return EXIT_OK;
         default: fputs("(gloss train --help lists the options)\n", stderr); return EXIT_USAGE;
         }
@@ -149,6 +219,10 @@ int cmd_train(int argc, char **argv) {
     }
     if (!o.model_dir || !o.data_dir || !o.out_dir) {
         fprintf(stderr, "gloss train: --model, --data and --out are required (gloss train --help)\n");
+        return EXIT_USAGE;
+    }
+    if (o.obj.standalone && o.obj.kind == GL_LOSS_CE) {
+        fprintf(stderr, "gloss train: --standalone needs an embedding loss (--loss gloss, supcon, triplet or cosine)\n");
         return EXIT_USAGE;
     }
     int rc = gl_train(&o);

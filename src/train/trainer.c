@@ -16,12 +16,15 @@
 #include <sys/stat.h>
 
 #include "io/hf_model.h"
+#include "io/npy.h"
 #include "io/plot.h"
 #include "io/safetensors.h"
 #include "kernels/kernels.h"
 #include "loss/cross_entropy.h"
+#include "train/embed_quality.h"
 #include "train/metrics.h"
 #include "train/optim.h"
+#include "train/probe.h"
 #include "util/error.h"
 #include "util/fileio.h"
 #include "util/progress.h"
@@ -47,6 +50,10 @@ void gl_train_opts_default(gl_train_opts *o) {
     o->seed = 42;
     o->pool = GL_POOL_POOLER;
     o->class_weights = 1;
+    gl_objective_default(&o->obj);
+    o->probe_iters = 300;
+    o->sigma_sample = 2000;
+    o->map_points = 2000;
 }
 
 const char *gl_schedule_name(gl_schedule s) {
@@ -197,11 +204,12 @@ static void argmax_rows(int *pred, const float *probs, size_t n, int K) {
 }
 
 /* Evaluate a split: metrics (caller frees) from argmax predictions. */
-static int evaluate(gl_bert *m, const gl_split *s, const gl_train_opts *o, gl_metrics *met, const char *label) {
+static int evaluate(gl_bert *m, const gl_split *s, const gl_train_opts *o, gl_metrics *met, const char *label,
+                    float *emb) {
     const int K = m->num_labels;
     float *probs = gl_malloc(s->n * (size_t)K * sizeof(float));
     int *pred = gl_malloc(s->n * sizeof(int));
-    int rc = (probs && pred) ? gl_predict_split(m, s, o->pool, o->eval_batch_size, probs, NULL, o->quiet, label) : -1;
+    int rc = (probs && pred) ? gl_predict_split(m, s, o->pool, o->eval_batch_size, probs, emb, o->quiet, label) : -1;
     if (rc == 0) {
         argmax_rows(pred, probs, s->n, K);
         rc = gl_metrics_compute(met, s->label, pred, s->n, K);
@@ -232,14 +240,35 @@ typedef struct {
 static char *out_path(const gl_train_opts *o, const char *name) { return gl_path_join(o->out_dir, name); }
 
 /* A fingerprint of the options that must not change across --resume. */
+static json_t *objective_json(const gl_objective *b) {
+    static const char *sigma_modes[] = {"value", "dicm", "root"};
+    json_t *j = json_pack("{s:s, s:f, s:b}", "loss", gl_loss_name(b->kind), "lambda", b->lambda, "standalone",
+                          b->standalone);
+    if (b->kind == GL_LOSS_GLOSS) {
+        json_object_set_new(j, "gloss_variant",
+                            json_string(b->gloss.variant == GLOSS_VARIANT_PAPER ? "paper" : "reference"));
+        json_object_set_new(j, "gamma", json_real(b->gamma));
+        json_object_set_new(j, "sigma_mode", json_string(sigma_modes[b->sigma_mode]));
+        if (b->sigma_mode == GL_SIGMA_VALUE) json_object_set_new(j, "sigma", json_real(b->gloss.sigma));
+    }
+    if (b->kind == GL_LOSS_SUPCON) json_object_set_new(j, "temperature", json_real(b->temperature));
+    if (b->kind == GL_LOSS_TRIPLET) {
+        json_object_set_new(j, "margin", json_real(b->margin));
+        json_object_set_new(j, "mining", json_string(b->batch_hard ? "hard" : "all"));
+    }
+    return j;
+}
+
 static json_t *opts_json(const gl_train_opts *o) {
-    return json_pack("{s:s, s:s, s:s, s:s, s:i, s:i, s:i, s:f, s:f, s:f, s:f, s:s, s:i, s:f, s:I, s:s, s:i, s:I}",
+    json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:i, s:i, s:i, s:f, s:f, s:f, s:f, s:s, s:i, s:f, s:I, s:s, s:i, s:I}",
                      "model", o->model_dir, "data", o->data_dir, "text_col", o->text_col, "label_col", o->label_col,
                      "epochs", o->epochs, "batch_size", o->batch_size, "max_length", o->max_length, "lr", o->lr,
                      "weight_decay", o->weight_decay, "warmup", o->warmup, "clip", o->clip, "schedule",
                      gl_schedule_name(o->schedule), "step_epoch", o->step_epoch, "step_gamma", o->step_gamma, "seed",
                      (json_int_t)o->seed, "pool", gl_pool_name(o->pool), "class_weights", o->class_weights,
                      "limit_train", (json_int_t)o->limit_train);
+    json_object_set_new(j, "objective", objective_json(&o->obj));
+    return j;
 }
 
 static json_t *state_json(const train_state *st) {
@@ -379,7 +408,7 @@ static int write_curves(const gl_train_opts *o, const train_state *st) {
 }
 
 static int write_metrics(const gl_train_opts *o, const gl_dataset *d, const gl_metrics *val, const gl_metrics *test,
-                         const train_state *st) {
+                         const train_state *st, json_t *extra) {
     json_t *j = json_object();
     json_object_set_new(j, "test", test ? gl_metrics_to_json(test, (const char *const *)d->labels) : json_null());
     json_object_set_new(j, "val", gl_metrics_to_json(val, (const char *const *)d->labels));
@@ -391,6 +420,7 @@ static int write_metrics(const gl_train_opts *o, const gl_dataset *d, const gl_m
     json_object_set_new(j, "val_size", json_integer((json_int_t)d->val.n));
     json_object_set_new(j, "val_from_train", json_boolean(d->val_from_train));
     json_object_set_new(j, "options", opts_json(o));
+    if (extra) json_object_update(j, extra);
     char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     json_decref(j);
     char *path = out_path(o, "metrics.json");
@@ -425,6 +455,9 @@ typedef struct {
     uint8_t *decay;
     float *best;
     train_state st;
+    gl_objective obj;    /* the options' objective with sigma resolved */
+    gloss_stats gstats;  /* G-Loss counters over the run (this process) */
+    size_t sigma_used;   /* documents behind a heuristic sigma */
 } trainer;
 
 static void trainer_free(trainer *t) {
@@ -435,6 +468,62 @@ static void trainer_free(trainer *t) {
     free(t->decay);
     free(t->best);
     free(t->st.hist);
+}
+
+/* A split holding documents idx[0..m) of s (labels and token ids copied). */
+static int sub_split(gl_split *out, const gl_split *s, const size_t *idx, size_t m) {
+    memset(out, 0, sizeof *out);
+    size_t tok = 0;
+    for (size_t i = 0; i < m; i++) tok += (size_t)gl_split_len(s, idx[i]);
+    out->ids = gl_malloc((tok ? tok : 1) * sizeof(int32_t));
+    out->off = gl_malloc((m + 1) * sizeof(size_t));
+    out->label = gl_malloc((m ? m : 1) * sizeof(int));
+    if (!out->ids || !out->off || !out->label) {
+        gl_split_free(out);
+        return -1;
+    }
+    out->n = m;
+    out->off[0] = 0;
+    for (size_t i = 0; i < m; i++) {
+        size_t len = (size_t)gl_split_len(s, idx[i]);
+        memcpy(out->ids + out->off[i], gl_split_doc(s, idx[i]), len * sizeof(int32_t));
+        out->off[i + 1] = out->off[i] + len;
+        out->label[i] = s->label[idx[i]];
+    }
+    return 0;
+}
+
+/* sigma from the initial model's embeddings of (a seeded sample of) the training set */
+static int resolve_sigma(trainer *t, const gl_train_opts *o) {
+    const gl_split *tr = &t->data.train;
+    size_t n = tr->n, m = n < o->sigma_sample ? n : o->sigma_sample;
+    size_t *idx = gl_malloc(sizeof(size_t) * (n ? n : 1));
+    if (!idx) return -1;
+    for (size_t i = 0; i < n; i++) idx[i] = i;
+    gl_rng r = {gl_rng_key(o->seed, 0x7369676d61ull)};
+    for (size_t i = 0; i < m; i++) {
+        size_t j = i + (size_t)gl_rng_below(&r, n - i), tmp = idx[i];
+        idx[i] = idx[j];
+        idx[j] = tmp;
+    }
+    gl_split sub;
+    int rc = sub_split(&sub, tr, idx, m);
+    free(idx);
+    if (rc != 0) return -1;
+    float *X = gl_malloc(sizeof(float) * m * (size_t)t->model.cfg.hidden_size);
+    rc = X ? gl_predict_split(&t->model, &sub, o->pool, o->eval_batch_size, NULL, X, o->quiet, "sigma") : -1;
+    if (rc == 0) {
+        double sigma = gl_sigma_heuristic(o->obj.sigma_mode, X, sub.label, m, t->model.cfg.hidden_size, m, o->seed,
+                                          &t->sigma_used);
+        if (!(sigma > 0) || !isfinite(sigma)) rc = gl_error("sigma heuristic gave %g; pass --sigma VALUE", sigma);
+        t->obj.gloss.sigma = sigma;
+        if (rc == 0 && !o->quiet)
+            fprintf(stderr, "sigma (%s) = %.6g from %zu training documents%s\n",
+                    o->obj.sigma_mode == GL_SIGMA_DICM ? "dicm" : "root", sigma, m, m < n ? " (a seeded sample)" : "");
+    }
+    free(X);
+    gl_split_free(&sub);
+    return rc;
 }
 
 static int trainer_setup(trainer *t, const gl_train_opts *o) {
@@ -464,6 +553,8 @@ static int trainer_setup(trainer *t, const gl_train_opts *o) {
     for (int i = 0; i < m->nparams; i++)
         memset(t->decay + m->table[i].offset, m->table[i].decay, m->table[i].numel);
     memcpy(t->best, m->params, m->size * sizeof(float));
+    t->obj = o->obj;
+    if (o->obj.kind == GL_LOSS_GLOSS && o->obj.sigma_mode != GL_SIGMA_VALUE) return resolve_sigma(t, o);
     return 0;
 }
 
@@ -510,17 +601,39 @@ static double train_epoch(trainer *t, const gl_train_opts *o, int epoch, double 
         const float *H = gl_bert_forward(m, &acts, b.ids, b.mask, B, T, 1, key);
         rc = gl_pool_forward(m, o->pool, pooled, H, b.mask, B, T);
         if (rc != 0) break;
-        /* classifier dropout (as BertForSequenceClassification) on the pooled vector */
-        uint64_t hkey = gl_rng_key(key, 0x68656164ull);
-        memcpy(pooled_d, pooled, (size_t)B * C * sizeof(float));
-        dropout_apply(pooled_d, (size_t)B * C, m->hidden_dropout, hkey);
-        linear_forward(logits, pooled_d, m->p.cls_w, m->p.cls_b, B, C, K);
-        double loss = ce_forward_backward(logits, b.y, o->class_weights ? t->data.class_weights : NULL, B, K,
-                                          dlogits, 1.0);
+        const gl_objective *ob = &t->obj;
+        const double *cw = o->class_weights ? t->data.class_weights : NULL;
+        const int use_ce = ob->kind == GL_LOSS_CE || !ob->standalone;
+        const double w_ce = ob->kind == GL_LOSS_CE ? 1.0 : 1.0 - ob->lambda;
+        double w_emb = ob->standalone ? 1.0 : ob->lambda;
         gl_bert_zero_grads(m);
         memset(dpooled, 0, (size_t)B * C * sizeof(float));
-        linear_backward(dpooled, m->g.cls_w, m->g.cls_b, dlogits, pooled_d, m->p.cls_w, B, C, K);
-        dropout_apply(dpooled, (size_t)B * C, m->hidden_dropout, hkey);
+        double loss = 0.0;
+        if (use_ce) {
+            /* classifier dropout (as BertForSequenceClassification) on the pooled vector */
+            uint64_t hkey = gl_rng_key(key, 0x68656164ull);
+            memcpy(pooled_d, pooled, (size_t)B * C * sizeof(float));
+            dropout_apply(pooled_d, (size_t)B * C, m->hidden_dropout, hkey);
+            linear_forward(logits, pooled_d, m->p.cls_w, m->p.cls_b, B, C, K);
+            loss = w_ce * ce_forward_backward(logits, b.y, cw, B, K, dlogits, w_ce);
+            linear_backward(dpooled, m->g.cls_w, m->g.cls_b, dlogits, pooled_d, m->p.cls_w, B, C, K);
+            dropout_apply(dpooled, (size_t)B * C, m->hidden_dropout, hkey);
+        }
+        if (ob->kind != GL_LOSS_CE) {
+            /* the authors' code divides G by |U| again in combined mode (reference variant) */
+            if (ob->kind == GL_LOSS_GLOSS && ob->gloss.variant == GLOSS_VARIANT_REFERENCE && !ob->standalone) {
+                int nU = B - (int)(ob->gamma * B + 0.5);
+                if (nU > 0) w_emb /= nU;
+            }
+            int skipped;
+            double E = gl_objective_embedding_loss(ob, pooled, b.y, B, C, K, cw, w_emb, gl_rng_key(key, 0x67726170ull),
+                                                   dpooled, &t->gstats, &skipped);
+            if (isnan(E)) {
+                rc = gl_error("out of memory in the embedding loss");
+                break;
+            }
+            loss += w_emb * E;
+        }
         memset(dH, 0, (size_t)B * T * C * sizeof(float));
         rc = gl_pool_backward(m, o->pool, dH, dpooled, pooled, H, b.mask, B, T);
         if (rc != 0) break;
@@ -544,6 +657,118 @@ static double train_epoch(trainer *t, const gl_train_opts *o, int epoch, double 
     free(dH);
     *tokens_out = tokens;
     return rc == 0 ? loss_sum / (double)(n ? n : 1) : NAN;
+}
+
+/* Standalone mode: the head is a linear probe fitted on frozen training embeddings. */
+static int fit_probe(trainer *t, const gl_train_opts *o) {
+    gl_bert *m = &t->model;
+    const gl_split *tr = &t->data.train;
+    const int C = m->cfg.hidden_size;
+    float *X = gl_malloc(sizeof(float) * tr->n * (size_t)C);
+    int rc = X ? gl_predict_split(m, tr, o->pool, o->eval_batch_size, NULL, X, o->quiet, "probe") : -1;
+    if (rc == 0) {
+        double l = gl_probe_fit(X, tr->label, tr->n, C, t->data.K, o->class_weights ? t->data.class_weights : NULL,
+                                o->probe_iters, 1e-4, m->p.cls_w, m->p.cls_b);
+        if (isnan(l)) rc = gl_error("linear probe failed (out of memory?)");
+    }
+    free(X);
+    return rc;
+}
+
+/* Silhouette of the evaluation embeddings, their .npy, and 2-D maps (t-SNE and PCA). */
+static int embedding_report(trainer *t, const gl_train_opts *o, const gl_split *s, const float *emb,
+                            const char *split_name, json_t **out) {
+    const int C = t->model.cfg.hidden_size, K = t->data.K;
+    json_t *j = json_object();
+    *out = j;
+    double micro = NAN, macro = NAN;
+    double *per = gl_calloc((size_t)K, sizeof(double));
+    if (!per) return -1;
+    json_t *sil = json_object();
+    if (silhouette_cosine(emb, s->label, s->n, C, K, &micro, &macro, per) == 0) {
+        json_t *pc = json_object();
+        for (int k = 0; k < K; k++) json_object_set_new(pc, t->data.labels[k], json_real(per[k]));
+        json_object_set_new(sil, "micro", json_real(micro));
+        json_object_set_new(sil, "macro", json_real(macro));
+        json_object_set_new(sil, "per_class", pc);
+    }
+    free(per);
+    json_object_set_new(sil, "split", json_string(split_name));
+    json_object_set_new(sil, "distance", json_string("cosine"));
+    json_object_set_new(j, "silhouette", sil);
+    json_t *obj = objective_json(&t->obj);
+    if (t->obj.kind == GL_LOSS_GLOSS) {
+        json_object_set_new(obj, "sigma", json_real(t->obj.gloss.sigma));
+        if (t->obj.sigma_mode != GL_SIGMA_VALUE) json_object_set_new(obj, "sigma_documents", json_integer((json_int_t)t->sigma_used));
+        const gloss_stats *g = &t->gstats;
+        json_object_set_new(j, "gloss_stats",
+                            json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:s}", "batches", (json_int_t)g->batches,
+                                      "skipped_no_hidden", (json_int_t)g->skipped_no_hidden, "skipped_no_labelled",
+                                      (json_int_t)g->skipped_no_labelled, "skipped_singular",
+                                      (json_int_t)g->skipped_singular, "clamped_probabilities", (json_int_t)g->clamped,
+                                      "low_degree_nodes", (json_int_t)g->low_degree, "note",
+                                      "counted in this process (since the last --resume)"));
+    }
+    json_object_set_new(j, "objective", obj);
+
+    char name[64];
+    snprintf(name, sizeof name, "%s_embeddings.npy", split_name);
+    char *p = out_path(o, name);
+    int rc = p ? gl_npy_write_f32(p, emb, (int64_t)s->n, C) : -1;
+    free(p);
+    if (rc != 0 || o->map_points <= 0 || s->n < 3) return rc;
+    /* maps: PCA of everything, t-SNE of a seeded sample */
+    double *xy = gl_malloc(sizeof(double) * s->n * 2);
+    double *px = gl_malloc(sizeof(double) * s->n * 2);
+    if (!xy || !px) {
+        free(xy);
+        free(px);
+        return -1;
+    }
+    double *py = px + s->n;
+    const char *const *names = (const char *const *)t->data.labels;
+    if (pca_2d(emb, s->n, C, xy) == 0) {
+        for (size_t i = 0; i < s->n; i++) px[i] = xy[2 * i], py[i] = xy[2 * i + 1];
+        char title[128];
+        snprintf(title, sizeof title, "PCA of the %s embeddings (%s)", split_name, gl_loss_name(t->obj.kind));
+        p = out_path(o, "embedding_pca.svg");
+        rc = p ? gl_svg_scatter(p, title, px, py, s->label, (int)s->n, K, names) : -1;
+        free(p);
+    }
+    size_t m = s->n < (size_t)o->map_points ? s->n : (size_t)o->map_points;
+    size_t *idx = gl_malloc(sizeof(size_t) * s->n);
+    float *sub = gl_malloc(sizeof(float) * m * (size_t)C);
+    int *lab = gl_malloc(sizeof(int) * m);
+    if (rc == 0 && idx && sub && lab) {
+        for (size_t i = 0; i < s->n; i++) idx[i] = i;
+        gl_rng r = {gl_rng_key(o->seed, 0x74736e65ull)};
+        for (size_t i = 0; i < m; i++) {
+            size_t k = i + (size_t)gl_rng_below(&r, s->n - i), tmp = idx[i];
+            idx[i] = idx[k];
+            idx[k] = tmp;
+        }
+        for (size_t i = 0; i < m; i++) {
+            memcpy(sub + i * C, emb + idx[i] * C, sizeof(float) * (size_t)C);
+            lab[i] = s->label[idx[i]];
+        }
+        if (!o->quiet) fprintf(stderr, "t-SNE map of %zu %s embeddings ...\n", m, split_name);
+        if (tsne_2d(sub, m, C, 30.0, 1000, o->seed, xy) == 0) {
+            for (size_t i = 0; i < m; i++) px[i] = xy[2 * i], py[i] = xy[2 * i + 1];
+            char title[128];
+            snprintf(title, sizeof title, "t-SNE of %zu %s embeddings (%s)", m, split_name, gl_loss_name(t->obj.kind));
+            p = out_path(o, "embedding_map.svg");
+            rc = p ? gl_svg_scatter(p, title, px, py, lab, (int)m, K, names) : -1;
+            free(p);
+        }
+    } else if (rc == 0) {
+        rc = -1;
+    }
+    free(idx);
+    free(sub);
+    free(lab);
+    free(xy);
+    free(px);
+    return rc;
 }
 
 int gl_train(const gl_train_opts *o) {
@@ -575,8 +800,9 @@ int gl_train(const gl_train_opts *o) {
             break;
         }
         double train_s = gl_now() - t0;
+        if (t.obj.standalone && t.obj.kind != GL_LOSS_CE && (rc = fit_probe(&t, o)) != 0) break;
         gl_metrics_free(&val);
-        rc = evaluate(m, &t.data.val, o, &val, "validate");
+        rc = evaluate(m, &t.data.val, o, &val, "validate", NULL);
         if (rc != 0) break;
         double secs = gl_now() - t0;
         epoch_row *r = &t.st.hist[t.st.nhist++];
@@ -605,13 +831,20 @@ int gl_train(const gl_train_opts *o) {
         trainer_free(&t);
         return 3;
     }
+    json_t *extra = NULL;
     if (rc == 0) {
         /* restore the best epoch's weights, then final validation and test */
         memcpy(m->params, t.best, m->size * sizeof(float));
         gl_metrics_free(&val);
-        rc = evaluate(m, &t.data.val, o, &val, "validate");
-        if (rc == 0 && t.data.has_test) rc = evaluate(m, &t.data.test, o, &test, "test");
-        if (rc == 0) rc = write_metrics(o, &t.data, &val, t.data.has_test ? &test : NULL, &t.st);
+        rc = evaluate(m, &t.data.val, o, &val, "validate", NULL);
+        const gl_split *es = t.data.has_test ? &t.data.test : &t.data.val;
+        float *emb = rc == 0 ? gl_malloc(sizeof(float) * es->n * (size_t)m->cfg.hidden_size) : NULL;
+        if (rc == 0 && !emb) rc = -1;
+        if (rc == 0 && t.data.has_test) rc = evaluate(m, &t.data.test, o, &test, "test", emb);
+        else if (rc == 0) rc = gl_predict_split(m, es, o->pool, o->eval_batch_size, NULL, emb, o->quiet, "embed");
+        if (rc == 0) rc = embedding_report(&t, o, es, emb, t.data.has_test ? "test" : "val", &extra);
+        free(emb);
+        if (rc == 0) rc = write_metrics(o, &t.data, &val, t.data.has_test ? &test : NULL, &t.st, extra);
         if (rc == 0) rc = gl_hf_export(o->model_dir, o->out_dir, m, t.data.labels, t.data.K, o->pool);
         if (rc == 0 && !o->quiet) {
             fprintf(stderr, "best epoch %d: val accuracy %.4f macro-F1 %.4f\n", t.st.best_epoch, val.accuracy,
@@ -619,10 +852,15 @@ int gl_train(const gl_train_opts *o) {
             if (t.data.has_test)
                 fprintf(stderr, "test: accuracy %.4f  macro-F1 %.4f  weighted-F1 %.4f  (%zu documents)\n",
                         test.accuracy, test.macro_f1, test.weighted_f1, t.data.test.n);
-            fprintf(stderr, "wrote %s/{metrics.json,epochs.csv,training.svg,model.safetensors,config.json}\n",
+            json_t *sil = json_object_get(extra, "silhouette");
+            fprintf(stderr, "silhouette (cosine) of the %s embeddings: %.4f (macro over classes %.4f)\n",
+                    t.data.has_test ? "test" : "val", json_real_value(json_object_get(sil, "micro")),
+                    json_real_value(json_object_get(sil, "macro")));
+            fprintf(stderr, "wrote %s/{metrics.json,epochs.csv,training.svg,embedding_map.svg,model.safetensors,...}\n",
                     o->out_dir);
         }
     }
+    json_decref(extra);
     gl_metrics_free(&val);
     gl_metrics_free(&test);
     trainer_free(&t);

@@ -9,6 +9,7 @@
 #include "model/bert.h"
 #include "text/tokenizer.h"
 #include "train/dataset.h"
+#include "train/objective.h"
 
 typedef enum { GL_SCHED_CONSTANT = 0, GL_SCHED_STEP, GL_SCHED_LINEAR } gl_schedule;
 
@@ -27,6 +28,10 @@ typedef struct {
     int stop_after;       /* stop (as if interrupted) after this many epochs; 0: never */
     int quiet;
     size_t limit_train;   /* use only the first N training documents (0: all) */
+    gl_objective obj;     /* loss: cross-entropy, G-Loss, baselines; combined or standalone */
+    int probe_iters;      /* standalone: linear-probe iterations (default 300) */
+    size_t sigma_sample;  /* documents used for the sigma heuristics (default 2000) */
+    int map_points;       /* at most this many test points in the t-SNE map (default 2000; 0: no map) */
 } gl_train_opts;
 
 void gl_train_opts_default(gl_train_opts *o);

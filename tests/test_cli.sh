@@ -1,0 +1,54 @@
+#!/bin/sh
+# test_cli.sh: the gloss command line: help, usage errors (exit 2), input
+# errors (exit 1, message naming the file), embed output that numpy-compatible
+# readers accept, predict/eval on a tiny fine-tuned model.
+set -u
+G=${BUILD:-build}/gloss
+M=${GLOSS_MODEL_DIR:-models/all-MiniLM-L6-v2}
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+fails=0
+n=0
+check() { # check NAME EXPECTED_STATUS EXPECTED_STDERR_SUBSTRING -- command...
+    name=$1 want=$2 pat=$3
+    shift 4
+    n=$((n + 1))
+    "$@" >"$T/out" 2>"$T/err"
+    got=$?
+    if [ "$got" != "$want" ]; then
+        echo "FAIL $name: exit $got, expected $want"; sed 's/^/  /' "$T/err" | head -5; fails=$((fails + 1))
+    elif [ -n "$pat" ] && ! grep -q -- "$pat" "$T/err" "$T/out"; then
+        echo "FAIL $name: output lacks '$pat'"; sed 's/^/  /' "$T/err" | head -5; fails=$((fails + 1))
+    fi
+}
+
+check help 0 "commands:" -- "$G" --help
+check no-args 2 "usage" -- "$G"
+check unknown-cmd 2 "unknown command" -- "$G" frobnicate
+for c in train eval predict embed; do check "$c-help" 0 "usage: gloss $c" -- "$G" $c --help; done
+check embed-missing-args 2 "required" -- "$G" embed --model "$M"
+check embed-bad-pool 2 "--pool" -- "$G" embed --model "$M" --input x --output y --pool max
+check embed-bad-int 2 "--batch-size" -- "$G" embed --model "$M" --input x --output y --batch-size 0
+check embed-no-model 1 "$T/nomodel/config.json" -- "$G" embed --model "$T/nomodel" --input x --output "$T/o.npy"
+printf 'first document\nsecond one, with a comma\n' >"$T/in.txt"
+check embed-no-input 1 "$T/missing.csv" -- "$G" embed --model "$M" --input "$T/missing.csv" --output "$T/o.npy"
+printf 'text,label\n"unterminated,a\n' >"$T/bad.csv"
+check embed-bad-csv 1 "bad.csv:2" -- "$G" embed --model "$M" --input "$T/bad.csv" --output "$T/o.npy"
+check embed-ok 0 "" -- "$G" embed --model "$M" --input "$T/in.txt" --output "$T/o.npy" --quiet
+# .npy: magic, version 1.0, float32 little-endian, shape (2, 384)
+n=$((n + 1))
+if ! head -c 80 "$T/o.npy" | grep -q "'descr': '<f4', 'fortran_order': False, 'shape': (2, 384)"; then
+    echo "FAIL embed-npy-header"; fails=$((fails + 1))
+fi
+size=$(wc -c <"$T/o.npy")
+n=$((n + 1))
+[ $((size % 64)) -eq 0 ] || [ "$size" -eq $((128 + 2 * 384 * 4)) ] || { echo "FAIL embed-npy-size $size"; fails=$((fails + 1)); }
+check embed-unwritable 1 "$T/nodir/o.npy" -- "$G" embed --model "$M" --input "$T/in.txt" --output "$T/nodir/o.npy" --quiet
+check train-missing 2 "required" -- "$G" train --model "$M"
+check train-bad-loss 2 "--loss" -- "$G" train --model "$M" --data d --out o --loss hinge
+check train-standalone-ce 2 "standalone" -- "$G" train --model "$M" --data d --out o --standalone
+check train-no-data 1 "$T/nodata" -- "$G" train --model "$M" --data "$T/nodata" --out "$T/o1" --quiet
+check predict-not-finetuned 1 "id2label" -- "$G" predict --model "$M" --input "$T/in.txt"
+
+echo "test_cli.sh: $((n - fails)) of $n checks passed"
+[ $fails -eq 0 ]
