@@ -63,7 +63,7 @@ static void base_opts(gl_train_opts *o, const char *out) {
     o->max_length = 48;
 }
 
-/* Fine-tune on the sample data and check test accuracy beats the majority class clearly. */
+/* Fine-tune with CE + G-Loss on the sample data; test accuracy must beat the majority class clearly. */
 static void test_end_to_end(void) {
     char *out = tpath("e2e");
     gl_train_opts o;
@@ -73,6 +73,7 @@ static void test_end_to_end(void) {
     o.lr = 1e-4;
     o.pool = GL_POOL_MEAN;
     o.patience = 0;
+    o.obj.kind = GL_LOSS_GLOSS;
     int rc = gl_train(&o);
     CHECK_MSG(rc == 0, "%s", gl_error_message());
     char *mp = gl_path_join(out, "metrics.json");
@@ -95,10 +96,19 @@ static void test_end_to_end(void) {
            (long long)json_integer_value(json_object_get(m, "best_epoch")));
     CHECK(acc >= majority + 0.3);
     CHECK(json_integer_value(json_object_get(m, "epochs_run")) == 4);
+    /* embedding quality and the G-Loss bookkeeping are reported */
+    json_t *sil = json_object_get(m, "silhouette"), *obj = json_object_get(m, "objective");
+    double s_micro = json_real_value(json_object_get(sil, "micro"));
+    printf("e2e: silhouette %.3f, sigma %.4f\n", s_micro, json_real_value(json_object_get(obj, "sigma")));
+    CHECK(s_micro > 0.1 && s_micro <= 1.0);
+    CHECK(json_real_value(json_object_get(obj, "sigma")) > 0);
+    CHECK(json_integer_value(json_object_get(json_object_get(m, "gloss_stats"), "batches")) == 4 * 15);
     json_decref(m);
     /* outputs a user reads exist */
-    static const char *files[] = {"epochs.csv", "training.svg", "config.json", "model.safetensors", "vocab.txt",
-                                  "tokenizer_config.json", "checkpoint.safetensors"};
+    static const char *files[] = {"epochs.csv",         "training.svg",      "config.json",
+                                  "model.safetensors",  "vocab.txt",         "tokenizer_config.json",
+                                  "checkpoint.safetensors", "test_embeddings.npy", "embedding_map.svg",
+                                  "embedding_pca.svg"};
     for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
         char *p = gl_path_join(out, files[i]);
         CHECK_MSG(gl_file_exists(p), "missing %s", p);
@@ -147,6 +157,31 @@ static void test_resume(void) {
     free(cb);
     free(a);
     free(b);
+}
+
+/* Standalone mode: an embedding loss alone, then a linear probe on frozen embeddings. */
+static void test_standalone(void) {
+    char *out = tpath("standalone");
+    gl_train_opts o;
+    base_opts(&o, out);
+    o.epochs = 1;
+    o.limit_train = 96;
+    o.batch_size = 16;
+    o.lr = 5e-5;
+    o.pool = GL_POOL_MEAN;
+    o.obj.kind = GL_LOSS_SUPCON;
+    o.obj.standalone = 1;
+    o.map_points = 0;
+    CHECK_MSG(gl_train(&o) == 0, "%s", gl_error_message());
+    char *mp = gl_path_join(out, "metrics.json");
+    json_error_t err;
+    json_t *m = json_load_file(mp, 0, &err);
+    double acc = json_real_value(json_object_get(json_object_get(m, "test"), "accuracy"));
+    printf("standalone SupCon + linear probe: test accuracy %.3f\n", acc);
+    CHECK(acc >= 0.6);
+    json_decref(m);
+    free(mp);
+    free(out);
 }
 
 static void write_text(const char *path, const char *s) { CHECK(gl_write_file_atomic(path, s, strlen(s)) == 0); }
@@ -208,6 +243,7 @@ int main(void) {
     if (!mkdtemp(tmpdir)) return 1;
     test_data_errors();
     test_resume();
+    test_standalone();
     test_end_to_end();
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);

@@ -12,6 +12,7 @@
 #include "model/bert.h"
 #include "text/tokenizer.h"
 #include "train/dataset.h"
+#include "train/embed_quality.h"
 #include "train/metrics.h"
 #include "train/trainer.h"
 #include "util/error.h"
@@ -50,7 +51,8 @@ static const char *EVAL_HELP =
     "\n"
     "Evaluate a model fine-tuned by `gloss train` on a labelled file and print\n"
     "the metrics as JSON (accuracy, macro/weighted F1, per-class precision,\n"
-    "recall, F1 and support, confusion matrix) on stdout.\n"
+    "recall, F1 and support, confusion matrix, and the cosine silhouette of\n"
+    "the documents' embeddings by class) on stdout.\n"
     "\n"
     "  --model DIR         a `gloss train --out` directory\n"
     "  --data FILE         .csv / .tsv / .jsonl with text and label columns\n"
@@ -109,18 +111,19 @@ int cmd_eval(int argc, char **argv) {
     clf_model cm;
     gl_split s = {0};
     gl_metrics met = {0};
-    float *probs = NULL;
+    float *probs = NULL, *emb = NULL;
     int *pred = NULL, rc = EXIT_ERROR;
     if (clf_load(&cm, model) != 0) goto fail;
     if (max_length > cm.m.cfg.max_position_embeddings) max_length = cm.m.cfg.max_position_embeddings;
     if (gl_split_load(&s, data, text_col, label_col, cm.labels, cm.K, cm.tok, max_length) != 0) goto fail;
     probs = malloc(s.n * (size_t)cm.K * sizeof(float));
     pred = malloc(s.n * sizeof(int));
-    if (!probs || !pred) {
+    emb = malloc(s.n * (size_t)cm.m.cfg.hidden_size * sizeof(float));
+    if (!probs || !pred || !emb) {
         gl_error("out of memory");
         goto fail;
     }
-    if (gl_predict_split(&cm.m, &s, cm.pool, batch, probs, NULL, quiet, "eval") != 0) goto fail;
+    if (gl_predict_split(&cm.m, &s, cm.pool, batch, probs, emb, quiet, "eval") != 0) goto fail;
     for (size_t i = 0; i < s.n; i++) {
         int b = 0;
         for (int k = 1; k < cm.K; k++)
@@ -129,6 +132,10 @@ int cmd_eval(int argc, char **argv) {
     }
     if (gl_metrics_compute(&met, s.label, pred, s.n, cm.K) != 0) goto fail;
     json_t *j = gl_metrics_to_json(&met, (const char *const *)cm.labels);
+    double micro, macro;
+    if (silhouette_cosine(emb, s.label, s.n, cm.m.cfg.hidden_size, cm.K, &micro, &macro, NULL) == 0)
+        json_object_set_new(j, "silhouette", json_pack("{s:f, s:f, s:s}", "micro", micro, "macro", macro,
+                                                       "distance", "cosine"));
     json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     fputc('\n', stdout);
     json_decref(j);
@@ -137,6 +144,7 @@ fail:
     if (rc != EXIT_OK) fprintf(stderr, "gloss eval: %s\n", gl_error_message());
     gl_metrics_free(&met);
     free(probs);
+    free(emb);
     free(pred);
     gl_split_free(&s);
     clf_free(&cm);
