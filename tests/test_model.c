@@ -322,8 +322,68 @@ static void test_minilm(void) {
     gl_bert_free(&m);
 }
 
+/* Training mode (hidden and attention dropout on): the analytic gradient of
+ * L = sum mask*H*R1 along its own direction against a central difference
+ * with the same dropout masks (they depend only on the seed). fp32, so the
+ * tolerance is 1e-3 relative; a wrong mask in backward is off by O(1). */
+static double train_loss(gl_bert *m, gl_bert_acts *a, const batch *b, int backward) {
+    const size_t N = (size_t)b->B * b->T, C = (size_t)b->C;
+    const float *H = gl_bert_forward(m, a, b->ids, b->mask, b->B, b->T, 1, 777);
+    double L = 0;
+    for (size_t i = 0; i < N * C; i++) L += b->mask[i / C] * (double)H[i] * b->R1[i];
+    if (backward) {
+        float *dH = malloc(sizeof(float) * N * C);
+        for (size_t i = 0; i < N * C; i++) dH[i] = b->mask[i / C] ? (float)b->R1[i] : 0.0f;
+        gl_bert_zero_grads(m);
+        gl_bert_backward(m, a, dH);
+        free(dH);
+    }
+    return L;
+}
+
+static void test_dropout_gradient(void) {
+    gl_bert m;
+    CHECK_MSG(gl_bert_load(&m, "tests/fixtures/model/tiny") == 0, "%s", gl_error_message());
+    gl_safetensors st;
+    CHECK(gl_st_open(&st, "tests/fixtures/model/tiny_ref.safetensors") == 0);
+    batch b;
+    CHECK(load_batch(&st, &b, m.cfg.hidden_size) == 0);
+    gl_bert_acts acts;
+    CHECK(gl_bert_acts_init(&acts, &m, b.B, b.T) == 0);
+    gl_bert_alloc_grads(&m);
+    m.hidden_dropout = 0.2f;
+    m.attn_dropout = 0.2f;
+    double L0 = train_loss(&m, &acts, &b, 1);
+    double L_eval = 0;
+    {
+        const float *H = gl_bert_forward(&m, &acts, b.ids, b.mask, b.B, b.T, 0, 0);
+        for (size_t i = 0; i < (size_t)b.B * b.T * b.C; i++) L_eval += b.mask[i / b.C] * (double)H[i] * b.R1[i];
+    }
+    /* direction: the gradient itself, normalised */
+    double gn = 0;
+    for (size_t i = 0; i < m.size; i++) gn += (double)m.grads[i] * m.grads[i];
+    gn = sqrt(gn);
+    float *p0 = malloc(sizeof(float) * m.size);
+    memcpy(p0, m.params, sizeof(float) * m.size);
+    const double eps = 1e-3;
+    for (size_t i = 0; i < m.size; i++) m.params[i] = p0[i] + (float)(eps * m.grads[i] / gn);
+    double Lp = train_loss(&m, &acts, &b, 0);
+    for (size_t i = 0; i < m.size; i++) m.params[i] = p0[i] - (float)(eps * m.grads[i] / gn);
+    double Lm = train_loss(&m, &acts, &b, 0);
+    double fd = (Lp - Lm) / (2 * eps);
+    printf("dropout: training loss %.4f (eval %.4f); directional derivative %.6g vs |g| %.6g\n", L0, L_eval, fd, gn);
+    CHECK(fabs(L0 - L_eval) > 1e-3); /* dropout really was applied */
+    CHECK_MSG(fabs(fd - gn) <= 1e-3 * gn, "finite difference %.6g vs analytic %.6g", fd, gn);
+    free(p0);
+    free_batch(&b);
+    gl_bert_acts_free(&acts);
+    gl_st_close(&st);
+    gl_bert_free(&m);
+}
+
 int main(void) {
     test_tiny();
+    test_dropout_gradient();
     test_tiny_dtypes("tests/fixtures/model/tiny_f16", "tests/fixtures/model/tiny_f16_ref.safetensors");
     test_tiny_dtypes("tests/fixtures/model/tiny_bf16", "tests/fixtures/model/tiny_bf16_ref.safetensors");
     test_minilm();

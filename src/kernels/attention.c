@@ -12,11 +12,12 @@
 
 size_t attention_scratch_floats(int T) { return 2 * (size_t)T * (size_t)T; }
 
-/* Apply dropout to one (T x T) probability block into dst. */
-static void probs_dropout(float *dst, const float *P, int T, float p, uint64_t key, size_t base) {
+/* Dropout of one (T x T) block of attention probabilities (or of their
+ * gradient, with the same mask) into dst; dst may equal src. */
+static void block_dropout(float *dst, const float *src, int T, float p, uint64_t key, size_t base) {
     float scale = 1.0f / (1.0f - p);
     size_t n = (size_t)T * T;
-    for (size_t i = 0; i < n; i++) dst[i] = gl_rng_uniform(key, base + i) < p ? 0.0f : P[i] * scale;
+    for (size_t i = 0; i < n; i++) dst[i] = gl_rng_uniform(key, base + i) < p ? 0.0f : src[i] * scale;
 }
 
 void attention_forward(float *ctx, float *probs, const float *qkv, const uint8_t *mask, int B, int T, int C,
@@ -50,7 +51,7 @@ void attention_forward(float *ctx, float *probs, const float *qkv, const uint8_t
         const float *Pd = P;
         if (p > 0.0f) {
             float *tmp = scratch + (size_t)omp_get_thread_num() * per_thread;
-            probs_dropout(tmp, P, T, p, key, (size_t)bh * T * T);
+            block_dropout(tmp, P, T, p, key, (size_t)bh * T * T);
             Pd = tmp;
         }
         float *O = ctx + (size_t)b * T * C + (size_t)h * HS;
@@ -75,17 +76,13 @@ void attention_backward(float *dqkv, const float *dctx, const float *qkv, const 
         float *Pd = dP + (size_t)T * T;
         const float *Pv = P;
         if (p > 0.0f) {
-            probs_dropout(Pd, P, T, p, key, (size_t)bh * T * T);
+            block_dropout(Pd, P, T, p, key, (size_t)bh * T * T);
             Pv = Pd;
         }
         /* dV = Pd^T dO ; dPd = dO V^T */
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, HS, T, 1.0f, Pv, T, dO, C, 0.0f, dV, C3);
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, HS, 1.0f, dO, C, V, C3, 0.0f, dP, T);
-        if (p > 0.0f) {
-                float s = 1.0f / (1.0f - p);
-                size_t base = (size_t)bh * T * T, n = (size_t)T * T;
-                for (size_t i = 0; i < n; i++) dP[i] = gl_rng_uniform(key, base + i) < p ? 0.0f : dP[i] * s;
-        }
+        if (p > 0.0f) block_dropout(dP, dP, T, p, key, (size_t)bh * T * T);
         /* softmax backward: dS = P * (dP - rowsum(P * dP)) */
         for (int i = 0; i < T; i++) {
             const float *pr = P + (size_t)i * T;

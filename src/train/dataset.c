@@ -153,12 +153,7 @@ static int carve_val(gl_dataset *d, double frac, uint64_t seed) {
         size_t m = 0;
         for (size_t i = 0; i < n; i++)
             if (tr->label[i] == k) idx[m++] = i;
-        for (size_t i = m; i > 1; i--) {
-            size_t j = (size_t)gl_rng_below(&r, i);
-            size_t t = idx[i - 1];
-            idx[i - 1] = idx[j];
-            idx[j] = t;
-        }
+        gl_rng_shuffle(&r, idx, m);
         size_t take = (size_t)(frac * (double)m + 0.5);
         if (take == 0 && m >= 2) take = 1;
         if (take >= m && m > 0) take = m - 1;

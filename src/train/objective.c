@@ -87,11 +87,7 @@ double gl_sigma_heuristic(gl_sigma_mode mode, const float *X, const int *y, size
     }
     for (size_t i = 0; i < n; i++) idx[i] = i;
     gl_rng r = {gl_splitmix64(seed ^ 0x7369676d61ull)};
-    for (size_t i = 0; i < m; i++) {
-        size_t j = i + (size_t)gl_rng_below(&r, n - i), t = idx[i];
-        idx[i] = idx[j];
-        idx[j] = t;
-    }
+    gl_rng_sample_prefix(&r, idx, n, m);
     for (size_t i = 0; i < m; i++) {
         const float *x = X + idx[i] * (size_t)C;
         double nn = 0;

@@ -501,11 +501,7 @@ static int resolve_sigma(trainer *t, const gl_train_opts *o) {
     if (!idx) return -1;
     for (size_t i = 0; i < n; i++) idx[i] = i;
     gl_rng r = {gl_rng_key(o->seed, 0x7369676d61ull)};
-    for (size_t i = 0; i < m; i++) {
-        size_t j = i + (size_t)gl_rng_below(&r, n - i), tmp = idx[i];
-        idx[i] = idx[j];
-        idx[j] = tmp;
-    }
+    gl_rng_sample_prefix(&r, idx, n, m);
     gl_split sub;
     int rc = sub_split(&sub, tr, idx, m);
     free(idx);
@@ -580,11 +576,7 @@ static double train_epoch(trainer *t, const gl_train_opts *o, int epoch, double 
         /* the epoch's order depends only on (seed, epoch): resuming reproduces it */
         for (size_t i = 0; i < n; i++) order[i] = i;
         gl_rng r = {gl_rng_key(o->seed, 0x6f72646572ull + (uint64_t)epoch)};
-        for (size_t i = n; i > 1; i--) {
-            size_t j = (size_t)gl_rng_below(&r, i), tmp = order[i - 1];
-            order[i - 1] = order[j];
-            order[j] = tmp;
-        }
+        gl_rng_shuffle(&r, order, n);
     }
     float *pooled_d = pooled + (size_t)Bmax * C, *dpooled = pooled_d + (size_t)Bmax * C;
     float *dlogits = logits + (size_t)Bmax * K;
@@ -742,11 +734,7 @@ static int embedding_report(trainer *t, const gl_train_opts *o, const gl_split *
     if (rc == 0 && idx && sub && lab) {
         for (size_t i = 0; i < s->n; i++) idx[i] = i;
         gl_rng r = {gl_rng_key(o->seed, 0x74736e65ull)};
-        for (size_t i = 0; i < m; i++) {
-            size_t k = i + (size_t)gl_rng_below(&r, s->n - i), tmp = idx[i];
-            idx[i] = idx[k];
-            idx[k] = tmp;
-        }
+        gl_rng_sample_prefix(&r, idx, s->n, m);
         for (size_t i = 0; i < m; i++) {
             memcpy(sub + i * C, emb + idx[i] * C, sizeof(float) * (size_t)C);
             lab[i] = s->label[idx[i]];

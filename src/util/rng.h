@@ -4,6 +4,7 @@
 #ifndef GL_RNG_H
 #define GL_RNG_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 static inline uint64_t gl_splitmix64(uint64_t x) {
@@ -37,6 +38,25 @@ static inline uint64_t gl_rng_next(gl_rng *r) {
 /* Uniform integer in [0, n). */
 static inline uint64_t gl_rng_below(gl_rng *r, uint64_t n) {
     return n ? (uint64_t)(((unsigned __int128)gl_rng_next(r) * n) >> 64) : 0;
+}
+
+/* Shuffle idx[0..n) in place (Fisher-Yates from the end). */
+static inline void gl_rng_shuffle(gl_rng *r, size_t *idx, size_t n) {
+    for (size_t i = n; i > 1; i--) {
+        size_t j = (size_t)gl_rng_below(r, i), t = idx[i - 1];
+        idx[i - 1] = idx[j];
+        idx[j] = t;
+    }
+}
+
+/* Move a uniform random sample of m of the n entries of idx to its front
+ * (the first m steps of a forward Fisher-Yates). */
+static inline void gl_rng_sample_prefix(gl_rng *r, size_t *idx, size_t n, size_t m) {
+    for (size_t i = 0; i < m && i < n; i++) {
+        size_t j = i + (size_t)gl_rng_below(r, n - i), t = idx[i];
+        idx[i] = idx[j];
+        idx[j] = t;
+    }
 }
 
 #endif
