@@ -123,7 +123,8 @@ static void test_end_to_end(void) {
     free(out);
 }
 
-/* --stop-after then --resume ends with the same bytes as an uninterrupted run. */
+/* --stop-after then --resume ends with the same bytes as an uninterrupted run
+ * (with length bucketing, whose batch order is drawn per epoch). */
 static void test_resume(void) {
     char *a = tpath("full"), *b = tpath("resumed");
     gl_train_opts o;
@@ -132,12 +133,14 @@ static void test_resume(void) {
     o.limit_train = 48;
     o.batch_size = 16;
     o.patience = 0;
+    o.bucket = 1;
     CHECK_MSG(gl_train(&o) == 0, "%s", gl_error_message());
     base_opts(&o, b);
     o.epochs = 2;
     o.limit_train = 48;
     o.batch_size = 16;
     o.patience = 0;
+    o.bucket = 1;
     o.stop_after = 1;
     CHECK_MSG(gl_train(&o) == 3, "%s", gl_error_message());
     o.stop_after = 0;

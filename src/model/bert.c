@@ -15,6 +15,7 @@
 
 #include "kernels/kernels.h"
 #include "util/error.h"
+#include "util/profile.h"
 #include "util/rng.h"
 
 /* ---------------------------------------------------------------- table */
@@ -295,6 +296,7 @@ const float *gl_bert_forward(gl_bert *m, gl_bert_acts *a, const int32_t *ids, co
     memcpy(a->mask, mask, N);
 
     const gl_bert_view *P = &m->p;
+    GL_PROF_BEGIN(prof_emb);
 #pragma omp parallel for schedule(static)
     for (size_t n = 0; n < N; n++) {
         int t = (int)(n % (size_t)T);
@@ -302,27 +304,29 @@ const float *gl_bert_forward(gl_bert *m, gl_bert_acts *a, const int32_t *ids, co
         float *o = a->emb_sum + n * C;
         for (int c = 0; c < C; c++) o[c] = we[c] + pe[c] + te[c];
     }
-    layernorm_forward(a->x0, a->emb_mean, a->emb_rstd, a->emb_sum, P->ln_w, P->ln_b, (int)N, C, cfg->layer_norm_eps);
-    dropout_apply(a->x0, N * C, ph, site_key(a, -1, SITE_EMB));
+    GL_PROF_END(prof_emb, GL_PROF_EMBED);
+    GL_PROF(GL_PROF_LAYERNORM, layernorm_forward(a->x0, a->emb_mean, a->emb_rstd, a->emb_sum, P->ln_w, P->ln_b, (int)N,
+                                                 C, cfg->layer_norm_eps));
+    GL_PROF(GL_PROF_DROPOUT, dropout_apply(a->x0, N * C, ph, site_key(a, -1, SITE_EMB)));
 
     const float *x = a->x0;
     for (int l = 0; l < cfg->num_layers; l++) {
         const gl_layer_params *L = &P->layers[l];
-        linear_forward(a->qkv[l], x, L->wqkv, L->bqkv, (int)N, C, 3 * C);
-        attention_forward(a->ctx[l], a->probs[l], a->qkv[l], a->mask, B, T, C, NH, pa,
-                          site_key(a, l, SITE_ATTN_PROBS), a->attn_scratch);
-        linear_forward(a->attn_res[l], a->ctx[l], L->wo, L->bo, (int)N, C, C);
-        dropout_apply(a->attn_res[l], N * C, ph, site_key(a, l, SITE_ATTN_OUT));
-        add_inplace(a->attn_res[l], x, N * C);
-        layernorm_forward(a->h1[l], a->ln1_mean[l], a->ln1_rstd[l], a->attn_res[l], L->ln1_w, L->ln1_b, (int)N, C,
-                          cfg->layer_norm_eps);
-        linear_forward(a->fc1[l], a->h1[l], L->w1, L->b1, (int)N, C, I);
-        gelu_forward(a->act[l], a->fc1[l], N * I);
-        linear_forward(a->ffn_res[l], a->act[l], L->w2, L->b2, (int)N, I, C);
-        dropout_apply(a->ffn_res[l], N * C, ph, site_key(a, l, SITE_FFN_OUT));
-        add_inplace(a->ffn_res[l], a->h1[l], N * C);
-        layernorm_forward(a->out[l], a->ln2_mean[l], a->ln2_rstd[l], a->ffn_res[l], L->ln2_w, L->ln2_b, (int)N, C,
-                          cfg->layer_norm_eps);
+        GL_PROF(GL_PROF_LINEAR_FWD, linear_forward(a->qkv[l], x, L->wqkv, L->bqkv, (int)N, C, 3 * C));
+        GL_PROF(GL_PROF_ATTN_FWD, attention_forward(a->ctx[l], a->probs[l], a->qkv[l], a->mask, B, T, C, NH, pa,
+                                                    site_key(a, l, SITE_ATTN_PROBS), a->attn_scratch));
+        GL_PROF(GL_PROF_LINEAR_FWD, linear_forward(a->attn_res[l], a->ctx[l], L->wo, L->bo, (int)N, C, C));
+        GL_PROF(GL_PROF_DROPOUT, dropout_apply(a->attn_res[l], N * C, ph, site_key(a, l, SITE_ATTN_OUT)));
+        GL_PROF(GL_PROF_RESIDUAL, add_inplace(a->attn_res[l], x, N * C));
+        GL_PROF(GL_PROF_LAYERNORM, layernorm_forward(a->h1[l], a->ln1_mean[l], a->ln1_rstd[l], a->attn_res[l], L->ln1_w,
+                                                     L->ln1_b, (int)N, C, cfg->layer_norm_eps));
+        GL_PROF(GL_PROF_LINEAR_FWD, linear_forward(a->fc1[l], a->h1[l], L->w1, L->b1, (int)N, C, I));
+        GL_PROF(GL_PROF_GELU, gelu_forward(a->act[l], a->fc1[l], N * I));
+        GL_PROF(GL_PROF_LINEAR_FWD, linear_forward(a->ffn_res[l], a->act[l], L->w2, L->b2, (int)N, I, C));
+        GL_PROF(GL_PROF_DROPOUT, dropout_apply(a->ffn_res[l], N * C, ph, site_key(a, l, SITE_FFN_OUT)));
+        GL_PROF(GL_PROF_RESIDUAL, add_inplace(a->ffn_res[l], a->h1[l], N * C));
+        GL_PROF(GL_PROF_LAYERNORM, layernorm_forward(a->out[l], a->ln2_mean[l], a->ln2_rstd[l], a->ffn_res[l], L->ln2_w,
+                                                     L->ln2_b, (int)N, C, cfg->layer_norm_eps));
         x = a->out[l];
     }
     return x;
@@ -347,33 +351,35 @@ void gl_bert_backward(gl_bert *m, gl_bert_acts *a, float *dhidden) {
 
         /* LN2: d_res = dLN2(dx) ; then ffn_res = drop(lin2) + h1 */
         memset(d_res, 0, N * C * sizeof(float));
-        layernorm_backward(d_res, GL->ln2_w, GL->ln2_b, dx, a->ffn_res[l], L->ln2_w, a->ln2_mean[l], a->ln2_rstd[l],
-                           (int)N, C);
+        GL_PROF(GL_PROF_LAYERNORM, layernorm_backward(d_res, GL->ln2_w, GL->ln2_b, dx, a->ffn_res[l], L->ln2_w,
+                                                      a->ln2_mean[l], a->ln2_rstd[l], (int)N, C));
         memcpy(d_h1, d_res, N * C * sizeof(float));
-        dropout_apply(d_res, N * C, ph, site_key(a, l, SITE_FFN_OUT));
+        GL_PROF(GL_PROF_DROPOUT, dropout_apply(d_res, N * C, ph, site_key(a, l, SITE_FFN_OUT)));
         memset(a->d_i, 0, N * I * sizeof(float));
-        linear_backward(a->d_i, GL->w2, GL->b2, d_res, a->act[l], L->w2, (int)N, I, C);
-        gelu_backward(a->d_i, a->fc1[l], a->d_i, N * I);
-        linear_backward(d_h1, GL->w1, GL->b1, a->d_i, a->h1[l], L->w1, (int)N, C, I);
+        GL_PROF(GL_PROF_LINEAR_BWD, linear_backward(a->d_i, GL->w2, GL->b2, d_res, a->act[l], L->w2, (int)N, I, C));
+        GL_PROF(GL_PROF_GELU, gelu_backward(a->d_i, a->fc1[l], a->d_i, N * I));
+        GL_PROF(GL_PROF_LINEAR_BWD, linear_backward(d_h1, GL->w1, GL->b1, a->d_i, a->h1[l], L->w1, (int)N, C, I));
 
         /* LN1: d_res = dLN1(d_h1) ; attn_res = drop(lin_o) + x */
         memset(d_res, 0, N * C * sizeof(float));
-        layernorm_backward(d_res, GL->ln1_w, GL->ln1_b, d_h1, a->attn_res[l], L->ln1_w, a->ln1_mean[l],
-                           a->ln1_rstd[l], (int)N, C);
+        GL_PROF(GL_PROF_LAYERNORM, layernorm_backward(d_res, GL->ln1_w, GL->ln1_b, d_h1, a->attn_res[l], L->ln1_w,
+                                                      a->ln1_mean[l], a->ln1_rstd[l], (int)N, C));
         memcpy(dx, d_res, N * C * sizeof(float)); /* residual path to x */
-        dropout_apply(d_res, N * C, ph, site_key(a, l, SITE_ATTN_OUT));
+        GL_PROF(GL_PROF_DROPOUT, dropout_apply(d_res, N * C, ph, site_key(a, l, SITE_ATTN_OUT)));
         memset(d_ctx, 0, N * C * sizeof(float));
-        linear_backward(d_ctx, GL->wo, GL->bo, d_res, a->ctx[l], L->wo, (int)N, C, C);
-        attention_backward(a->d_qkv, d_ctx, a->qkv[l], a->probs[l], B, T, C, NH, pa, site_key(a, l, SITE_ATTN_PROBS),
-                           a->attn_scratch);
-        linear_backward(dx, GL->wqkv, GL->bqkv, a->d_qkv, x, L->wqkv, (int)N, C, 3 * C);
+        GL_PROF(GL_PROF_LINEAR_BWD, linear_backward(d_ctx, GL->wo, GL->bo, d_res, a->ctx[l], L->wo, (int)N, C, C));
+        GL_PROF(GL_PROF_ATTN_BWD, attention_backward(a->d_qkv, d_ctx, a->qkv[l], a->probs[l], B, T, C, NH, pa,
+                                                     site_key(a, l, SITE_ATTN_PROBS), a->attn_scratch));
+        GL_PROF(GL_PROF_LINEAR_BWD, linear_backward(dx, GL->wqkv, GL->bqkv, a->d_qkv, x, L->wqkv, (int)N, C, 3 * C));
     }
 
     /* embeddings */
-    dropout_apply(dx, N * C, ph, site_key(a, -1, SITE_EMB));
+    GL_PROF(GL_PROF_DROPOUT, dropout_apply(dx, N * C, ph, site_key(a, -1, SITE_EMB)));
     memset(d_res, 0, N * C * sizeof(float));
-    layernorm_backward(d_res, G->ln_w, G->ln_b, dx, a->emb_sum, P->ln_w, a->emb_mean, a->emb_rstd, (int)N, C);
+    GL_PROF(GL_PROF_LAYERNORM,
+            layernorm_backward(d_res, G->ln_w, G->ln_b, dx, a->emb_sum, P->ln_w, a->emb_mean, a->emb_rstd, (int)N, C));
     /* scatter-add into embedding rows; threads own channel blocks so no two write the same float */
+    GL_PROF_BEGIN(prof_emb);
 #pragma omp parallel for schedule(static)
     for (int c0 = 0; c0 < C; c0 += 16) {
         int c1 = c0 + 16 < C ? c0 + 16 : C;
@@ -388,6 +394,7 @@ void gl_bert_backward(gl_bert *m, gl_bert_acts *a, float *dhidden) {
             }
         }
     }
+    GL_PROF_END(prof_emb, GL_PROF_EMBED);
 }
 
 /* --------------------------------------------------------------- pooling */

@@ -105,10 +105,11 @@ static void batch_free(batch_buf *b) {
     free(b->y);
 }
 
-/* Gather documents idx[0..B) of split s, padded with pad to the longest. */
-static void batch_fill(batch_buf *b, const gl_split *s, const size_t *idx, int B, int32_t pad) {
-    int T = 0;
-    for (int i = 0; i < B; i++)
+/* Gather documents idx[0..B) of split s, padded with pad to the longest
+ * (or to T_fixed when it is > 0). */
+static void batch_fill(batch_buf *b, const gl_split *s, const size_t *idx, int B, int32_t pad, int T_fixed) {
+    int T = T_fixed;
+    for (int i = 0; T_fixed <= 0 && i < B; i++)
         if (gl_split_len(s, idx[i]) > T) T = gl_split_len(s, idx[i]);
     b->B = B;
     b->T = T;
@@ -132,8 +133,7 @@ static int max_doc_len(const gl_split *s) {
 
 /* ----------------------------------------------------------- evaluation */
 
-static const size_t *g_sort_split_len_base; /* qsort has no context argument */
-static const gl_split *g_sort_split;
+static const gl_split *g_sort_split; /* qsort has no context argument; set right before each sort */
 static int by_length(const void *a, const void *b) {
     size_t x = *(const size_t *)a, y = *(const size_t *)b;
     int lx = gl_split_len(g_sort_split, x), ly = gl_split_len(g_sort_split, y);
@@ -149,7 +149,6 @@ int gl_predict_split(gl_bert *m, const gl_split *s, gl_pool pool, int batch_size
     if (!order) return -1;
     for (size_t i = 0; i < s->n; i++) order[i] = i;
     g_sort_split = s;
-    (void)g_sort_split_len_base;
     qsort(order, s->n, sizeof(size_t), by_length);
     int Tmax = max_doc_len(s);
     batch_buf b = {0};
@@ -170,7 +169,7 @@ int gl_predict_split(gl_bert *m, const gl_split *s, gl_pool pool, int batch_size
     gl_progress_start(&bar, stderr, label, s->n, "docs", quiet);
     for (size_t start = 0; start < s->n && rc == 0; start += (size_t)batch_size) {
         int B = (int)(s->n - start < (size_t)batch_size ? s->n - start : (size_t)batch_size);
-        batch_fill(&b, s, order + start, B, 0);
+        batch_fill(&b, s, order + start, B, 0, 0);
         const float *H = gl_bert_forward(m, &acts, b.ids, b.mask, B, b.T, 0, 0);
         rc = gl_pool_forward(m, pool, pooled, H, b.mask, B, b.T);
         if (rc != 0) break;
@@ -268,6 +267,8 @@ static json_t *opts_json(const gl_train_opts *o) {
                      (json_int_t)o->seed, "pool", gl_pool_name(o->pool), "class_weights", o->class_weights,
                      "limit_train", (json_int_t)o->limit_train);
     json_object_set_new(j, "objective", objective_json(&o->obj));
+    json_object_set_new(j, "bucket", json_boolean(o->bucket));
+    json_object_set_new(j, "pad_to_max", json_boolean(o->pad_to_max));
     return j;
 }
 
@@ -563,12 +564,13 @@ static double train_epoch(trainer *t, const gl_train_opts *o, int epoch, double 
     const int64_t steps_per_epoch = (int64_t)((n + (size_t)Bmax - 1) / (size_t)Bmax);
     const int64_t total_steps = steps_per_epoch * o->epochs;
     size_t *order = gl_malloc(n * sizeof(size_t));
+    size_t *batch_perm = gl_malloc((size_t)steps_per_epoch * sizeof(size_t) + 1);
     float *pooled = gl_malloc((size_t)Bmax * C * sizeof(float) * 3);
     float *logits = gl_malloc((size_t)Bmax * K * sizeof(float) * 2);
     float *dH = gl_malloc((size_t)Bmax * o->max_length * C * sizeof(float));
     batch_buf b = {0};
     gl_bert_acts acts = {0};
-    int rc = (order && pooled && logits && dH) ? 0 : -1;
+    int rc = (order && batch_perm && pooled && logits && dH) ? 0 : -1;
     if (rc == 0) rc = batch_alloc(&b, Bmax, o->max_length);
     if (rc == 0) rc = gl_bert_acts_init(&acts, m, Bmax, o->max_length);
     double loss_sum = 0, tokens = 0;
@@ -577,6 +579,16 @@ static double train_epoch(trainer *t, const gl_train_opts *o, int epoch, double 
         for (size_t i = 0; i < n; i++) order[i] = i;
         gl_rng r = {gl_rng_key(o->seed, 0x6f72646572ull + (uint64_t)epoch)};
         gl_rng_shuffle(&r, order, n);
+        for (int64_t k = 0; k < steps_per_epoch; k++) batch_perm[k] = (size_t)k;
+        if (o->bucket) {
+            /* length bucketing: sort chunks of 50 batches by length, cut them into
+             * batches, then visit the batches in a random order */
+            const size_t chunk = 50 * (size_t)Bmax;
+            g_sort_split = tr;
+            for (size_t c0 = 0; c0 < n; c0 += chunk)
+                qsort(order + c0, n - c0 < chunk ? n - c0 : chunk, sizeof(size_t), by_length);
+            gl_rng_shuffle(&r, batch_perm, (size_t)steps_per_epoch);
+        }
     }
     float *pooled_d = pooled + (size_t)Bmax * C, *dpooled = pooled_d + (size_t)Bmax * C;
     float *dlogits = logits + (size_t)Bmax * K;
@@ -585,9 +597,9 @@ static double train_epoch(trainer *t, const gl_train_opts *o, int epoch, double 
     snprintf(label, sizeof label, "epoch %d/%d", epoch + 1, o->epochs);
     gl_progress_start(&bar, stderr, label, (size_t)steps_per_epoch, "steps", o->quiet);
     for (int64_t s = 0; rc == 0 && s < steps_per_epoch; s++) {
-        size_t start = (size_t)s * (size_t)Bmax;
+        size_t start = batch_perm[s] * (size_t)Bmax;
         int B = (int)(n - start < (size_t)Bmax ? n - start : (size_t)Bmax);
-        batch_fill(&b, tr, order + start, B, 0);
+        batch_fill(&b, tr, order + start, B, 0, o->pad_to_max ? o->max_length : 0);
         const int T = b.T;
         uint64_t key = gl_rng_key(o->seed, 0x73746570ull ^ ((uint64_t)t->st.step << 8));
         const float *H = gl_bert_forward(m, &acts, b.ids, b.mask, B, T, 1, key);
@@ -636,7 +648,7 @@ static double train_epoch(trainer *t, const gl_train_opts *o, int epoch, double 
         t->st.step++;
         loss_sum += loss * B;
         for (int i = 0; i < B * T; i++) tokens += b.mask[i];
-        snprintf(status, sizeof status, "loss %.4f  lr %.2e", loss_sum / (double)(start + (size_t)B), t->opt.lr);
+        snprintf(status, sizeof status, "loss %.4f  lr %.2e", loss_sum / (double)(s * Bmax + B), t->opt.lr);
         gl_progress_update(&bar, (size_t)s + 1, status);
     }
     snprintf(status, sizeof status, "loss %.4f", loss_sum / (double)(n ? n : 1));
@@ -644,6 +656,7 @@ static double train_epoch(trainer *t, const gl_train_opts *o, int epoch, double 
     gl_bert_acts_free(&acts);
     batch_free(&b);
     free(order);
+    free(batch_perm);
     free(pooled);
     free(logits);
     free(dH);

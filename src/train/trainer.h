@@ -28,6 +28,8 @@ typedef struct {
     int stop_after;       /* stop (as if interrupted) after this many epochs; 0: never */
     int quiet;
     size_t limit_train;   /* use only the first N training documents (0: all) */
+    int bucket;           /* length bucketing: batches of similar lengths, in random order */
+    int pad_to_max;       /* pad every training batch to max_length (for comparisons) */
     gl_objective obj;     /* loss: cross-entropy, G-Loss, baselines; combined or standalone */
     int probe_iters;      /* standalone: linear-probe iterations (default 300) */
     size_t sigma_sample;  /* documents used for the sigma heuristics (default 2000) */
