@@ -30,7 +30,7 @@ LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 
-.PHONY: all test check check-fast asan asan-fast setup model demo clean tests bench-gloss
+.PHONY: all test check check-fast asan asan-fast setup model demo clean tests bench-gloss bench
 all: $(BUILD)/gloss
 
 $(BUILD)/%.o: %.c
@@ -76,6 +76,12 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/libgloss.a
 # G-Loss's share of a training step (all-MiniLM-L6-v2, batch 128, length 128)
 bench-gloss: $(BUILD)/bench/bench_gloss_cost
 	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-$$(nproc)} $(BUILD)/bench/bench_gloss_cost models/all-MiniLM-L6-v2 3
+
+# gloss vs PyTorch (same run): training step and inference, MiniLM-L6 and BERT-base
+# shapes, batch 32 x 128, 2 threads; sgemm peak, GFLOP/s, peak RSS, per-kernel
+# profile (bench/README.md). About 6 minutes on an idle 2-core machine.
+bench: $(BUILD)/bench/bench_train
+	sh bench/run_bench.sh $(BUILD)
 
 setup:
 	sh tools/setup.sh

@@ -1,0 +1,100 @@
+#!/bin/sh
+# run_bench.sh: gloss vs PyTorch, training step and inference, one table.
+#   sh bench/run_bench.sh [BUILD_DIR]      (what `make bench` runs)
+# Runs, each in its own fresh process (so that each peak RSS is its own):
+#   the sgemm peak; then for each shape, gloss train, torch train, gloss infer,
+#   torch infer. Progress goes to stderr, the table to stdout; the raw lines are
+#   kept in BUILD_DIR/bench/results.txt. See bench/README.md.
+# Knobs (environment): BENCH_THREADS (2), BENCH_SHAPES ("minilm base"),
+#   BENCH_BATCH (32), BENCH_SEQ (128), BENCH_PYTHON (python3),
+#   BENCH_TRAIN_STEPS_minilm (5), BENCH_TRAIN_STEPS_base (3),
+#   BENCH_INFER_STEPS_minilm (5), BENCH_INFER_STEPS_base (3); one warm-up step each.
+set -eu
+BUILD=${1:-build}
+BIN=$BUILD/bench/bench_train
+THREADS=${BENCH_THREADS:-2}
+SHAPES=${BENCH_SHAPES:-minilm base}
+BATCH=${BENCH_BATCH:-32}
+SEQ=${BENCH_SEQ:-128}
+PY=${BENCH_PYTHON:-python3}
+export OMP_NUM_THREADS=$THREADS BENCH_THREADS=$THREADS MKL_NUM_THREADS=$THREADS OPENBLAS_NUM_THREADS=$THREADS
+OUT=$BUILD/bench/results.txt
+mkdir -p "$BUILD/bench"
+: >"$OUT"
+
+steps_for() { # mode shape
+    eval "v=\${BENCH_$(echo "$1" | tr a-z A-Z)_STEPS_$2:-}"
+    if [ -n "$v" ]; then echo "$v"; elif [ "$2" = base ]; then echo 3; else echo 5; fi
+}
+
+load=$(cut -d' ' -f1 /proc/loadavg)
+if awk -v l="$load" 'BEGIN { exit !(l > 0.5) }'; then
+    echo "run_bench: WARNING: load average $load before starting; timings are only meaningful on an idle machine" >&2
+fi
+
+t_start=$(date +%s)
+echo "run_bench: sgemm peak ($THREADS threads)" >&2
+"$BIN" peak 5 | tee -a "$OUT" >&2
+for shape in $SHAPES; do
+    for mode in train infer; do
+        n=$(steps_for "$mode" "$shape")
+        echo "run_bench: $shape $mode, gloss (1 warm-up + $n steps)" >&2
+        "$BIN" "$mode" "$shape" 1 "$n" "$BATCH" "$SEQ" >>"$OUT"
+        echo "run_bench: $shape $mode, torch (1 warm-up + $n steps)" >&2
+        "$PY" bench/torch_peer.py "$mode" "$shape" 1 "$n" "$BATCH" "$SEQ" >>"$OUT"
+    done
+done
+t_end=$(date +%s)
+
+cpu=$(lscpu 2>/dev/null | sed -n 's/^Model name:[[:space:]]*//p' | head -n 1)
+awk -v cpu="${cpu:-unknown}" -v shapes="$SHAPES" -v secs=$((t_end - t_start)) -v load="$load" '
+function kv(line, key,    n, i, a, f) {
+    n = split(line, a, " ")
+    for (i = 1; i <= n; i++) { split(a[i], f, "="); if (f[1] == key) return substr(a[i], length(key) + 2) }
+    return ""
+}
+$1 == "PEAK" { peak = kv($0, "peak_gflops"); p1 = kv($0, "sgemm_2048"); p2 = kv($0, "sgemm_4096x4096x1024")
+               threads = kv($0, "threads") }
+$1 == "RESULT" { k = kv($0, "shape") SUBSEP kv($0, "mode") SUBSEP kv($0, "side"); res[k] = $0
+                 if (kv($0, "side") == "gloss") gflop[kv($0, "shape") SUBSEP kv($0, "mode")] = kv($0, "gflop")
+                 if (kv($0, "side") == "torch") { tv = kv($0, "torch"); trv = kv($0, "transformers"); attn = kv($0, "attn")
+                                                  imp = kv($0, "import_rss_mb") }
+                 batch = kv($0, "batch"); seq = kv($0, "seq") }
+$1 == "PROFILE" { s = kv($0, "shape"); c = kv($0, "cat"); prof[s, c] = kv($0, "share"); psec[s, c] = kv($0, "sec")
+                  if (!((s, "seen") in prof)) { prof[s, "seen"] = 1; pshapes = pshapes " " s }
+                  if (!(c in catseen)) { catseen[c] = 1; cats[++ncat] = c } }
+END {
+    name["minilm"] = "MiniLM-L6 (384x6)"; name["base"] = "BERT-base (768x12)"; name["tiny"] = "tiny (64x2)"
+    printf "\ngloss vs PyTorch %s (PyPI wheel; transformers %s, attention \"%s\"), fp32, %s threads, batch %s x %s tokens\n",
+        tv, trv, attn, threads, batch, seq
+    printf "CPU: %s; sgemm peak (OpenBLAS, %s threads): 2048^3 %s, 4096x4096x1024 %s -> peak %s GFLOP/s\n\n",
+        cpu, threads, p1, p2, peak
+    printf "%-19s %-6s %9s %9s %7s %7s %15s %15s %9s %9s\n", "shape", "task", "gloss", "torch", "gloss/", "GFLOP",
+        "gloss GFLOP/s", "torch GFLOP/s", "gloss RSS", "torch RSS"
+    printf "%-19s %-6s %9s %9s %7s %7s %15s %15s %9s %9s\n", "", "", "seq/s", "seq/s", "torch", "/step",
+        "(% of peak)", "(% of peak)", "MiB", "MiB"
+    n = split(shapes, sh, " ")
+    for (i = 1; i <= n; i++) for (j = 1; j <= 2; j++) {
+        s = sh[i]; m = j == 1 ? "train" : "infer"
+        g = res[s, m, "gloss"]; t = res[s, m, "torch"]
+        if (g == "" || t == "") continue
+        gs = kv(g, "seq_per_s"); ts = kv(t, "seq_per_s"); f = gflop[s, m]
+        gg = f * gs / batch; tg = f * ts / batch
+        printf "%-19s %-6s %9.1f %9.1f %7.2f %7.0f %7.1f (%4.1f%%) %7.1f (%4.1f%%) %9.0f %9.0f\n", name[s], m, gs, ts,
+            gs / ts, f, gg, 100 * gg / peak, tg, 100 * tg / peak, kv(g, "maxrss_mb"), kv(t, "maxrss_mb")
+    }
+    printf "(seq/s: median over the timed steps; GFLOP/step counted analytically (bench/README.md); RSS: peak\n"
+    printf " resident set of a fresh process per shape and task; torch with torch + transformers imported alone: %s MiB)\n", imp
+    np = split(pshapes, ps, " ")
+    if (np) {
+        printf "\ngloss training step, per-kernel share of the time (%%; seconds per step in brackets)\n%-12s", "kernel"
+        for (i = 1; i <= np; i++) printf " %24s", name[ps[i]]
+        printf "\n"
+        for (c = 1; c <= ncat; c++) {
+            printf "%-12s", cats[c]
+            for (i = 1; i <= np; i++) printf " %14.1f (%7.3f)", prof[ps[i], cats[c]], psec[ps[i], cats[c]]
+            printf "\n"
+        }
+    }
+    printf "\n(bench wall time %d s; load average at start %s)\n", secs, load
+}' "$OUT"

@@ -1,0 +1,119 @@
+"""torch_peer.py: PyTorch's side of `make bench` (bench/run_bench.sh runs it).
+
+    python3 bench/torch_peer.py train|infer minilm|base|tiny [warmup] [steps] [batch] [seq]
+
+The same work as build/bench/bench_train, on transformers' BertModel built from
+a BertConfig of the same shape (random weights, default attention
+implementation, fp32, no pooler):
+  train: forward with dropout (model.train()), mean pooling, classifier dropout
+         + nn.Linear head, class-weighted F.cross_entropy, backward,
+         clip_grad_norm_(1.0), torch.optim.AdamW (decay on matrices only).
+  infer: model.eval(), torch.inference_mode(), forward + mean pooling.
+Every token is real (mask all 1). Prints one line
+  RESULT side=torch ... step_s=<median> seq_per_s=... maxrss_mb=... import_rss_mb=...
+(import_rss_mb: the peak resident set once torch and transformers are imported,
+before the model exists).
+Threads: BENCH_THREADS (default 2) for torch.set_num_threads, and for the
+OMP/MKL environment variables, which must be set before torch is imported. """
+import os
+import sys
+
+THREADS = int(os.environ.get("BENCH_THREADS", "2"))
+for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+    os.environ[var] = str(THREADS)
+
+import resource  # noqa: E402
+import statistics  # noqa: E402
+import time  # noqa: E402
+
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+import transformers  # noqa: E402
+from transformers import BertConfig, BertModel  # noqa: E402
+
+SHAPES = {
+    "minilm": dict(vocab_size=30522, hidden_size=384, num_hidden_layers=6, num_attention_heads=12,
+                   intermediate_size=1536),
+    "base": dict(vocab_size=30522, hidden_size=768, num_hidden_layers=12, num_attention_heads=12,
+                 intermediate_size=3072),
+    "tiny": dict(vocab_size=1000, hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
+                 intermediate_size=256),
+}
+NUM_CLASSES = 4
+
+
+def main():
+    if len(sys.argv) < 3 or sys.argv[1] not in ("train", "infer") or sys.argv[2] not in SHAPES:
+        sys.exit(__doc__)
+    mode, shape = sys.argv[1], sys.argv[2]
+    warmup = int(sys.argv[3]) if len(sys.argv) > 3 else 1
+    steps = int(sys.argv[4]) if len(sys.argv) > 4 else 3
+    B = int(sys.argv[5]) if len(sys.argv) > 5 else 32
+    T = int(sys.argv[6]) if len(sys.argv) > 6 else 128
+    torch.set_num_threads(THREADS)
+    torch.manual_seed(0)
+    base_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # torch + transformers imported
+
+    cfg = BertConfig(**SHAPES[shape], max_position_embeddings=512, type_vocab_size=2, hidden_act="gelu",
+                     hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1, layer_norm_eps=1e-12)
+    model = BertModel(cfg, add_pooling_layer=False)  # default attention implementation
+    attn_impl = getattr(model.config, "_attn_implementation", "?")
+    V = cfg.vocab_size
+    g = torch.Generator().manual_seed(7)
+    lo = 1000 if V > 2000 else 3
+    ids = torch.randint(lo, V, (B, T), generator=g)
+    ids[:, 0] = 101 if V > 2000 else 1
+    ids[:, -1] = 102 if V > 2000 else 2
+    mask = torch.ones(B, T, dtype=torch.long)
+    maskf = mask.unsqueeze(-1).float()
+
+    def pool(h):
+        return (h * maskf).sum(1) / maskf.sum(1).clamp(min=1e-9)
+
+    times = []
+    if mode == "infer":
+        model.eval()
+        with torch.inference_mode():
+            for s in range(warmup + steps):
+                t0 = time.perf_counter()
+                h = model(input_ids=ids, attention_mask=mask).last_hidden_state
+                pooled = pool(h)
+                dt = time.perf_counter() - t0
+                print(f"  torch infer {shape} step {s + 1}{' (warm-up)' if s < warmup else ''}: {dt:.3f} s",
+                      file=sys.stderr)
+                if s >= warmup:
+                    times.append(dt)
+        del pooled
+    else:
+        model.train()
+        head = torch.nn.Linear(cfg.hidden_size, NUM_CLASSES)
+        drop = torch.nn.Dropout(cfg.hidden_dropout_prob)
+        y = torch.arange(B) % NUM_CLASSES
+        class_w = torch.tensor([0.5, 1.0, 1.5, 2.0])
+        params = list(model.parameters()) + list(head.parameters())
+        groups = [{"params": [p for p in params if p.dim() >= 2], "weight_decay": 0.01},
+                  {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}]
+        opt = torch.optim.AdamW(groups, lr=2e-5)
+        for s in range(warmup + steps):
+            t0 = time.perf_counter()
+            opt.zero_grad()
+            h = model(input_ids=ids, attention_mask=mask).last_hidden_state
+            logits = head(drop(pool(h)))
+            loss = F.cross_entropy(logits, y, weight=class_w)
+            loss.backward()
+            norm = torch.nn.utils.clip_grad_norm_(params, 1.0)
+            opt.step()
+            dt = time.perf_counter() - t0
+            print(f"  torch train {shape} step {s + 1}{' (warm-up)' if s < warmup else ''}: {dt:.3f} s "
+                  f"(loss {loss.item():.4f}, grad norm {norm.item():.3g})", file=sys.stderr)
+            if s >= warmup:
+                times.append(dt)
+    med = statistics.median(times)
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    print(f"RESULT side=torch mode={mode} shape={shape} batch={B} seq={T} threads={torch.get_num_threads()} "
+          f"steps={steps} step_s={med:.4f} seq_per_s={B / med:.2f} maxrss_mb={rss:.0f} import_rss_mb={base_rss:.0f} "
+          f"torch={torch.__version__} transformers={transformers.__version__} attn={attn_impl}")
+
+
+if __name__ == "__main__":
+    main()
