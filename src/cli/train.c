@@ -1,5 +1,6 @@
 /* train.c: `gloss train`: fine-tune an encoder and classifier on a data directory. */
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,12 +92,22 @@ static const char *HELP =
     "  --resume             continue from --out/checkpoint.safetensors (same options);\n"
     "                       ends with exactly the weights of an uninterrupted run\n"
     "  --stop-after N       stop after epoch N with a checkpoint (exit status 3)\n"
+    "  Ctrl-C / SIGTERM     finish the current step, write a checkpoint, exit with\n"
+    "                       status 3 (a second signal stops at once)\n"
     "  --map-points N       at most N points in the t-SNE map embedding_map.svg\n"
     "                       (default 2000; 0: no maps)\n"
     "  --quiet              no progress display\n"
     "  -h, --help           this help\n"
     "\n"
-    "Same seed and same OMP_NUM_THREADS give the same numbers, run after run.\n";
+    "Same seed and same OMP_NUM_THREADS give the same numbers, run after run.\n"
+    "A step with a NaN/Inf loss or gradient is skipped with a warning and counted\n"
+    "in metrics.json; 5 in a row stop the run (exit status 1).\n"
+    "Exit status: 0 done, 1 error, 2 usage, 3 stopped with a checkpoint (resumable).\n";
+
+static void on_signal(int sig) {
+    (void)sig;
+    gl_train_interrupt(); /* a second signal gets the default action (SA_RESETHAND) */
+}
 
 static int parse_double(const char *opt, const char *s, double lo, double hi, double *out) {
     char *end;
@@ -233,6 +244,13 @@ int cmd_train(int argc, char **argv) {
         fprintf(stderr, "gloss train: --standalone needs an embedding loss (--loss gloss, supcon, triplet or cosine)\n");
         return EXIT_USAGE;
     }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sa.sa_flags = SA_RESETHAND;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
     int rc = gl_train(&o);
     if (rc == 3) return 3;
     if (rc != 0) {

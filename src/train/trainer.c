@@ -8,6 +8,7 @@
 #include "train/trainer.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
@@ -227,7 +228,11 @@ typedef struct {
 
 typedef struct {
     int epochs_done;   /* completed epochs */
-    int64_t step;      /* optimiser steps taken */
+    int64_t step;      /* training steps (batches) taken */
+    int64_t epoch_step;    /* steps done in the unfinished epoch (after an interruption) */
+    double epoch_loss, epoch_tokens, epoch_seconds; /* its partial sums */
+    int64_t nonfinite;     /* steps skipped for a NaN/Inf loss or gradient */
+    int64_t adam_step;     /* optimiser steps taken (bias correction) */
     int best_epoch;    /* 1-based, 0: none yet */
     double best_f1;
     int bad_epochs;    /* epochs since the best one */
@@ -280,10 +285,15 @@ static json_t *state_json(const train_state *st) {
                                            "val_accuracy", r->val_acc, "val_macro_f1", r->val_f1, "seconds",
                                            r->seconds, "tokens_per_s", r->tokens_per_s));
     }
-    return json_pack("{s:i, s:I, s:i, s:f, s:i, s:f, s:o}", "epochs_done", st->epochs_done, "step",
-                     (json_int_t)st->step, "best_epoch", st->best_epoch, "best_f1", st->best_f1, "bad_epochs",
-                     st->bad_epochs, "seconds", st->seconds, "history", h);
+    return json_pack("{s:i, s:I, s:i, s:f, s:i, s:f, s:o, s:I, s:f, s:f, s:f, s:I, s:I}", "epochs_done",
+                     st->epochs_done, "step", (json_int_t)st->step, "best_epoch", st->best_epoch, "best_f1",
+                     st->best_f1, "bad_epochs", st->bad_epochs, "seconds", st->seconds, "history", h, "epoch_step",
+                     (json_int_t)st->epoch_step, "epoch_loss", st->epoch_loss, "epoch_tokens", st->epoch_tokens,
+                     "epoch_seconds", st->epoch_seconds, "nonfinite_steps", (json_int_t)st->nonfinite, "adam_step",
+                     (json_int_t)st->adam_step);
 }
+
+#define CHECKPOINT_FORMAT "gloss-checkpoint-2"
 
 static int save_checkpoint(const gl_train_opts *o, const gl_bert *m, const gl_adamw *opt, const float *best,
                            const train_state *st) {
@@ -293,7 +303,7 @@ static int save_checkpoint(const gl_train_opts *o, const gl_bert *m, const gl_ad
     char *os = json_dumps(oj, JSON_SORT_KEYS | JSON_COMPACT), *ss = json_dumps(sj, JSON_COMPACT);
     json_decref(oj);
     json_decref(sj);
-    const char *meta[] = {"format", "gloss-checkpoint-1", "options", os, "state", ss, NULL};
+    const char *meta[] = {"format", CHECKPOINT_FORMAT, "options", os, "state", ss, NULL};
     gl_st_entry e[4] = {{"params", m->params, 1, {(int64_t)m->size}},
                         {"adam_m", opt->m, 1, {(int64_t)m->size}},
                         {"adam_v", opt->v, 1, {(int64_t)m->size}},
@@ -326,7 +336,10 @@ static int load_checkpoint(const gl_train_opts *o, gl_bert *m, gl_adamw *opt, fl
     json_t *now = opts_json(o);
     char *now_s = json_dumps(now, JSON_SORT_KEYS | JSON_COMPACT);
     json_decref(now);
-    if (!os || !ss) rc = gl_error("%s: not a gloss checkpoint (no options/state metadata)", path);
+    const char *fmt = json_string_value(json_object_get(meta, "format"));
+    if (!os || !ss || !fmt) rc = gl_error("%s: not a gloss checkpoint (no options/state metadata)", path);
+    else if (strcmp(fmt, CHECKPOINT_FORMAT) != 0)
+        rc = gl_error("%s: checkpoint format '%s', this gloss reads '%s'", path, fmt, CHECKPOINT_FORMAT);
     else if (!now_s || strcmp(os, now_s) != 0)
         rc = gl_error("%s: was written with different options; resume with the same ones.\n  checkpoint: %s\n  now:        %s",
                       path, os, now_s ? now_s : "?");
@@ -341,16 +354,21 @@ static int load_checkpoint(const gl_train_opts *o, gl_bert *m, gl_adamw *opt, fl
     json_t *sj = rc == 0 ? json_loads(ss, 0, &err) : NULL;
     if (rc == 0 && !sj) rc = gl_error("%s: corrupt state metadata", path);
     if (rc == 0) {
-        json_int_t step = 0;
+        json_int_t step = 0, estep = 0, nonfinite = 0, astep = 0;
         json_t *h = NULL;
-        if (json_unpack(sj, "{s:i, s:I, s:i, s:F, s:i, s:F, s:o}", "epochs_done", &st->epochs_done, "step", &step,
-                        "best_epoch", &st->best_epoch, "best_f1", &st->best_f1, "bad_epochs", &st->bad_epochs,
-                        "seconds", &st->seconds, "history", &h) != 0 ||
-            !json_is_array(h)) {
+        if (json_unpack(sj, "{s:i, s:I, s:i, s:F, s:i, s:F, s:o, s:I, s:F, s:F, s:F, s:I, s:I}", "epochs_done",
+                        &st->epochs_done, "step", &step, "best_epoch", &st->best_epoch, "best_f1", &st->best_f1,
+                        "bad_epochs", &st->bad_epochs, "seconds", &st->seconds, "history", &h, "epoch_step", &estep,
+                        "epoch_loss", &st->epoch_loss, "epoch_tokens", &st->epoch_tokens, "epoch_seconds",
+                        &st->epoch_seconds, "nonfinite_steps", &nonfinite, "adam_step", &astep) != 0 ||
+            !json_is_array(h) || (int)json_array_size(h) > o->epochs) {
             rc = gl_error("%s: corrupt state metadata", path);
         } else {
             st->step = step;
-            opt->step = step;
+            st->epoch_step = estep;
+            st->nonfinite = nonfinite;
+            st->adam_step = astep;
+            opt->step = astep;
             st->nhist = (int)json_array_size(h);
             for (int i = 0; i < st->nhist; i++) {
                 epoch_row *r = &st->hist[i];
@@ -416,6 +434,7 @@ static int write_metrics(const gl_train_opts *o, const gl_dataset *d, const gl_m
     json_object_set_new(j, "best_epoch", json_integer(st->best_epoch));
     json_object_set_new(j, "epochs_run", json_integer(st->epochs_done));
     json_object_set_new(j, "steps", json_integer(st->step));
+    json_object_set_new(j, "nonfinite_steps_skipped", json_integer(st->nonfinite));
     json_object_set_new(j, "seconds", json_real(st->seconds));
     json_object_set_new(j, "train_size", json_integer((json_int_t)d->train.n));
     json_object_set_new(j, "val_size", json_integer((json_int_t)d->val.n));
@@ -555,8 +574,24 @@ static int trainer_setup(trainer *t, const gl_train_opts *o) {
     return 0;
 }
 
-/* One training epoch; returns the mean loss or NAN on error. */
-static double train_epoch(trainer *t, const gl_train_opts *o, int epoch, double *tokens_out) {
+/* Set asynchronously (signal handlers): finish the current step, checkpoint, stop. */
+static volatile sig_atomic_t g_interrupt = 0;
+void gl_train_interrupt(void) { g_interrupt = 1; }
+
+#define MAX_NONFINITE_IN_A_ROW 5
+
+/* Fault injection for the tests: GLOSS_FAULT_NAN_STEPS="a-b" makes the loss
+ * of training steps a..b (1-based, global) NaN. */
+static int fault_nan(int64_t step) {
+    const char *e = getenv("GLOSS_FAULT_NAN_STEPS");
+    long long a, b;
+    return e && sscanf(e, "%lld-%lld", &a, &b) == 2 && step >= a && step <= b;
+}
+
+/* One training epoch (or its remainder after an interruption). Returns 0 when
+ * the epoch is complete (mean loss in *loss_out), 3 when interrupted (the
+ * partial sums are in t->st), -1 on error. */
+static int train_epoch(trainer *t, const gl_train_opts *o, int epoch, double *loss_out, double *tokens_out) {
     gl_bert *m = &t->model;
     const gl_split *tr = &t->data.train;
     const int C = m->cfg.hidden_size, K = t->data.K, Bmax = o->batch_size;
@@ -573,7 +608,8 @@ static double train_epoch(trainer *t, const gl_train_opts *o, int epoch, double 
     int rc = (order && batch_perm && pooled && logits && dH) ? 0 : -1;
     if (rc == 0) rc = batch_alloc(&b, Bmax, o->max_length);
     if (rc == 0) rc = gl_bert_acts_init(&acts, m, Bmax, o->max_length);
-    double loss_sum = 0, tokens = 0;
+    double loss_sum = t->st.epoch_loss, tokens = t->st.epoch_tokens;
+    int bad_in_a_row = 0, interrupted = 0;
     if (rc == 0) {
         /* the epoch's order depends only on (seed, epoch): resuming reproduces it */
         for (size_t i = 0; i < n; i++) order[i] = i;
@@ -596,7 +632,12 @@ static double train_epoch(trainer *t, const gl_train_opts *o, int epoch, double 
     char label[32], status[96];
     snprintf(label, sizeof label, "epoch %d/%d", epoch + 1, o->epochs);
     gl_progress_start(&bar, stderr, label, (size_t)steps_per_epoch, "steps", o->quiet);
-    for (int64_t s = 0; rc == 0 && s < steps_per_epoch; s++) {
+    int64_t s;
+    for (s = t->st.epoch_step; rc == 0 && s < steps_per_epoch; s++) {
+        if (g_interrupt) {
+            interrupted = 1;
+            break;
+        }
         size_t start = batch_perm[s] * (size_t)Bmax;
         int B = (int)(n - start < (size_t)Bmax ? n - start : (size_t)Bmax);
         batch_fill(&b, tr, order + start, B, 0, o->pad_to_max ? o->max_length : 0);
@@ -632,27 +673,44 @@ static double train_epoch(trainer *t, const gl_train_opts *o, int epoch, double 
             int skipped;
             double E = gl_objective_embedding_loss(ob, pooled, b.y, B, C, K, cw, w_emb, gl_rng_key(key, 0x67726170ull),
                                                    dpooled, &t->gstats, &skipped);
-            if (isnan(E)) {
-                rc = gl_error("out of memory in the embedding loss");
-                break;
-            }
-            loss += w_emb * E;
+            loss += w_emb * E; /* NaN (also on allocation failure) makes this a non-finite step */
         }
         memset(dH, 0, (size_t)B * T * C * sizeof(float));
         rc = gl_pool_backward(m, o->pool, dH, dpooled, pooled, H, b.mask, B, T);
         if (rc != 0) break;
         gl_bert_backward(m, &acts, dH);
-        if (o->clip > 0) gl_clip_grad_norm(m->grads, m->size, o->clip);
-        t->opt.lr = gl_schedule_lr(o, t->st.step, total_steps, epoch);
-        gl_adamw_step(&t->opt, m->params, m->grads, t->decay);
+        double gnorm = gl_clip_grad_norm(m->grads, m->size, o->clip > 0 ? o->clip : INFINITY);
         t->st.step++;
+        if (fault_nan(t->st.step)) loss = NAN;
+        if (!isfinite(loss) || !isfinite(gnorm)) {
+            /* skip the update; the weights stay those of the last good step */
+            t->st.nonfinite++;
+            bad_in_a_row++;
+            fprintf(stderr, "\nwarning: step %lld: %s is %s; step skipped (%lld so far)\n", (long long)t->st.step,
+                    isfinite(loss) ? "the gradient norm" : "the loss", isnan(isfinite(loss) ? gnorm : loss) ? "NaN" : "infinite",
+                    (long long)t->st.nonfinite);
+            if (bad_in_a_row >= MAX_NONFINITE_IN_A_ROW) {
+                rc = gl_error("%d steps in a row with a non-finite loss or gradient; stopped (the checkpoint of the "
+                              "last completed epoch in %s is intact; try a lower --lr)",
+                              bad_in_a_row, o->out_dir);
+                break;
+            }
+            continue;
+        }
+        bad_in_a_row = 0;
+        t->opt.lr = gl_schedule_lr(o, t->st.step - 1, total_steps, epoch);
+        gl_adamw_step(&t->opt, m->params, m->grads, t->decay);
+        t->st.adam_step = t->opt.step;
         loss_sum += loss * B;
         for (int i = 0; i < B * T; i++) tokens += b.mask[i];
         snprintf(status, sizeof status, "loss %.4f  lr %.2e", loss_sum / (double)(s * Bmax + B), t->opt.lr);
         gl_progress_update(&bar, (size_t)s + 1, status);
     }
     snprintf(status, sizeof status, "loss %.4f", loss_sum / (double)(n ? n : 1));
-    if (rc == 0) gl_progress_finish(&bar, status);
+    if (rc == 0 && !interrupted) gl_progress_finish(&bar, status);
+    t->st.epoch_step = interrupted ? s : 0;
+    t->st.epoch_loss = interrupted ? loss_sum : 0;
+    t->st.epoch_tokens = interrupted ? tokens : 0;
     gl_bert_acts_free(&acts);
     batch_free(&b);
     free(order);
@@ -661,7 +719,8 @@ static double train_epoch(trainer *t, const gl_train_opts *o, int epoch, double 
     free(logits);
     free(dH);
     *tokens_out = tokens;
-    return rc == 0 ? loss_sum / (double)(n ? n : 1) : NAN;
+    *loss_out = loss_sum / (double)(n ? n : 1);
+    return rc != 0 ? -1 : interrupted ? 3 : 0;
 }
 
 /* Standalone mode: the head is a linear probe fitted on frozen training embeddings. */
@@ -786,7 +845,7 @@ int gl_train(const gl_train_opts *o) {
                 t.data.train.n, t.data.val.n, t.data.val_from_train ? " (carved from train)" : "", t.data.test.n,
                 t.data.K, m->size, gl_pool_name(o->pool));
     gl_metrics val = {0}, test = {0};
-    int stopped = 0;
+    int stopped = 0, interrupted = 0;
     while (rc == 0 && t.st.epochs_done < o->epochs) {
         if (o->patience > 0 && t.st.bad_epochs >= o->patience) break;
         if (o->stop_after > 0 && t.st.epochs_done >= o->stop_after) {
@@ -794,9 +853,16 @@ int gl_train(const gl_train_opts *o) {
             break;
         }
         int epoch = t.st.epochs_done;
-        double t0 = gl_now(), tokens = 0;
-        double loss = train_epoch(&t, o, epoch, &tokens);
-        if (isnan(loss)) {
+        double t0 = gl_now() - t.st.epoch_seconds, tokens = 0, loss = 0;
+        int er = train_epoch(&t, o, epoch, &loss, &tokens);
+        if (er == 3) { /* interrupted at a step boundary: checkpoint and stop */
+            t.st.epoch_seconds = gl_now() - t0;
+            rc = save_checkpoint(o, m, &t.opt, t.best, &t.st);
+            if (rc == 0) interrupted = 1;
+            break;
+        }
+        t.st.epoch_seconds = 0;
+        if (er != 0) {
             rc = -1;
             break;
         }
@@ -826,8 +892,13 @@ int gl_train(const gl_train_opts *o) {
         if (rc == 0) rc = write_epochs_csv(o, &t.st);
         if (rc == 0) rc = write_curves(o, &t.st);
     }
-    if (rc == 0 && stopped) {
-        if (!o->quiet) fprintf(stderr, "stopped after epoch %d; continue with --resume\n", t.st.epochs_done);
+    if (rc == 0 && (stopped || interrupted)) {
+        if (interrupted)
+            fprintf(stderr, "\ninterrupted: checkpoint written after step %lld (epoch %d, step %lld of it); "
+                            "continue with --resume\n",
+                    (long long)t.st.step, t.st.epochs_done + 1, (long long)t.st.epoch_step);
+        else if (!o->quiet)
+            fprintf(stderr, "stopped after epoch %d; continue with --resume\n", t.st.epochs_done);
         gl_metrics_free(&val);
         trainer_free(&t);
         return 3;

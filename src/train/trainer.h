@@ -43,8 +43,15 @@ int gl_schedule_parse(const char *s, gl_schedule *out);
 double gl_schedule_lr(const gl_train_opts *o, int64_t step, int64_t total_steps, int epoch);
 
 /* Run the whole job. Returns 0 on success, -1 on error (message set),
- * 3 when stopped early by stop_after (a checkpoint has been written). */
+ * 3 when stopped early by stop_after or gl_train_interrupt (a checkpoint has
+ * been written; --resume continues exactly). A step whose loss or gradient is
+ * NaN/Inf is skipped with a warning and counted (metrics.json
+ * "nonfinite_steps_skipped"); 5 in a row stop the run with an error. */
 int gl_train(const gl_train_opts *o);
+
+/* Ask a running gl_train to stop at the next step boundary and write a
+ * checkpoint. Async-signal-safe: meant to be called from a signal handler. */
+void gl_train_interrupt(void);
 
 /* Evaluation-mode pass over a split: probs (n x K) and, if emb is not NULL,
  * the pooled embeddings (n x C). Documents are batched by length. */
