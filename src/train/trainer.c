@@ -632,8 +632,8 @@ static int train_epoch(trainer *t, const gl_train_opts *o, int epoch, double *lo
     char label[32], status[96];
     snprintf(label, sizeof label, "epoch %d/%d", epoch + 1, o->epochs);
     gl_progress_start(&bar, stderr, label, (size_t)steps_per_epoch, "steps", o->quiet);
-    int64_t s;
-    for (s = t->st.epoch_step; rc == 0 && s < steps_per_epoch; s++) {
+    int64_t s, first_step = t->st.epoch_step;
+    for (s = first_step; rc == 0 && s < steps_per_epoch; s++) {
         if (g_interrupt) {
             interrupted = 1;
             break;
@@ -703,7 +703,9 @@ static int train_epoch(trainer *t, const gl_train_opts *o, int epoch, double *lo
         t->st.adam_step = t->opt.step;
         loss_sum += loss * B;
         for (int i = 0; i < B * T; i++) tokens += b.mask[i];
-        snprintf(status, sizeof status, "loss %.4f  lr %.2e", loss_sum / (double)(s * Bmax + B), t->opt.lr);
+        double el = gl_now() - bar.t0;
+        snprintf(status, sizeof status, "loss %.4f  lr %.2e  %.1f seq/s", loss_sum / (double)(s * Bmax + B), t->opt.lr,
+                 el > 0 ? (double)((s - first_step + 1) * Bmax) / el : 0.0);
         gl_progress_update(&bar, (size_t)s + 1, status);
     }
     snprintf(status, sizeof status, "loss %.4f", loss_sum / (double)(n ? n : 1));
