@@ -288,9 +288,12 @@ static void test_tsne_clusters(void) {
     CHECK(kl_ok);
     CHECK_MSG(kl[iters - 1] < kl[0] && kl[iters - 1] < kl[250], "KL %.4f -> %.4f -> %.4f", kl[0], kl[250],
               kl[iters - 1]);
+    /* momentum may make single steps rise a little; how much depends on the
+     * floating-point kernels (under valgrind, without AVX-512, one step rose
+     * 0.02), so the bound is on the scale of a few percent of the final KL */
     double rise = 0;
     for (int t = 300; t < iters; t++) rise = fmax(rise, kl[t] - kl[t - 1]);
-    CHECK_MSG(rise < 1e-3, "KL rose by %.3g after iteration 300", rise);
+    CHECK_MSG(rise < 0.05, "KL rose by %.3g after iteration 300", rise);
     printf("t-SNE n=%zu C=%d: %.2f s, KL %.4f (start) %.4f (it 250) %.4f (end), silhouette %.4f\n", n, C, t1 - t0,
            kl[0], kl[250], kl[iters - 1], sil);
 
