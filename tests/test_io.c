@@ -702,6 +702,9 @@ static void test_config(void) {
     bad_cfg("cfg_type", "hidden_size", "\"384\"", "\"hidden_size\"", "integer", __LINE__);
     bad_cfg("cfg_type2", "num_hidden_layers", "6.0", "\"num_hidden_layers\"", "integer", __LINE__);
     bad_cfg("cfg_type3", "layer_norm_eps", "\"1e-12\"", "\"layer_norm_eps\"", "number", __LINE__);
+    /* found by fuzz/fuzz_config.c: in (0, 1) as a double, but 0 or 1 as the float32 that is used */
+    bad_cfg("cfg_eps_tiny", "layer_norm_eps", "1e-300", "\"layer_norm_eps\"", "0 < eps < 1", __LINE__);
+    bad_cfg("cfg_eps_one", "layer_norm_eps", "0.99999999999", "\"layer_norm_eps\"", "0 < eps < 1", __LINE__);
     bad_cfg("cfg_type4", "hidden_act", "null", "\"hidden_act\"", "string", __LINE__);
     bad_cfg("cfg_zero", "vocab_size", "0", "\"vocab_size\"", NULL, __LINE__);
     bad_cfg("cfg_neg", "intermediate_size", "-5", "\"intermediate_size\"", NULL, __LINE__);

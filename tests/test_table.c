@@ -183,6 +183,11 @@ static void test_text(void) {
     path = PUT("empty.txt", "");
     CHECK(gl_table_read(&t, path) == 0 && t.nrows == 0 && t.ncols == 1);
     gl_table_free(&t);
+    /* no cells at all once the BOM is skipped (regression: fuzz/fuzz_table.c found
+     * NULL + 0 pointer arithmetic here, reported by clang's UBSan) */
+    path = PUT("bom.txt", "\xEF\xBB\xBF");
+    CHECK(gl_table_read(&t, path) == 0 && t.nrows == 0 && t.ncols == 1 && !strcmp(t.colnames[0], "text"));
+    gl_table_free(&t);
 }
 
 static void test_errors(void) {
@@ -244,6 +249,41 @@ static void test_large(void) {
     double s = (double)(b.tv_sec - a.tv_sec) + 1e-9 * (double)(b.tv_nsec - a.tv_nsec);
     printf("test_table: %.1f MB CSV read in %.3f s\n", (double)n / 1e6, s);
     gl_table_free(&t);
+    unlink(path);
+}
+
+/* A header of 140k columns (1 MB): the duplicate-name check is O(n log n)
+ * (regression: fuzz/fuzz_table.c found the pairwise check taking 30 s), and
+ * the duplicate reported is the first repeated name in file order. */
+static void test_wide(void) {
+    const int ncols = 140000;
+    size_t n = 0;
+    char *buf = malloc((size_t)ncols * 16 + 64);
+    for (int i = 0; i < ncols; i++) n += (size_t)sprintf(buf + n, "%sc%d", i ? "," : "", i);
+    n += (size_t)sprintf(buf + n, "\n");
+    for (int i = 0; i < ncols; i++) n += (size_t)sprintf(buf + n, "%s%d", i ? "," : "", i % 10);
+    n += (size_t)sprintf(buf + n, "\n");
+    const char *path = put("wide.csv", buf, n);
+    gl_table t;
+    clock_t c0 = clock();
+    int rc = gl_table_read(&t, path);
+    double dt = (double)(clock() - c0) / CLOCKS_PER_SEC;
+    CHECK_MSG(rc == 0, "%s", gl_error_message());
+    if (rc == 0) {
+        CHECK(t.ncols == ncols && t.nrows == 1 && cell_is(&t, 0, ncols - 1, "9"));
+        CHECK(gl_table_col(&t, "c139999") == ncols - 1);
+        gl_table_free(&t);
+    }
+    CHECK_MSG(dt < 2.0, "%d columns took %.2f s of CPU (quadratic duplicate check?)", ncols, dt);
+    unlink(path);
+
+    /* "c7" and "c3" both repeat; "c7" repeats first in the file */
+    n = 0;
+    for (int i = 0; i < 50000; i++) n += (size_t)sprintf(buf + n, "c%d,", i);
+    n += (size_t)sprintf(buf + n, "c7,c3\n");
+    path = put("wide_dup.csv", buf, n);
+    free(buf);
+    CHECK(gl_table_read(&t, path) == -1 && strstr(gl_error_message(), ":1: duplicate column name \"c7\""));
     unlink(path);
 }
 
@@ -340,6 +380,7 @@ int main(void) {
     test_text();
     test_errors();
     test_large();
+    test_wide();
     test_fuzz();
     test_datasets();
     char cmd[300];

@@ -230,6 +230,62 @@ static void test_flag_combinations(void) {
     free(ids);
 }
 
+/* Canonical ordering of long runs of combining characters (regression:
+ * fuzz/fuzz_tokenizer.c found the insertion sort quadratic, 0.5 s for one 64 KB
+ * word of stacked marks). Mc characters with a combining class survive
+ * strip_accents, so their sorted order shows in the ids: U+1D165 (class 216),
+ * U+302E (224), U+1D16D (226); U+0301 (230, Mn) is sorted and then dropped. */
+static void test_long_mark_runs(void) {
+    const char *v = "[PAD]\n[UNK]\n[CLS]\n[SEP]\nx\n##\xF0\x9D\x85\xA5\n##\xF0\x9D\x85\xAD\n##\xE3\x80\xAE\na\n";
+    const char *path = write_tmp("marks.txt", v, strlen(v));
+    gl_tokenizer *ts = gl_tokenizer_load(path, 0, 1), *tn = gl_tokenizer_load(path, 0, 0);
+    CHECK_MSG(ts && tn, "%s", gl_error_message());
+    if (!ts || !tn) {
+        gl_tokenizer_free(ts);
+        gl_tokenizer_free(tn);
+        return;
+    }
+    static const char quad[] = "\xF0\x9D\x85\xAD\xE3\x80\xAE\xF0\x9D\x85\xA5\xCC\x81"; /* 226 224 216 230 */
+    char text[64 + 20 * sizeof quad];
+    int32_t *ids = NULL, want[64];
+    size_t cap = 0;
+    for (int reps = 1; reps <= 20; reps += 19) { /* a run of 4 (insertion sort) and of 80 */
+        size_t n = 0;
+        text[n++] = 'x';
+        for (int r = 0; r < reps; r++) {
+            memcpy(text + n, quad, sizeof quad - 1);
+            n += sizeof quad - 1;
+        }
+        int m = 0;
+        want[m++] = 2;
+        want[m++] = 4;
+        for (int r = 0; r < reps; r++) want[m++] = 5; /* U+1D165 */
+        for (int r = 0; r < reps; r++) want[m++] = 7; /* U+302E */
+        for (int r = 0; r < reps; r++) want[m++] = 6; /* U+1D16D */
+        want[m++] = 3;
+        int got = gl_tokenizer_encode(ts, text, n, 0, &ids, &cap);
+        CHECK_MSG(ids_equal(ids, got, want, m), "run of %d marks: %d ids", 4 * reps, got);
+        got = gl_tokenizer_encode(tn, text, n, 0, &ids, &cap); /* not stripped: not reordered, [UNK] */
+        static const int32_t unk[] = {2, 1, 3};
+        CHECK(ids_equal(ids, got, unk, 3));
+    }
+    /* 64 KB of alternating U+0301 / U+0316 after "a": stripped to "a" */
+    size_t big = 1 + 4 * 16000;
+    char *s = malloc(big);
+    s[0] = 'a';
+    for (size_t i = 1; i < big; i += 4) memcpy(s + i, "\xCC\x81\xCC\x96", 4);
+    double t0 = now();
+    int got = gl_tokenizer_encode(ts, s, big, 0, &ids, &cap);
+    double dt = now() - t0;
+    static const int32_t a[] = {2, 8, 3};
+    CHECK_MSG(ids_equal(ids, got, a, 3), "%d ids", got);
+    CHECK_MSG(dt < 0.25, "64 KB of marks took %.3f s (quadratic canonical ordering?)", dt);
+    free(s);
+    free(ids);
+    gl_tokenizer_free(ts);
+    gl_tokenizer_free(tn);
+}
+
 /* Random inputs (valid and invalid UTF-8, specials, marks, CJK, long words):
  * encode never crashes, returns -1 exactly for invalid UTF-8, ids are in range,
  * [CLS] first and [SEP] last, and truncation gives a prefix. */
@@ -673,6 +729,7 @@ int main(void) {
         test_api(tu, tc);
         test_vocab_loading();
         test_flag_combinations();
+        test_long_mark_runs();
         test_fuzz(tu, tc);
         test_tricky(tu, tc);
         test_codepoints();

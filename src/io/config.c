@@ -109,8 +109,11 @@ static int parse_config(gl_bert_config *cfg, const char *path, json_t *o) {
     } else {
         if (!json_is_number(eps)) return gl_error("%s: key \"layer_norm_eps\" must be a number", path);
         double e = json_number_value(eps);
-        if (!(e > 0 && e < 1)) return gl_error("%s: key \"layer_norm_eps\" is %g, expected 0 < eps < 1", path, e);
-        cfg->layer_norm_eps = (float)e;
+        /* checked after the conversion too: 1e-300 would become 0.0f, 0.99999999999 1.0f */
+        float f = (float)e;
+        if (!(e > 0 && e < 1) || !(f > 0 && f < 1))
+            return gl_error("%s: key \"layer_norm_eps\" is %g, expected 0 < eps < 1 (as a float32)", path, e);
+        cfg->layer_norm_eps = f;
     }
     return 0;
 }
