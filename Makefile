@@ -31,6 +31,7 @@ CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 
 .PHONY: all test check check-fast asan asan-fast setup model demo clean tests bench-gloss bench
+.PHONY: fuzz-build fuzz fuzz-ci
 all: $(BUILD)/gloss
 
 $(BUILD)/%.o: %.c
@@ -82,6 +83,31 @@ bench-gloss: $(BUILD)/bench/bench_gloss_cost
 # profile (bench/README.md). About 6 minutes on an idle 2-core machine.
 bench: $(BUILD)/bench/bench_train
 	sh bench/run_bench.sh $(BUILD)
+
+# libFuzzer targets for the parsers (fuzz/README.md), built with clang under
+# ASan + UBSan into build-fuzz/: table (CSV/TSV/JSONL/text), config,
+# safetensors, vocab, tokenizer. `make fuzz` runs each for FUZZ_SECONDS,
+# `make fuzz-ci` each for 60 s; new corpus entries and crashes stay in build-fuzz/.
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 600
+FUZZ_TARGETS := table config safetensors vocab tokenizer
+FUZZ_LIB_SRC := src/io/table.c src/io/config.c src/io/safetensors.c src/text/tokenizer.c \
+	src/text/unicode_compat.c src/text/utf8.c src/util/error.c src/util/fileio.c
+FUZZ_FLAGS   := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Iinclude -Isrc -O2 -g -fno-omit-frame-pointer \
+	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+FUZZ_BIN     := $(FUZZ_TARGETS:%=build-fuzz/fuzz_%)
+
+build-fuzz/fuzz_%: fuzz/fuzz_%.c $(FUZZ_LIB_SRC) $(wildcard src/*/*.h)
+	@mkdir -p build-fuzz
+	$(FUZZ_CC) $(FUZZ_FLAGS) $< $(FUZZ_LIB_SRC) -o $@ -lutf8proc -ljansson -lm
+
+fuzz-build: $(FUZZ_BIN)
+
+fuzz: fuzz-build
+	@rc=0; for t in $(FUZZ_TARGETS); do sh fuzz/run.sh $$t $(FUZZ_SECONDS) || rc=1; done; exit $$rc
+
+fuzz-ci: fuzz-build
+	@rc=0; for t in $(FUZZ_TARGETS); do sh fuzz/run.sh $$t 60 || rc=1; done; exit $$rc
 
 setup:
 	sh tools/setup.sh
