@@ -30,7 +30,7 @@ LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 
-.PHONY: all test check check-fast asan asan-fast setup model demo clean tests bench-gloss bench
+.PHONY: all test check check-fast asan asan-fast valgrind setup model demo clean tests bench-gloss bench
 .PHONY: fuzz-build fuzz fuzz-ci
 all: $(BUILD)/gloss
 
@@ -108,6 +108,15 @@ fuzz: fuzz-build
 
 fuzz-ci: fuzz-build
 	@rc=0; for t in $(FUZZ_TARGETS); do sh fuzz/run.sh $$t 60 || rc=1; done; exit $$rc
+
+# memcheck on the tests that run in seconds natively (one thread: valgrind
+# serialises threads anyway and OpenMP's pool only adds "possibly lost" noise)
+VALGRIND_TESTS := test_io test_table test_metrics test_gloss test_metric_losses test_plot test_kernels \
+	test_embed_quality
+valgrind: $(VALGRIND_TESTS:%=$(BUILD)/tests/%)
+	@for t in $(VALGRIND_TESTS); do \
+	  OMP_NUM_THREADS=1 valgrind -q --error-exitcode=9 --leak-check=full \
+	    --errors-for-leak-kinds=definite,indirect $(BUILD)/tests/$$t || exit 1; done
 
 setup:
 	sh tools/setup.sh
