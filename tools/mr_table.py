@@ -30,4 +30,4 @@ for name, label, opts in RUNS:
     if "objective" in m and "sigma" in m["objective"]:
         extra = f" (sigma {m['objective']['sigma']:.3f})"
     print(f"| {label}{extra} | {100 * t['accuracy']:.2f} | {100 * t['macro_f1']:.2f} | "
-          f"{sil:.3f} | {m['best_epoch']} of {m['epochs_run']} | {spe:.0f} | `{opts}` |")
+          f"{sil:.3f} | {m['best_epoch']} of {m['epochs_run']} | {spe:.0f} | " + (f"`{opts}` |" if opts else "(common settings only) |"))
