@@ -56,7 +56,7 @@ check: tests
 
 # every test but the (slow) end-to-end training and CLI ones
 FAST_BIN := $(filter-out $(BUILD)/tests/test_train,$(TEST_BIN))
-check-fast: $(FAST_BIN)
+check-fast: $(FAST_BIN) $(BUILD)/gloss
 	@BUILD=$(BUILD) sh tests/run.sh $(FAST_BIN)
 
 test: setup
