@@ -10,14 +10,17 @@
  *       src/train/trainer.c); per-kernel profile (src/util/profile.h) of the
  *       timed steps.
  *   bench_train infer SHAPE [warmup] [steps] [batch] [seq]
- *       evaluation-mode forward + mean pooling, as `gloss embed` does.
+ *       evaluation-mode forward + mean pooling, as `gloss embed` does; profile
+ *       of the timed passes ("head" is the pooling).
  *
  * SHAPE: minilm (all-MiniLM-L6-v2: 384 hidden, 6 layers, 12 heads, 1536),
  * base (BERT-base: 768, 12, 12, 3072) or tiny (64, 2, 4, 256; for testing).
  * Every token is real (mask all 1). Prints machine-readable lines:
  *   PEAK ..., RESULT key=value ..., PROFILE cat=... sec=... share=...
  * Times are medians of the timed steps; maxrss_mb is this process's peak
- * resident set (getrusage), so run one process per (shape, mode). */
+ * resident set (getrusage), so run one process per (shape, mode);
+ * others_pct / steal_pct: the share of all CPUs' time that other processes /
+ * the hypervisor took during the timed steps (a clean run has both near 0). */
 #include <cblas.h>
 #include <math.h>
 #include <omp.h>
@@ -25,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include "kernels/kernels.h"
 #include "loss/cross_entropy.h"
@@ -41,6 +45,41 @@ static double maxrss_mb(void) {
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     return (double)ru.ru_maxrss / 1024.0; /* Linux: kilobytes */
+}
+
+/* CPU time the rest of the machine used while we ran: busy time of all CPUs
+ * (/proc/stat) minus this process's own CPU time, and the hypervisor's steal
+ * time. Both in seconds, from a snapshot at start to one at end. */
+typedef struct {
+    double busy, steal, own, wall;
+} cpu_snap;
+
+static cpu_snap cpu_snapshot(void) {
+    cpu_snap c = {0, 0, 0, gl_now()};
+    FILE *f = fopen("/proc/stat", "r");
+    unsigned long long v[8] = {0};
+    if (f) {
+        if (fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5],
+                   &v[6], &v[7]) != 8)
+            memset(v, 0, sizeof v);
+        fclose(f);
+    }
+    double hz = (double)sysconf(_SC_CLK_TCK);
+    c.busy = (double)(v[0] + v[1] + v[2] + v[5] + v[6]) / hz; /* user nice system irq softirq */
+    c.steal = (double)v[7] / hz;
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    c.own = (double)ru.ru_utime.tv_sec + 1e-6 * (double)ru.ru_utime.tv_usec + (double)ru.ru_stime.tv_sec +
+            1e-6 * (double)ru.ru_stime.tv_usec;
+    return c;
+}
+
+/* "others_pct=.. steal_pct=..": shares of all CPUs' time between a and b */
+static void print_noise(cpu_snap a, cpu_snap b) {
+    double cap = (b.wall - a.wall) * (double)sysconf(_SC_NPROCESSORS_ONLN);
+    double others = (b.busy - a.busy) - (b.own - a.own);
+    printf(" others_pct=%.1f steal_pct=%.1f", cap > 0 ? 100.0 * (others > 0 ? others : 0) / cap : 0.0,
+           cap > 0 ? 100.0 * (b.steal - a.steal) / cap : 0.0);
 }
 
 static int cmp_double(const void *a, const void *b) {
@@ -156,12 +195,28 @@ static void make_batch(int32_t *ids, uint8_t *mask, int *y, int B, int T, int V)
     }
 }
 
-static void print_result(const char *mode, const char *shape, int B, int T, double flops, double *times, int steps) {
+static void print_result(const char *mode, const char *shape, int B, int T, double flops, double *times, int steps,
+                         cpu_snap t0, cpu_snap t1) {
     double med = median(times, steps);
     printf("RESULT side=gloss mode=%s shape=%s batch=%d seq=%d threads=%d steps=%d step_s=%.4f seq_per_s=%.2f "
-           "gflop=%.1f gflops=%.1f maxrss_mb=%.0f\n",
+           "gflop=%.1f gflops=%.1f maxrss_mb=%.0f",
            mode, shape, B, T, omp_get_max_threads(), steps, med, B / med, flops / 1e9, flops / med / 1e9,
            maxrss_mb());
+    print_noise(t0, t1);
+    printf("\n");
+}
+
+/* The profile of the timed steps (total seconds over `steps` steps): seconds per
+ * step and share of the time per category; "other" is the unaccounted rest. */
+static void print_profile(const char *mode, const char *shape, double total, int steps) {
+    double known = 0.0;
+    for (int c = 0; c < GL_PROF_COUNT; c++) {
+        known += gl_profile_sec[c];
+        printf("PROFILE mode=%s shape=%s cat=%s sec=%.4f share=%.2f\n", mode, shape, gl_profile_name((gl_prof_cat)c),
+               gl_profile_sec[c] / steps, 100.0 * gl_profile_sec[c] / total);
+    }
+    printf("PROFILE mode=%s shape=%s cat=other sec=%.4f share=%.2f\n", mode, shape, (total - known) / steps,
+           100.0 * (total - known) / total);
 }
 
 static int run(const char *mode, const char *shape, int warmup, int steps, int B, int T) {
@@ -188,16 +243,28 @@ static int run(const char *mode, const char *shape, int warmup, int steps, int B
     float *pooled_d = pooled + (size_t)B * C, *dpooled = pooled_d + (size_t)B * C, *dlogits = logits + (size_t)B * K;
     make_batch(ids, mask, y, B, T, cfg.vocab_size);
 
+    double total = 0.0;
+    cpu_snap snap0 = cpu_snapshot();
     if (!training) {
         for (int s = 0; s < warmup + steps; s++) {
+            if (s == warmup) { /* profile the timed steps only */
+                gl_profile_reset();
+                gl_profile_enable(1);
+                snap0 = cpu_snapshot();
+            }
             double t0 = gl_now();
             const float *H = gl_bert_forward(&m, &a, ids, mask, B, T, 0, 0);
-            gl_pool_forward(&m, GL_POOL_MEAN, pooled, H, mask, B, T);
+            GL_PROF(GL_PROF_HEAD, gl_pool_forward(&m, GL_POOL_MEAN, pooled, H, mask, B, T));
             double dt = gl_now() - t0;
             fprintf(stderr, "  gloss infer %s step %d%s: %.3f s\n", shape, s + 1, s < warmup ? " (warm-up)" : "", dt);
-            if (s >= warmup) times[s - warmup] = dt;
+            if (s >= warmup) {
+                times[s - warmup] = dt;
+                total += dt;
+            }
         }
-        print_result(mode, shape, B, T, forward_flops(&cfg, B, T, 0), times, steps);
+        gl_profile_enable(0);
+        print_result(mode, shape, B, T, forward_flops(&cfg, B, T, 0), times, steps, snap0, cpu_snapshot());
+        print_profile(mode, shape, total, steps);
         return 0;
     }
 
@@ -209,11 +276,11 @@ static int run(const char *mode, const char *shape, int warmup, int steps, int B
     if (!decay || !dH) goto fail;
     for (int i = 0; i < m.nparams; i++) memset(decay + m.table[i].offset, m.table[i].decay, m.table[i].numel);
     const double class_w[NUM_CLASSES] = {0.5, 1.0, 1.5, 2.0};
-    double total = 0.0;
     for (int s = 0; s < warmup + steps; s++) {
         if (s == warmup) { /* profile the timed steps only */
             gl_profile_reset();
             gl_profile_enable(1);
+            snap0 = cpu_snapshot();
         }
         uint64_t key = gl_rng_key(1234, (uint64_t)s);
         double t0 = gl_now();
@@ -249,15 +316,8 @@ static int run(const char *mode, const char *shape, int warmup, int steps, int B
         }
     }
     gl_profile_enable(0);
-    print_result(mode, shape, B, T, 3.0 * forward_flops(&cfg, B, T, 1), times, steps);
-    double known = 0.0;
-    for (int c = 0; c < GL_PROF_COUNT; c++) {
-        known += gl_profile_sec[c];
-        printf("PROFILE shape=%s cat=%s sec=%.4f share=%.2f\n", shape, gl_profile_name((gl_prof_cat)c),
-               gl_profile_sec[c] / steps, 100.0 * gl_profile_sec[c] / total);
-    }
-    printf("PROFILE shape=%s cat=other sec=%.4f share=%.2f\n", shape, (total - known) / steps,
-           100.0 * (total - known) / total);
+    print_result(mode, shape, B, T, 3.0 * forward_flops(&cfg, B, T, 1), times, steps, snap0, cpu_snapshot());
+    print_profile(mode, shape, total, steps);
     return 0;
 fail:
     fprintf(stderr, "bench_train: %s\n", gl_error_message());

@@ -7,8 +7,8 @@
 #   kept in BUILD_DIR/bench/results.txt. See bench/README.md.
 # Knobs (environment): BENCH_THREADS (2), BENCH_SHAPES ("minilm base"),
 #   BENCH_BATCH (32), BENCH_SEQ (128), BENCH_PYTHON (python3),
-#   BENCH_TRAIN_STEPS_minilm (5), BENCH_TRAIN_STEPS_base (3),
-#   BENCH_INFER_STEPS_minilm (5), BENCH_INFER_STEPS_base (3); one warm-up step each.
+#   BENCH_TRAIN_STEPS_minilm (7), BENCH_TRAIN_STEPS_base (5),
+#   BENCH_INFER_STEPS_minilm (7), BENCH_INFER_STEPS_base (5); one warm-up step each.
 set -eu
 BUILD=${1:-build}
 BIN=$BUILD/bench/bench_train
@@ -24,7 +24,7 @@ mkdir -p "$BUILD/bench"
 
 steps_for() { # mode shape
     eval "v=\${BENCH_$(echo "$1" | tr a-z A-Z)_STEPS_$2:-}"
-    if [ -n "$v" ]; then echo "$v"; elif [ "$2" = base ]; then echo 3; else echo 5; fi
+    if [ -n "$v" ]; then echo "$v"; elif [ "$2" = base ]; then echo 5; else echo 7; fi
 }
 
 load=$(cut -d' ' -f1 /proc/loadavg)
@@ -34,7 +34,8 @@ fi
 
 t_start=$(date +%s)
 echo "run_bench: sgemm peak ($THREADS threads)" >&2
-"$BIN" peak 5 | tee -a "$OUT" >&2
+"$BIN" peak 10 | tee -a "$OUT" >&2
+"$PY" bench/torch_peer.py peak 10 | tee -a "$OUT" >&2
 for shape in $SHAPES; do
     for mode in train infer; do
         n=$(steps_for "$mode" "$shape")
@@ -55,20 +56,23 @@ function kv(line, key,    n, i, a, f) {
 }
 $1 == "PEAK" { peak = kv($0, "peak_gflops"); p1 = kv($0, "sgemm_2048"); p2 = kv($0, "sgemm_4096x4096x1024")
                threads = kv($0, "threads") }
+$1 == "TPEAK" { tpeak = kv($0, "peak_gflops") }
 $1 == "RESULT" { k = kv($0, "shape") SUBSEP kv($0, "mode") SUBSEP kv($0, "side"); res[k] = $0
                  if (kv($0, "side") == "gloss") gflop[kv($0, "shape") SUBSEP kv($0, "mode")] = kv($0, "gflop")
                  if (kv($0, "side") == "torch") { tv = kv($0, "torch"); trv = kv($0, "transformers"); attn = kv($0, "attn")
                                                   imp = kv($0, "import_rss_mb") }
                  batch = kv($0, "batch"); seq = kv($0, "seq") }
-$1 == "PROFILE" { s = kv($0, "shape"); c = kv($0, "cat"); prof[s, c] = kv($0, "share"); psec[s, c] = kv($0, "sec")
+$1 == "PROFILE" { s = kv($0, "shape") ":" kv($0, "mode"); c = kv($0, "cat"); prof[s, c] = kv($0, "share")
+                  psec[s, c] = kv($0, "sec")
                   if (!((s, "seen") in prof)) { prof[s, "seen"] = 1; pshapes = pshapes " " s }
                   if (!(c in catseen)) { catseen[c] = 1; cats[++ncat] = c } }
 END {
     name["minilm"] = "MiniLM-L6 (384x6)"; name["base"] = "BERT-base (768x12)"; name["tiny"] = "tiny (64x2)"
     printf "\ngloss vs PyTorch %s (PyPI wheel; transformers %s, attention \"%s\"), fp32, %s threads, batch %s x %s tokens\n",
         tv, trv, attn, threads, batch, seq
-    printf "CPU: %s; sgemm peak (OpenBLAS, %s threads): 2048^3 %s, 4096x4096x1024 %s -> peak %s GFLOP/s\n\n",
+    printf "CPU: %s; sgemm peak (OpenBLAS cblas_sgemm, %s threads): 2048^3 %s, 4096x4096x1024 %s -> peak %s GFLOP/s\n",
         cpu, threads, p1, p2, peak
+    printf "(torch.mm on the same shapes reaches %s GFLOP/s; %% of peak below is against the OpenBLAS peak for both)\n\n", tpeak
     printf "%-19s %-6s %9s %9s %7s %7s %15s %15s %9s %9s\n", "shape", "task", "gloss", "torch", "gloss/", "GFLOP",
         "gloss GFLOP/s", "torch GFLOP/s", "gloss RSS", "torch RSS"
     printf "%-19s %-6s %9s %9s %7s %7s %15s %15s %9s %9s\n", "", "", "seq/s", "seq/s", "torch", "/step",
@@ -85,10 +89,21 @@ END {
     }
     printf "(seq/s: median over the timed steps; GFLOP/step counted analytically (bench/README.md); RSS: peak\n"
     printf " resident set of a fresh process per shape and task; torch with torch + transformers imported alone: %s MiB)\n", imp
+    printf "CPU taken from the timed steps by other processes + hypervisor steal, %% of all CPUs:"
+    for (i = 1; i <= n; i++) for (j = 1; j <= 2; j++) for (k = 1; k <= 2; k++) {
+        s = sh[i]; m = j == 1 ? "train" : "infer"; sd = k == 1 ? "gloss" : "torch"; r = res[s, m, sd]
+        if (r == "") continue
+        o = kv(r, "others_pct") + kv(r, "steal_pct"); if (o > worst) worst = o
+        printf " %s/%s/%s %.1f", s, m, sd, o
+    }
+    printf "\n"
+    if (worst > 3) printf "WARNING: up to %.1f%% of the CPUs were busy with other work during a measurement: rerun on an idle machine\n", worst
     np = split(pshapes, ps, " ")
     if (np) {
-        printf "\ngloss training step, per-kernel share of the time (%%; seconds per step in brackets)\n%-12s", "kernel"
-        for (i = 1; i <= np; i++) printf " %24s", name[ps[i]]
+        printf "\ngloss per-kernel profile: share of the time (%%; seconds per step or batch in brackets)\n%-12s", "kernel"
+        for (i = 1; i <= np; i++) { split(ps[i], q, ":"); printf " %24s", name[q[1]] }
+        printf "\n%-12s", ""
+        for (i = 1; i <= np; i++) { split(ps[i], q, ":"); printf " %24s", q[2] == "train" ? "training step" : "inference" }
         printf "\n"
         for (c = 1; c <= ncat; c++) {
             printf "%-12s", cats[c]

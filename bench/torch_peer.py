@@ -1,6 +1,11 @@
 """torch_peer.py: PyTorch's side of `make bench` (bench/run_bench.sh runs it).
 
     python3 bench/torch_peer.py train|infer minilm|base|tiny [warmup] [steps] [batch] [seq]
+    python3 bench/torch_peer.py peak [reps]
+
+peak: torch.mm on 2048^3 and 4096x4096x1024 fp32, best of reps runs each: the
+GEMM rate PyTorch's own BLAS reaches on this machine (for comparison with the
+OpenBLAS peak that bench_train measures). Prints one TPEAK line.
 
 The same work as build/bench/bench_train, on transformers' BertModel built from
 a BertConfig of the same shape (random weights, default attention
@@ -12,7 +17,8 @@ implementation, fp32, no pooler):
 Every token is real (mask all 1). Prints one line
   RESULT side=torch ... step_s=<median> seq_per_s=... maxrss_mb=... import_rss_mb=...
 (import_rss_mb: the peak resident set once torch and transformers are imported,
-before the model exists).
+before the model exists; others_pct / steal_pct: the share of all CPUs' time
+that other processes / the hypervisor took during the timed steps).
 Threads: BENCH_THREADS (default 2) for torch.set_num_threads, and for the
 OMP/MKL environment variables, which must be set before torch is imported. """
 import os
@@ -42,7 +48,48 @@ SHAPES = {
 NUM_CLASSES = 4
 
 
+def cpu_snapshot():
+    """(busy, steal, own, wall) seconds: all CPUs' busy and steal time from
+    /proc/stat, this process's CPU time, the monotonic clock."""
+    try:
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:9]]
+    except (OSError, ValueError):
+        v = [0] * 8
+    hz = os.sysconf("SC_CLK_TCK")
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return ((v[0] + v[1] + v[2] + v[5] + v[6]) / hz, v[7] / hz, ru.ru_utime + ru.ru_stime, time.perf_counter())
+
+
+def noise(a, b):
+    """others_pct / steal_pct: shares of all CPUs' time between snapshots a and b
+    taken by other processes / by the hypervisor."""
+    cap = (b[3] - a[3]) * os.sysconf("SC_NPROCESSORS_ONLN")
+    others = max(0.0, (b[0] - a[0]) - (b[2] - a[2]))
+    return (f"others_pct={100 * others / cap if cap > 0 else 0:.1f} "
+            f"steal_pct={100 * (b[1] - a[1]) / cap if cap > 0 else 0:.1f}")
+
+
+def peak(reps):
+    torch.set_num_threads(THREADS)
+    out = {}
+    for (M, N, K) in ((2048, 2048, 2048), (4096, 4096, 1024)):
+        a, b = torch.rand(M, K), torch.rand(K, N)
+        best = 0.0
+        for r in range(reps + 1):  # the first run warms up
+            t0 = time.perf_counter()
+            torch.mm(a, b)
+            gf = 2.0 * M * N * K / (time.perf_counter() - t0) / 1e9
+            if r > 0:
+                best = max(best, gf)
+        out[f"{M}x{N}x{K}"] = best
+    print(f"TPEAK threads={torch.get_num_threads()} " + " ".join(f"mm_{k}={v:.1f}" for k, v in out.items())
+          + f" peak_gflops={max(out.values()):.1f}")
+
+
 def main():
+    if len(sys.argv) >= 2 and sys.argv[1] == "peak":
+        return peak(int(sys.argv[2]) if len(sys.argv) > 2 else 5)
     if len(sys.argv) < 3 or sys.argv[1] not in ("train", "infer") or sys.argv[2] not in SHAPES:
         sys.exit(__doc__)
     mode, shape = sys.argv[1], sys.argv[2]
@@ -75,6 +122,8 @@ def main():
         model.eval()
         with torch.inference_mode():
             for s in range(warmup + steps):
+                if s == warmup:
+                    snap0 = cpu_snapshot()
                 t0 = time.perf_counter()
                 h = model(input_ids=ids, attention_mask=mask).last_hidden_state
                 pooled = pool(h)
@@ -95,6 +144,8 @@ def main():
                   {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}]
         opt = torch.optim.AdamW(groups, lr=2e-5)
         for s in range(warmup + steps):
+            if s == warmup:
+                snap0 = cpu_snapshot()
             t0 = time.perf_counter()
             opt.zero_grad()
             h = model(input_ids=ids, attention_mask=mask).last_hidden_state
@@ -108,11 +159,12 @@ def main():
                   f"(loss {loss.item():.4f}, grad norm {norm.item():.3g})", file=sys.stderr)
             if s >= warmup:
                 times.append(dt)
+    snap1 = cpu_snapshot()
     med = statistics.median(times)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     print(f"RESULT side=torch mode={mode} shape={shape} batch={B} seq={T} threads={torch.get_num_threads()} "
           f"steps={steps} step_s={med:.4f} seq_per_s={B / med:.2f} maxrss_mb={rss:.0f} import_rss_mb={base_rss:.0f} "
-          f"torch={torch.__version__} transformers={transformers.__version__} attn={attn_impl}")
+          f"torch={torch.__version__} transformers={transformers.__version__} attn={attn_impl} {noise(snap0, snap1)}")
 
 
 if __name__ == "__main__":
