@@ -1,0 +1,106 @@
+#!/bin/sh
+# test_experiment.sh: tools/experiment.py, the experiment runner: its statistics
+# against SciPy's values (tests/fixtures/experiment/stats.json, made by
+# tools/make_stats_fixtures.py), a 2-loss x 2-seed grid on the tiny model and
+# the sample data (report files, no cell rerun, conflicting settings refused),
+# and resuming an interrupted cell to the numbers of an uninterrupted one.
+set -u
+G=${BUILD:-build}/gloss
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+fails=0
+fail() { echo "FAIL test_experiment: $*"; fails=$((fails + 1)); }
+if ! command -v python3 >/dev/null; then echo "test_experiment: skipped (no python3)"; exit 0; fi
+
+python3 - <<'PY' || fail "statistics differ from SciPy"
+import json, sys
+sys.path.insert(0, "tools")
+import experiment as ex
+f = json.load(open("tests/fixtures/experiment/stats.json"))
+bad = 0
+for a, b, x, v in f["betainc"]:
+    if abs(ex.betainc(a, b, x) - v) > 1e-12:
+        print("betainc", a, b, x, ex.betainc(a, b, x), v); bad += 1
+for c in f["paired"]:
+    t, p = ex.paired_t(c["x"], c["y"])
+    _, pw = ex.wilcoxon_exact(c["x"], c["y"])
+    if abs(t - c["t"]) > 1e-9 * max(1, abs(c["t"])) or abs(p - c["p_t"]) > 1e-12 \
+            or abs(pw - c["p_wilcoxon"]) > 1e-12:
+        print("paired", c, t, p, pw); bad += 1
+# degenerate inputs: undefined, not an exception
+assert ex.paired_t([1.0], [2.0]) == (None, None)
+assert ex.paired_t([1.0, 2.0], [0.0, 1.0]) == (None, None)
+assert ex.wilcoxon_exact([1.0, 2.0], [1.0, 2.0]) == (None, None)
+# ties share average ranks: d = 1, -1, 1 -> ranks 2, 2, 2, W+ = 4
+w, p = ex.wilcoxon_exact([2.0, 0.0, 3.0], [1.0, 1.0, 2.0])
+assert w == 4.0 and abs(p - 1.0) < 1e-12, (w, p)
+print("statistics: %d betainc values and %d paired tests match SciPy %s"
+      % (len(f["betainc"]), len(f["paired"]), f["scipy"]))
+sys.exit(1 if bad else 0)
+PY
+
+grid() { # grid FILE OUT LR SEEDS
+    cat >"$1" <<J
+{"name": "test grid", "gloss": "$G", "model": "tests/fixtures/model/tiny",
+ "out": "$2", "threads": 1,
+ "common": ["--epochs", "2", "--max-length", "32", "--batch-size", "16",
+            "--limit-train", "96", "--lr", "$3", "--map-points", "40"],
+ "datasets": {"sample": {"data": "data/sample"}},
+ "losses": {"ce": [], "gloss-paper": ["--loss", "gloss", "--gloss-variant", "paper"]},
+ "seeds": [$4]}
+J
+}
+grid "$T/a.json" "$T/a" 1e-3 "1, 2"
+python3 tools/experiment.py run "$T/a.json" >"$T/run1" 2>&1 || { fail "grid run failed"; cat "$T/run1"; }
+for f in results.md results.csv results.json convergence-sample.svg; do
+    [ -s "$T/a/$f" ] || fail "no $f"
+done
+for c in ce gloss-paper; do
+    for s in 1 2; do
+        d="$T/a/sample/$c/seed$s"
+        [ -s "$d/metrics.json" ] && [ -s "$d/command.json" ] || fail "cell $c seed $s incomplete"
+        [ -e "$d/checkpoint.safetensors" ] && fail "cell $c seed $s kept its checkpoint"
+    done
+done
+python3 - "$T/a" <<'PY' || fail "report content"
+import csv, json, sys
+rows = list(csv.DictReader(open(sys.argv[1] + "/results.csv")))
+assert [r["loss"] for r in rows] == ["ce", "gloss-paper"], rows
+assert all(r["n"] == "2" for r in rows)
+g = rows[1]
+assert g["pairs"] == "2" and g["p_wilcoxon"] != "" and rows[0]["p_t"] == ""
+j = json.load(open(sys.argv[1] + "/results.json"))
+for r in j["rows"]:
+    accs = [v["test_accuracy"] for v in r["per_seed"].values()]
+    assert abs(r["test_accuracy_mean"] - sum(accs) / len(accs)) < 1e-9
+    assert len(r["val_macro_f1_by_epoch"]) == 2
+md = open(sys.argv[1] + "/results.md").read()
+assert "| sample | gloss-paper | default | 2 |" in md and "convergence-sample.svg" in md, md
+assert "embedding_map.svg" in md
+PY
+before=$(ls -l --time-style=+%s.%N "$T"/a/sample/*/seed*/metrics.json | md5sum)
+python3 tools/experiment.py run "$T/a.json" >"$T/run2" 2>&1 || fail "second run failed"
+grep -q "4 done, 0 to run" "$T/run2" || fail "second run did not find every cell done: $(head -1 "$T/run2")"
+after=$(ls -l --time-style=+%s.%N "$T"/a/sample/*/seed*/metrics.json | md5sum)
+[ "$before" = "$after" ] || fail "a finished cell was rerun"
+grid "$T/b.json" "$T/a" 2e-3 "1, 2"
+python3 tools/experiment.py run "$T/b.json" >"$T/run3" 2>&1
+[ $? -eq 1 ] && grep -q "other arguments" "$T/run3" || fail "conflicting grid was not refused"
+
+# an interrupted cell resumes and ends where an uninterrupted one does
+grid "$T/c.json" "$T/c" 1e-3 "3"
+d="$T/c/sample/ce/seed3"
+mkdir -p "$d"
+OMP_NUM_THREADS=1 "$G" train --model tests/fixtures/model/tiny --data data/sample --out "$d" \
+    --epochs 2 --max-length 32 --batch-size 16 --limit-train 96 --lr 1e-3 --map-points 40 \
+    --seed 3 --stop-after 1 --quiet >/dev/null 2>&1
+[ $? -eq 3 ] || fail "--stop-after did not leave a checkpoint"
+python3 tools/experiment.py run "$T/c.json" >"$T/run4" 2>&1 || fail "resuming grid failed"
+grep -q "(resuming)" "$T/run4" || fail "the partial cell was not resumed"
+grid "$T/d.json" "$T/d" 1e-3 "3"
+python3 tools/experiment.py run "$T/d.json" >/dev/null 2>&1 || fail "fresh grid failed"
+cmp -s "$T/c/sample/ce/seed3/model.safetensors" "$T/d/sample/ce/seed3/model.safetensors" \
+    || fail "resumed cell differs from an uninterrupted one"
+
+[ $fails -eq 0 ] && echo "test_experiment: all checks passed"
+exit $((fails != 0))

@@ -1,0 +1,538 @@
+#!/usr/bin/env python3
+"""gloss experiment runner: a grid of datasets x losses x settings x seeds.
+
+    python3 tools/experiment.py run    GRID.json   # run missing cells, then report
+    python3 tools/experiment.py report GRID.json   # tables and pictures only
+    python3 tools/experiment.py list   GRID.json   # every cell, its state, its command
+
+GRID.json (see experiments/*.json):
+    name      title of the report
+    gloss     the gloss binary (default build/gloss)
+    model     checkpoint directory
+    out       where cells and the report go
+    threads   OMP_NUM_THREADS for every cell (default 2)
+    common    arguments given to every `gloss train`
+    datasets  {name: {"data": DIR, "args": [...]}}
+    losses    {name: [args...]}            e.g. "gloss-paper": ["--loss", "gloss"]
+    settings  {name: [args...]}            optional, default {"default": []}
+    seeds     [42, 43, ...]
+    baseline  loss the others are tested against (default "ce")
+    keep_checkpoints  keep checkpoint.safetensors of finished cells (default false)
+
+Each cell runs in OUT/DATASET/LOSS[@SETTING]/seedS/ and records its exact
+command in command.json. A cell whose metrics.json exists is finished and is
+never rerun; a cell whose recorded command differs from the grid's is an error
+(move it away or use another `out`), so results of different settings never
+mix. An interrupted cell (Ctrl-C, a killed machine) resumes from its checkpoint.
+
+The report (OUT/results.md, .csv, .json) gives, per dataset, loss and setting,
+over seeds: test accuracy and macro-F1 (mean and sample std), silhouette of the
+test embeddings, epochs and seconds to the best validation macro-F1, seconds
+per epoch; and for each loss against the baseline, paired over seeds on test
+macro-F1, a two-sided paired t-test (the primary test) and the exact two-sided
+Wilcoxon signed-rank test (which cannot reach p < 0.05 with fewer than 6
+seeds). Pictures: OUT/convergence-DATASET.svg (validation macro-F1 by epoch,
+mean over seeds, one line per loss).
+
+Standard library only.
+"""
+import csv
+import itertools
+import json
+import math
+import os
+import subprocess
+import sys
+import time
+
+
+# ---------------------------------------------------------------- statistics
+def mean(xs):
+    return sum(xs) / len(xs)
+
+
+def sample_std(xs):
+    if len(xs) < 2:
+        return None
+    m = mean(xs)
+    return math.sqrt(sum((x - m) ** 2 for x in xs) / (len(xs) - 1))
+
+
+def _betacf(a, b, x):
+    """Continued fraction of the regularised incomplete beta (modified Lentz)."""
+    tiny = 1e-300
+    qab, qap, qam = a + b, a + 1.0, a - 1.0
+    c, d = 1.0, 1.0 - qab * x / qap
+    d = 1.0 / (d if abs(d) > tiny else tiny)
+    h = d
+    for m in range(1, 400):
+        m2 = 2 * m
+        aa = m * (b - m) * x / ((qam + m2) * (a + m2))
+        d = 1.0 + aa * d
+        d = 1.0 / (d if abs(d) > tiny else tiny)
+        c = 1.0 + aa / c
+        c = c if abs(c) > tiny else tiny
+        h *= d * c
+        aa = -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2))
+        d = 1.0 + aa * d
+        d = 1.0 / (d if abs(d) > tiny else tiny)
+        c = 1.0 + aa / c
+        c = c if abs(c) > tiny else tiny
+        delta = d * c
+        h *= delta
+        if abs(delta - 1.0) < 1e-15:
+            break
+    return h
+
+
+def betainc(a, b, x):
+    """Regularised incomplete beta I_x(a, b)."""
+    if x <= 0.0:
+        return 0.0
+    if x >= 1.0:
+        return 1.0
+    lbt = (math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b)
+           + a * math.log(x) + b * math.log1p(-x))
+    if x < (a + 1.0) / (a + b + 2.0):
+        return math.exp(lbt) * _betacf(a, b, x) / a
+    return 1.0 - math.exp(lbt) * _betacf(b, a, 1.0 - x) / b
+
+
+def t_two_sided_p(t, df):
+    """P(|T| >= |t|) for Student's t with df degrees of freedom."""
+    if math.isinf(t):
+        return 0.0
+    return betainc(df / 2.0, 0.5, df / (df + t * t))
+
+
+def paired_t(x, y):
+    """Two-sided paired t-test of x against y: (t, p) or (None, None) when
+    undefined (fewer than 2 pairs, or all differences equal)."""
+    d = [a - b for a, b in zip(x, y)]
+    n = len(d)
+    if n < 2:
+        return None, None
+    sd = sample_std(d)
+    if sd == 0.0:
+        return None, None
+    t = mean(d) / (sd / math.sqrt(n))
+    return t, t_two_sided_p(t, n - 1)
+
+
+def _ranks(values):
+    """Average ranks (1-based) of values, ties sharing the mean rank."""
+    order = sorted(range(len(values)), key=lambda i: values[i])
+    ranks = [0.0] * len(values)
+    i = 0
+    while i < len(order):
+        j = i
+        while j + 1 < len(order) and values[order[j + 1]] == values[order[i]]:
+            j += 1
+        for k in range(i, j + 1):
+            ranks[order[k]] = (i + j) / 2.0 + 1.0
+        i = j + 1
+    return ranks
+
+
+def wilcoxon_exact(x, y):
+    """Exact two-sided Wilcoxon signed-rank test of x against y, zero
+    differences dropped, ties given average ranks; the null distribution is
+    enumerated over all 2^n sign patterns. Returns (W+, p) or (None, None)."""
+    d = [a - b for a, b in zip(x, y) if a != b]
+    n = len(d)
+    if n == 0 or n > 20:
+        return None, None
+    r = _ranks([abs(v) for v in d])
+    w_plus = sum(rk for rk, v in zip(r, d) if v > 0)
+    centre = sum(r) / 2.0
+    dev = abs(w_plus - centre)
+    hits = 0
+    for signs in itertools.product((0, 1), repeat=n):
+        w = sum(rk for rk, s in zip(r, signs) if s)
+        if abs(w - centre) >= dev - 1e-9:
+            hits += 1
+    return w_plus, hits / 2.0 ** n
+
+
+# ---------------------------------------------------------------- the grid
+class GridError(Exception):
+    pass
+
+
+def load_grid(path):
+    try:
+        with open(path) as f:
+            g = json.load(f)
+    except (OSError, ValueError) as e:
+        raise GridError(f"{path}: {e}")
+    for key in ("model", "out", "datasets", "losses", "seeds"):
+        if key not in g:
+            raise GridError(f"{path}: missing key '{key}'")
+    g.setdefault("name", os.path.splitext(os.path.basename(path))[0])
+    g.setdefault("gloss", "build/gloss")
+    g.setdefault("threads", 2)
+    g.setdefault("common", [])
+    g.setdefault("settings", {"default": []})
+    g.setdefault("baseline", "ce")
+    g.setdefault("keep_checkpoints", False)
+    for name, ds in g["datasets"].items():
+        if not isinstance(ds, dict) or "data" not in ds:
+            raise GridError(f"{path}: dataset '{name}' needs a \"data\" directory")
+    if g["baseline"] not in g["losses"]:
+        raise GridError(f"{path}: baseline '{g['baseline']}' is not among the losses")
+    return g
+
+
+def cells(g):
+    for ds in g["datasets"]:
+        for loss in g["losses"]:
+            for setting in g["settings"]:
+                for seed in g["seeds"]:
+                    yield ds, loss, setting, seed
+
+
+def cell_dir(g, ds, loss, setting, seed):
+    name = loss if setting == "default" else f"{loss}@{setting}"
+    return os.path.join(g["out"], ds, name, f"seed{seed}")
+
+
+def cell_args(g, ds, loss, setting, seed, out):
+    d = g["datasets"][ds]
+    return ([g["gloss"], "train", "--model", g["model"], "--data", d["data"],
+             "--out", out]
+            + [str(a) for a in g["common"]] + [str(a) for a in d.get("args", [])]
+            + [str(a) for a in g["losses"][loss]]
+            + [str(a) for a in g["settings"][setting]]
+            + ["--seed", str(seed)])
+
+
+def cell_state(g, c):
+    out = cell_dir(g, *c)
+    args = cell_args(g, *c, out)
+    recorded = None
+    try:
+        with open(os.path.join(out, "command.json")) as f:
+            recorded = json.load(f)
+    except (OSError, ValueError):
+        pass
+    if recorded is not None and recorded.get("args") != args:
+        return "conflict", out, args, recorded
+    if os.path.exists(os.path.join(out, "metrics.json")):
+        return "done", out, args, recorded
+    if os.path.exists(os.path.join(out, "checkpoint.safetensors")):
+        return "partial", out, args, recorded
+    return "todo", out, args, recorded
+
+
+def write_atomic(path, text):
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def fmt_time(s):
+    s = int(s)
+    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
+
+
+def run_grid(g):
+    all_cells = list(cells(g))
+    states = [cell_state(g, c) for c in all_cells]
+    conflicts = [s for s in states if s[0] == "conflict"]
+    if conflicts:
+        for _, out, args, rec in conflicts:
+            print(f"error: {out} was run with other arguments:\n  recorded: "
+                  f"{' '.join(rec.get('args', []))}\n  grid:     {' '.join(args)}",
+                  file=sys.stderr)
+        raise GridError("move those cells away or give the grid another \"out\"")
+    todo = [(c, s) for c, s in zip(all_cells, states) if s[0] != "done"]
+    print(f"{g['name']}: {len(all_cells)} cells, {len(all_cells) - len(todo)} done, "
+          f"{len(todo)} to run (OMP_NUM_THREADS={g['threads']})")
+    spent = []
+    failed = 0
+    for i, (c, (state, out, args, rec)) in enumerate(todo, 1):
+        ds, loss, setting, seed = c
+        os.makedirs(out, exist_ok=True)
+        if state == "todo" or rec is None:
+            write_atomic(os.path.join(out, "command.json"),
+                         json.dumps({"args": args, "threads": g["threads"]}, indent=1) + "\n")
+        run_args = args + (["--resume"] if state == "partial" else [])
+        eta = ""
+        if spent:
+            eta = f", about {fmt_time(mean(spent) * (len(todo) - i + 1))} left"
+        print(f"[{i}/{len(todo)}] {ds} {loss} {setting} seed {seed}"
+              f"{' (resuming)' if state == 'partial' else ''}{eta}", flush=True)
+        env = dict(os.environ, OMP_NUM_THREADS=str(g["threads"]))
+        t0 = time.time()
+        with open(os.path.join(out, "train.log"), "a") as log:
+            log.write(f"$ OMP_NUM_THREADS={g['threads']} {' '.join(run_args)}\n")
+            log.flush()
+            proc = subprocess.Popen(run_args + ["--quiet"], stdout=log,
+                                    stderr=subprocess.STDOUT, env=env)
+            try:
+                rc = proc.wait()
+            except KeyboardInterrupt:
+                # gloss got the same SIGINT (same process group): it finishes
+                # its step, writes a checkpoint and exits with status 3
+                rc = proc.wait()
+        took = time.time() - t0
+        if rc == 3:
+            print(f"  stopped with a checkpoint; run again to resume ({out})")
+            return 3
+        if rc != 0:
+            print(f"  failed (exit {rc}); see {os.path.join(out, 'train.log')}",
+                  file=sys.stderr)
+            failed += 1
+            continue
+        spent.append(took)
+        m = json.load(open(os.path.join(out, "metrics.json")))
+        print(f"  {fmt_time(took)}: test accuracy {100 * m['test']['accuracy']:.2f}, "
+              f"macro-F1 {100 * m['test']['macro_f1']:.2f}", flush=True)
+        if not g["keep_checkpoints"]:
+            ck = os.path.join(out, "checkpoint.safetensors")
+            if os.path.exists(ck):
+                os.remove(ck)
+    if failed:
+        print(f"{failed} cell(s) failed", file=sys.stderr)
+        return 1
+    return 0
+
+
+# ---------------------------------------------------------------- the report
+def read_cell(out):
+    m = json.load(open(os.path.join(out, "metrics.json")))
+    epochs = []
+    with open(os.path.join(out, "epochs.csv")) as f:
+        for row in csv.DictReader(f):
+            epochs.append({"epoch": int(row["epoch"]),
+                           "val_macro_f1": float(row["val_macro_f1"]),
+                           "seconds": float(row["seconds"])})
+    best = m.get("best_epoch", max(epochs, key=lambda e: e["val_macro_f1"])["epoch"])
+    sil = m.get("silhouette", {})
+    return {
+        "test_accuracy": 100 * m["test"]["accuracy"],
+        "test_macro_f1": 100 * m["test"]["macro_f1"],
+        "silhouette": sil.get("macro"),
+        "silhouette_micro": sil.get("micro"),
+        "best_epoch": best,
+        "seconds_to_best": sum(e["seconds"] for e in epochs if e["epoch"] <= best),
+        "seconds_per_epoch": mean([e["seconds"] for e in epochs]),
+        "epochs_run": len(epochs),
+        "val_curve": [e["val_macro_f1"] for e in epochs],
+    }
+
+
+def summarise(g):
+    rows = []
+    per_cell = {}
+    for c in cells(g):
+        state, out, _, _ = cell_state(g, c)
+        if state == "done":
+            per_cell[c] = read_cell(out)
+    for ds in g["datasets"]:
+        for setting in g["settings"]:
+            base = {s: per_cell.get((ds, g["baseline"], setting, s)) for s in g["seeds"]}
+            for loss in g["losses"]:
+                got = [(s, per_cell[(ds, loss, setting, s)]) for s in g["seeds"]
+                       if (ds, loss, setting, s) in per_cell]
+                if not got:
+                    continue
+                r = {"dataset": ds, "loss": loss, "setting": setting,
+                     "seeds": [s for s, _ in got], "n": len(got)}
+                for key in ("test_accuracy", "test_macro_f1", "silhouette",
+                            "best_epoch", "seconds_to_best", "seconds_per_epoch"):
+                    vals = [v[key] for _, v in got if v[key] is not None]
+                    r[key + "_mean"] = mean(vals) if vals else None
+                    r[key + "_std"] = sample_std(vals) if vals else None
+                r["per_seed"] = {str(s): {k: v[k] for k in ("test_accuracy", "test_macro_f1",
+                                                             "silhouette", "best_epoch")}
+                                 for s, v in got}
+                curves = [v["val_curve"] for _, v in got]
+                longest = max(len(cv) for cv in curves)
+                r["val_macro_f1_by_epoch"] = [
+                    mean([cv[e] for cv in curves if len(cv) > e]) for e in range(longest)]
+                r["t"] = r["p_t"] = r["w_plus"] = r["p_wilcoxon"] = None
+                r["pairs"] = 0
+                if loss != g["baseline"]:
+                    pairs = [(v["test_macro_f1"], base[s]["test_macro_f1"])
+                             for s, v in got if base.get(s)]
+                    r["pairs"] = len(pairs)
+                    if pairs:
+                        x, y = zip(*pairs)
+                        r["diff_macro_f1_mean"] = mean([a - b for a, b in pairs])
+                        r["t"], r["p_t"] = paired_t(x, y)
+                        r["w_plus"], r["p_wilcoxon"] = wilcoxon_exact(x, y)
+                rows.append(r)
+    return rows
+
+
+def pm(r, key, digits=2):
+    m, s = r.get(key + "_mean"), r.get(key + "_std")
+    if m is None:
+        return "n/a"
+    return f"{m:.{digits}f}" + (f" ± {s:.{digits}f}" if s is not None else "")
+
+
+def fmt_p(p):
+    return "n/a" if p is None else (f"{p:.3f}" if p >= 0.001 else f"{p:.1e}")
+
+
+def markdown(g, rows):
+    lines = [f"# {g['name']}", "",
+             f"Model `{g['model']}`; every cell: `gloss train {' '.join(map(str, g['common']))}`"
+             f" plus its dataset, loss and setting arguments and `--seed S`; "
+             f"OMP_NUM_THREADS={g['threads']}. Mean ± sample std over seeds. "
+             f"Tests against `{g['baseline']}` are paired over seeds on test macro-F1: "
+             "p(t) two-sided paired t-test, p(W) exact two-sided Wilcoxon signed-rank "
+             "(its smallest possible p with n seeds is 2/2^n).", ""]
+    head = ("| dataset | loss | setting | seeds | test acc | test macro-F1 | Δ F1 vs "
+            f"{g['baseline']} | p(t) | p(W) | silhouette | best epoch | s to best | s/epoch |")
+    lines += [head, "|" + "---|" * 13]
+    for r in rows:
+        delta = r.get("diff_macro_f1_mean")
+        lines.append(
+            f"| {r['dataset']} | {r['loss']} | {r['setting']} | {r['n']} | "
+            f"{pm(r, 'test_accuracy')} | {pm(r, 'test_macro_f1')} | "
+            f"{'' if delta is None else f'{delta:+.2f}'} | "
+            f"{'' if r['loss'] == g['baseline'] else fmt_p(r['p_t'])} | "
+            f"{'' if r['loss'] == g['baseline'] else fmt_p(r['p_wilcoxon'])} | "
+            f"{pm(r, 'silhouette', 3)} | {pm(r, 'best_epoch', 1)} | "
+            f"{pm(r, 'seconds_to_best', 1)} | {pm(r, 'seconds_per_epoch', 1)} |")
+    maps = []
+    for ds in g["datasets"]:
+        conv = f"convergence-{ds}.svg"
+        if os.path.exists(os.path.join(g["out"], conv)):
+            maps.append(f"![{ds}: validation macro-F1 by epoch]({conv})")
+        for r in rows:
+            if r["dataset"] != ds:
+                continue
+            seed = r["seeds"][0]
+            rel = os.path.relpath(os.path.join(cell_dir(g, ds, r["loss"], r["setting"], seed),
+                                               "embedding_map.svg"), g["out"])
+            if os.path.exists(os.path.join(g["out"], rel)):
+                maps.append(f"![{ds} {r['loss']} {r['setting']} seed {seed}: t-SNE of the "
+                            f"test embeddings]({rel})")
+    if maps:
+        lines += ["", "## Pictures", ""] + [m + "\n" for m in maps]
+    return "\n".join(lines) + "\n"
+
+
+CSV_KEYS = ["dataset", "loss", "setting", "n", "test_accuracy_mean", "test_accuracy_std",
+            "test_macro_f1_mean", "test_macro_f1_std", "diff_macro_f1_mean", "pairs", "t",
+            "p_t", "w_plus", "p_wilcoxon", "silhouette_mean", "silhouette_std",
+            "best_epoch_mean", "seconds_to_best_mean", "seconds_per_epoch_mean"]
+
+
+def csv_text(rows):
+    import io
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(CSV_KEYS)
+    for r in rows:
+        w.writerow(["" if r.get(k) is None else r.get(k) for k in CSV_KEYS])
+    return buf.getvalue()
+
+
+PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b",
+           "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
+
+
+def esc(s):
+    return str(s).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def convergence_svg(title, series):
+    """Validation macro-F1 by epoch; series = [(label, [values...])]."""
+    W, H, L, R, T, B = 640, 400, 60, 170, 40, 50
+    ys = [v for _, vs in series for v in vs]
+    n_ep = max(len(vs) for _, vs in series)
+    lo, hi = min(ys), max(ys)
+    pad = max(0.005, (hi - lo) * 0.08)
+    lo, hi = max(0.0, lo - pad), min(1.0, hi + pad)
+    px = lambda e: L + (W - L - R) * (e / max(1, n_ep - 1) if n_ep > 1 else 0.5)
+    py = lambda v: T + (H - T - B) * (1 - (v - lo) / (hi - lo if hi > lo else 1))
+    o = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" '
+         f'font-family="sans-serif" font-size="12">',
+         f'<rect width="{W}" height="{H}" fill="white"/>',
+         f'<text x="{W / 2}" y="22" text-anchor="middle" font-size="15">{esc(title)}</text>',
+         f'<line x1="{L}" y1="{H - B}" x2="{W - R}" y2="{H - B}" stroke="black"/>',
+         f'<line x1="{L}" y1="{T}" x2="{L}" y2="{H - B}" stroke="black"/>']
+    for k in range(6):
+        v = lo + (hi - lo) * k / 5
+        o.append(f'<line x1="{L}" y1="{py(v):.1f}" x2="{W - R}" y2="{py(v):.1f}" stroke="#ddd"/>')
+        o.append(f'<text x="{L - 6}" y="{py(v) + 4:.1f}" text-anchor="end">{v:.3f}</text>')
+    for e in range(n_ep):
+        o.append(f'<text x="{px(e):.1f}" y="{H - B + 18}" text-anchor="middle">{e + 1}</text>')
+    o.append(f'<text x="{(L + W - R) / 2}" y="{H - 12}" text-anchor="middle">epoch</text>')
+    o.append(f'<text x="16" y="{(T + H - B) / 2}" text-anchor="middle" '
+             f'transform="rotate(-90 16 {(T + H - B) / 2})">validation macro-F1</text>')
+    for i, (label, vs) in enumerate(series):
+        col = PALETTE[i % len(PALETTE)]
+        pts = " ".join(f"{px(e):.1f},{py(v):.1f}" for e, v in enumerate(vs))
+        o.append(f'<polyline points="{pts}" fill="none" stroke="{col}" stroke-width="2"/>')
+        for e, v in enumerate(vs):
+            o.append(f'<circle cx="{px(e):.1f}" cy="{py(v):.1f}" r="3" fill="{col}"/>')
+        y = T + 10 + 18 * i
+        o.append(f'<line x1="{W - R + 12}" y1="{y}" x2="{W - R + 32}" y2="{y}" '
+                 f'stroke="{col}" stroke-width="2"/>')
+        o.append(f'<text x="{W - R + 38}" y="{y + 4}">{esc(label)}</text>')
+    o.append("</svg>")
+    return "\n".join(o) + "\n"
+
+
+def report(g):
+    rows = summarise(g)
+    os.makedirs(g["out"], exist_ok=True)
+    if not rows:
+        print("no finished cells yet")
+        return 0
+    pictures = []
+    for ds in g["datasets"]:
+        series = [(r["loss"] if r["setting"] == "default" else f"{r['loss']}@{r['setting']}",
+                   r["val_macro_f1_by_epoch"]) for r in rows if r["dataset"] == ds]
+        if series:
+            p = os.path.join(g["out"], f"convergence-{ds}.svg")
+            write_atomic(p, convergence_svg(f"{ds}: validation macro-F1 (mean over seeds)", series))
+            pictures.append(p)
+    md = markdown(g, rows)
+    write_atomic(os.path.join(g["out"], "results.md"), md)
+    write_atomic(os.path.join(g["out"], "results.csv"), csv_text(rows))
+    write_atomic(os.path.join(g["out"], "results.json"),
+                 json.dumps({"grid": g, "rows": rows}, indent=1) + "\n")
+    print(md.split("\n## Pictures")[0].rstrip())
+    print("wrote " + ", ".join([os.path.join(g["out"], f"results.{e}") for e in ("md", "csv", "json")]
+                               + pictures))
+    return 0
+
+
+def list_cells(g):
+    for c in cells(g):
+        state, out, args, _ = cell_state(g, c)
+        print(f"{state:8s} {out}\n         OMP_NUM_THREADS={g['threads']} {' '.join(args)}")
+    return 0
+
+
+def main(argv):
+    if len(argv) != 3 or argv[1] not in ("run", "report", "list"):
+        print(__doc__.strip().split("\n\n")[1], file=sys.stderr)
+        print("usage: experiment.py run|report|list GRID.json", file=sys.stderr)
+        return 2
+    try:
+        g = load_grid(argv[2])
+        if argv[1] == "list":
+            return list_cells(g)
+        if argv[1] == "report":
+            return report(g)
+        rc = run_grid(g)
+        report(g)
+        return rc
+    except GridError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
