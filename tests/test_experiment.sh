@@ -51,7 +51,7 @@ grid() { # grid FILE OUT LR SEEDS
 J
 }
 grid "$T/a.json" "$T/a" 1e-3 "1, 2"
-python3 tools/experiment.py run "$T/a.json" >"$T/run1" 2>&1 || { fail "grid run failed"; cat "$T/run1"; }
+python3 tools/experiment.py run "$T/a.json" --jobs 2 >"$T/run1" 2>&1 || { fail "grid run failed"; cat "$T/run1"; }
 for f in results.md results.csv results.json convergence-sample.svg; do
     [ -s "$T/a/$f" ] || fail "no $f"
 done

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """gloss experiment runner: a grid of datasets x losses x settings x seeds.
 
-    python3 tools/experiment.py run    GRID.json   # run missing cells, then report
+    python3 tools/experiment.py run    GRID.json [--jobs N]
+                                 # run missing cells (N at a time), then report
     python3 tools/experiment.py report GRID.json   # tables and pictures only
     python3 tools/experiment.py list   GRID.json   # every cell, its state, its command
 
@@ -11,6 +12,7 @@ GRID.json (see experiments/*.json):
     model     checkpoint directory
     out       where cells and the report go
     threads   OMP_NUM_THREADS for every cell (default 2)
+    jobs      cells run at the same time (default 1; --jobs overrides)
     common    arguments given to every `gloss train`
     datasets  {name: {"data": DIR, "args": [...]}}
     losses    {name: [args...]}            e.g. "gloss-paper": ["--loss", "gloss"]
@@ -184,10 +186,12 @@ def load_grid(path):
 
 
 def cells(g):
+    """Every cell, in running order: dataset by dataset, and within one the
+    first seed of every loss and setting before the next seed."""
     for ds in g["datasets"]:
-        for loss in g["losses"]:
+        for seed in g["seeds"]:
             for setting in g["settings"]:
-                for seed in g["seeds"]:
+                for loss in g["losses"]:
                     yield ds, loss, setting, seed
 
 
@@ -238,7 +242,40 @@ def fmt_time(s):
     return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
 
 
-def run_grid(g):
+def start_cell(g, c, state, out, args, rec):
+    os.makedirs(out, exist_ok=True)
+    if state == "todo" or rec is None:
+        write_atomic(os.path.join(out, "command.json"),
+                     json.dumps({"args": args, "threads": g["threads"]}, indent=1) + "\n")
+    run_args = args + (["--resume"] if state == "partial" else [])
+    env = dict(os.environ, OMP_NUM_THREADS=str(g["threads"]))
+    with open(os.path.join(out, "train.log"), "a") as log:
+        log.write(f"$ OMP_NUM_THREADS={g['threads']} {' '.join(run_args)}\n")
+        log.flush()
+        return subprocess.Popen(run_args + ["--quiet"], stdout=log,
+                                stderr=subprocess.STDOUT, env=env)
+
+
+def finish_cell(g, out, rc, took):
+    """Reports a cell that ended; returns 'ok', 'failed' or 'stopped'."""
+    if rc == 3:
+        print(f"  {out}: stopped with a checkpoint; run again to resume", flush=True)
+        return "stopped"
+    if rc != 0:
+        print(f"  {out}: failed (exit {rc}); see {os.path.join(out, 'train.log')}",
+              file=sys.stderr, flush=True)
+        return "failed"
+    m = json.load(open(os.path.join(out, "metrics.json")))
+    print(f"  {out}: {fmt_time(took)}, test accuracy {100 * m['test']['accuracy']:.2f}, "
+          f"macro-F1 {100 * m['test']['macro_f1']:.2f}", flush=True)
+    if not g["keep_checkpoints"]:
+        ck = os.path.join(out, "checkpoint.safetensors")
+        if os.path.exists(ck):
+            os.remove(ck)
+    return "ok"
+
+
+def run_grid(g, jobs):
     all_cells = list(cells(g))
     states = [cell_state(g, c) for c in all_cells]
     conflicts = [s for s in states if s[0] == "conflict"]
@@ -250,53 +287,47 @@ def run_grid(g):
         raise GridError("move those cells away or give the grid another \"out\"")
     todo = [(c, s) for c, s in zip(all_cells, states) if s[0] != "done"]
     print(f"{g['name']}: {len(all_cells)} cells, {len(all_cells) - len(todo)} done, "
-          f"{len(todo)} to run (OMP_NUM_THREADS={g['threads']})")
-    spent = []
-    failed = 0
-    for i, (c, (state, out, args, rec)) in enumerate(todo, 1):
-        ds, loss, setting, seed = c
-        os.makedirs(out, exist_ok=True)
-        if state == "todo" or rec is None:
-            write_atomic(os.path.join(out, "command.json"),
-                         json.dumps({"args": args, "threads": g["threads"]}, indent=1) + "\n")
-        run_args = args + (["--resume"] if state == "partial" else [])
-        eta = ""
-        if spent:
-            eta = f", about {fmt_time(mean(spent) * (len(todo) - i + 1))} left"
-        print(f"[{i}/{len(todo)}] {ds} {loss} {setting} seed {seed}"
-              f"{' (resuming)' if state == 'partial' else ''}{eta}", flush=True)
-        env = dict(os.environ, OMP_NUM_THREADS=str(g["threads"]))
-        t0 = time.time()
-        with open(os.path.join(out, "train.log"), "a") as log:
-            log.write(f"$ OMP_NUM_THREADS={g['threads']} {' '.join(run_args)}\n")
-            log.flush()
-            proc = subprocess.Popen(run_args + ["--quiet"], stdout=log,
-                                    stderr=subprocess.STDOUT, env=env)
-            try:
-                rc = proc.wait()
-            except KeyboardInterrupt:
-                # gloss got the same SIGINT (same process group): it finishes
-                # its step, writes a checkpoint and exits with status 3
-                rc = proc.wait()
-        took = time.time() - t0
-        if rc == 3:
-            print(f"  stopped with a checkpoint; run again to resume ({out})")
-            return 3
-        if rc != 0:
-            print(f"  failed (exit {rc}); see {os.path.join(out, 'train.log')}",
-                  file=sys.stderr)
-            failed += 1
-            continue
-        spent.append(took)
-        m = json.load(open(os.path.join(out, "metrics.json")))
-        print(f"  {fmt_time(took)}: test accuracy {100 * m['test']['accuracy']:.2f}, "
-              f"macro-F1 {100 * m['test']['macro_f1']:.2f}", flush=True)
-        if not g["keep_checkpoints"]:
-            ck = os.path.join(out, "checkpoint.safetensors")
-            if os.path.exists(ck):
-                os.remove(ck)
-    if failed:
-        print(f"{failed} cell(s) failed", file=sys.stderr)
+          f"{len(todo)} to run ({jobs} at a time, OMP_NUM_THREADS={g['threads']} each)",
+          flush=True)
+    running = []  # (proc, out, t0)
+    spent, outcome = [], {"ok": 0, "failed": 0, "stopped": 0}
+    nxt = 0
+    try:
+        while nxt < len(todo) or running:
+            while nxt < len(todo) and len(running) < jobs and not outcome["stopped"]:
+                c, (state, out, args, rec) = todo[nxt]
+                nxt += 1
+                eta = ""
+                if spent:
+                    left = len(todo) - nxt + 1
+                    eta = f", about {fmt_time(mean(spent) * left / jobs)} left"
+                print(f"[{nxt}/{len(todo)}] {c[0]} {c[1]} {c[2]} seed {c[3]}"
+                      f"{' (resuming)' if state == 'partial' else ''}{eta}", flush=True)
+                running.append((start_cell(g, c, state, out, args, rec), out, time.time()))
+            if not running:
+                break
+            time.sleep(0.05)
+            for item in list(running):
+                proc, out, t0 = item
+                rc = proc.poll()
+                if rc is None:
+                    continue
+                running.remove(item)
+                took = time.time() - t0
+                res = finish_cell(g, out, rc, took)
+                outcome[res] += 1
+                if res == "ok":
+                    spent.append(took)
+    except KeyboardInterrupt:
+        # the cells got the same SIGINT (same process group): each finishes
+        # its step, writes a checkpoint and exits with status 3
+        for proc, out, t0 in running:
+            finish_cell(g, out, proc.wait(), time.time() - t0)
+        return 3
+    if outcome["stopped"]:
+        return 3
+    if outcome["failed"]:
+        print(f"{outcome['failed']} cell(s) failed", file=sys.stderr)
         return 1
     return 0
 
@@ -516,17 +547,23 @@ def list_cells(g):
 
 
 def main(argv):
+    jobs = None
+    if len(argv) == 5 and argv[3] == "--jobs" and argv[4].isdigit() and int(argv[4]) > 0:
+        jobs = int(argv[4])
+        argv = argv[:3]
     if len(argv) != 3 or argv[1] not in ("run", "report", "list"):
         print(__doc__.strip().split("\n\n")[1], file=sys.stderr)
-        print("usage: experiment.py run|report|list GRID.json", file=sys.stderr)
+        print("usage: experiment.py run|report|list GRID.json [--jobs N]", file=sys.stderr)
         return 2
     try:
         g = load_grid(argv[2])
+        if jobs is None:
+            jobs = int(g.get("jobs", 1))
         if argv[1] == "list":
             return list_cells(g)
         if argv[1] == "report":
             return report(g)
-        rc = run_grid(g)
+        rc = run_grid(g, jobs)
         report(g)
         return rc
     except GridError as e:
