@@ -45,7 +45,7 @@ $(BUILD)/libgloss.a: $(LIB_OBJ)
 $(BUILD)/gloss: $(CLI_OBJ) $(BUILD)/libgloss.a
 	$(CC) $(ALL_CFLAGS) $^ -o $@ $(LDFLAGS) $(LDLIBS)
 
-$(BUILD)/tests/%: tests/%.c $(BUILD)/libgloss.a tests/check.h
+$(BUILD)/tests/%: tests/%.c $(BUILD)/libgloss.a $(wildcard tests/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Itests $< $(BUILD)/libgloss.a -o $@ $(LDFLAGS) $(LDLIBS)
 

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "files.h"
 #include "io/safetensors.h"
 #include "util/error.h"
 #include "util/fileio.h"
@@ -51,20 +52,6 @@ static int run(const char *out, const char *e1, const char *e2, const char *nan_
     return wait_status(start(out, e1, e2, nan_steps));
 }
 
-static int same_file(const char *a, const char *b) {
-    char *x, *y;
-    size_t nx, ny;
-    if (gl_read_file(a, &x, &nx) != 0) return 0;
-    if (gl_read_file(b, &y, &ny) != 0) {
-        free(x);
-        return 0;
-    }
-    int eq = nx == ny && !memcmp(x, y, nx);
-    free(x);
-    free(y);
-    return eq;
-}
-
 static char *p2(const char *dir, const char *name) { return gl_path_join(dir, name); }
 
 static void sleep_ms(long ms) {
@@ -96,7 +83,7 @@ int main(void) {
     CHECK(gl_file_exists(si_ck));
     CHECK(!gl_file_exists(si_model)); /* the run did not finish */
     CHECK(run(si, "--seed", "7", "--resume") == 0);
-    CHECK_MSG(same_file(ref_model, si_model), "model after SIGINT + resume differs from the uninterrupted run");
+    CHECK_MSG(check_files_equal(ref_model, si_model), "model after SIGINT + resume differs from the uninterrupted run");
 
     /* SIGKILL at random moments until a run completes */
     char *sk = p2(tmpdir, "sigkill"), *sk_model = p2(sk, "model.safetensors"), *sk_ck = p2(sk, "checkpoint.safetensors");
@@ -126,7 +113,7 @@ int main(void) {
     if (!done) done = run(sk, "--seed", "7", gl_file_exists(sk_ck) ? "--resume" : NULL) == 0;
     printf("SIGKILL: %d kills, %d of them during resumed runs\n", kills, resumes);
     CHECK(done);
-    CHECK_MSG(same_file(ref_model, sk_model), "model after SIGKILLs + resume differs from the uninterrupted run");
+    CHECK_MSG(check_files_equal(ref_model, sk_model), "model after SIGKILLs + resume differs from the uninterrupted run");
 
     /* NaN losses: two isolated bad steps are skipped and counted */
     char *nn = p2(tmpdir, "nan"), *nn_metrics = p2(nn, "metrics.json");

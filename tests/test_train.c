@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "files.h"
 #include "io/safetensors.h"
 #include "model/bert.h"
 #include "train/dataset.h"
@@ -20,20 +21,6 @@
 static char tmpdir[64];
 
 static char *tpath(const char *name) { return gl_path_join(tmpdir, name); }
-
-static int files_equal(const char *a, const char *b) {
-    char *x, *y;
-    size_t nx, ny;
-    if (gl_read_file(a, &x, &nx) != 0) return 0;
-    if (gl_read_file(b, &y, &ny) != 0) {
-        free(x);
-        return 0;
-    }
-    int eq = nx == ny && memcmp(x, y, nx) == 0;
-    free(x);
-    free(y);
-    return eq;
-}
 
 /* The tensors of two checkpoints are bit-identical (their metadata holds timings). */
 static int checkpoints_equal(const char *a, const char *b) {
@@ -148,7 +135,7 @@ static void test_resume(void) {
     CHECK_MSG(gl_train(&o) == 0, "%s", gl_error_message());
     char *ma = gl_path_join(a, "model.safetensors"), *mb = gl_path_join(b, "model.safetensors");
     char *ca = gl_path_join(a, "checkpoint.safetensors"), *cb = gl_path_join(b, "checkpoint.safetensors");
-    CHECK_MSG(files_equal(ma, mb), "resumed model differs from the uninterrupted one");
+    CHECK_MSG(check_files_equal(ma, mb), "resumed model differs from the uninterrupted one");
     CHECK_MSG(checkpoints_equal(ca, cb), "resumed checkpoint (weights, optimiser state) differs");
     /* resuming with different options is refused */
     o.lr = 1e-3;
