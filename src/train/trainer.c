@@ -224,6 +224,7 @@ static int evaluate(gl_bert *m, const gl_split *s, const gl_train_opts *o, gl_me
 typedef struct {
     int epoch;
     double loss, val_acc, val_f1, seconds, tokens_per_s;
+    double train_seconds; /* the epoch without validation (and probe) */
 } epoch_row;
 
 typedef struct {
@@ -281,9 +282,10 @@ static json_t *state_json(const train_state *st) {
     json_t *h = json_array();
     for (int i = 0; i < st->nhist; i++) {
         const epoch_row *r = &st->hist[i];
-        json_array_append_new(h, json_pack("{s:i, s:f, s:f, s:f, s:f, s:f}", "epoch", r->epoch, "loss", r->loss,
-                                           "val_accuracy", r->val_acc, "val_macro_f1", r->val_f1, "seconds",
-                                           r->seconds, "tokens_per_s", r->tokens_per_s));
+        json_array_append_new(h, json_pack("{s:i, s:f, s:f, s:f, s:f, s:f, s:f}", "epoch", r->epoch, "loss",
+                                           r->loss, "val_accuracy", r->val_acc, "val_macro_f1", r->val_f1,
+                                           "seconds", r->seconds, "tokens_per_s", r->tokens_per_s, "train_seconds",
+                                           r->train_seconds));
     }
     return json_pack("{s:i, s:I, s:i, s:f, s:i, s:f, s:o, s:I, s:f, s:f, s:f, s:I, s:I}", "epochs_done",
                      st->epochs_done, "step", (json_int_t)st->step, "best_epoch", st->best_epoch, "best_f1",
@@ -372,9 +374,11 @@ static int load_checkpoint(const gl_train_opts *o, gl_bert *m, gl_adamw *opt, fl
             st->nhist = (int)json_array_size(h);
             for (int i = 0; i < st->nhist; i++) {
                 epoch_row *r = &st->hist[i];
-                json_unpack(json_array_get(h, (size_t)i), "{s:i, s:F, s:F, s:F, s:F, s:F}", "epoch", &r->epoch,
-                            "loss", &r->loss, "val_accuracy", &r->val_acc, "val_macro_f1", &r->val_f1, "seconds",
-                            &r->seconds, "tokens_per_s", &r->tokens_per_s);
+                r->train_seconds = 0;
+                json_unpack(json_array_get(h, (size_t)i), "{s:i, s:F, s:F, s:F, s:F, s:F, s?F}", "epoch",
+                            &r->epoch, "loss", &r->loss, "val_accuracy", &r->val_acc, "val_macro_f1", &r->val_f1,
+                            "seconds", &r->seconds, "tokens_per_s", &r->tokens_per_s, "train_seconds",
+                            &r->train_seconds);
             }
         }
     }
@@ -395,11 +399,11 @@ static int write_epochs_csv(const gl_train_opts *o, const train_state *st) {
         free(path);
         return -1;
     }
-    fprintf(af.f, "epoch,train_loss,val_accuracy,val_macro_f1,seconds,tokens_per_s\n");
+    fprintf(af.f, "epoch,train_loss,val_accuracy,val_macro_f1,seconds,tokens_per_s,train_seconds\n");
     for (int i = 0; i < st->nhist; i++) {
         const epoch_row *r = &st->hist[i];
-        fprintf(af.f, "%d,%.6f,%.6f,%.6f,%.2f,%.1f\n", r->epoch, r->loss, r->val_acc, r->val_f1, r->seconds,
-                r->tokens_per_s);
+        fprintf(af.f, "%d,%.6f,%.6f,%.6f,%.2f,%.1f,%.2f\n", r->epoch, r->loss, r->val_acc, r->val_f1, r->seconds,
+                r->tokens_per_s, r->train_seconds);
     }
     int rc = gl_atomic_commit(&af);
     free(path);
@@ -875,7 +879,8 @@ int gl_train(const gl_train_opts *o) {
         if (rc != 0) break;
         double secs = gl_now() - t0;
         epoch_row *r = &t.st.hist[t.st.nhist++];
-        *r = (epoch_row){epoch + 1, loss, val.accuracy, val.macro_f1, secs, train_s > 0 ? tokens / train_s : 0};
+        *r = (epoch_row){epoch + 1, loss, val.accuracy, val.macro_f1, secs, train_s > 0 ? tokens / train_s : 0,
+                         train_s};
         t.st.epochs_done++;
         t.st.seconds += secs;
         int improved = t.st.best_epoch == 0 || val.macro_f1 > t.st.best_f1;
