@@ -83,6 +83,16 @@ python3 tools/experiment.py run "$T/a.json" >"$T/run2" 2>&1 || fail "second run 
 grep -q "4 done, 0 to run" "$T/run2" || fail "second run did not find every cell done: $(head -1 "$T/run2")"
 after=$(ls -l --time-style=+%s.%N "$T"/a/sample/*/seed*/metrics.json | md5sum)
 [ "$before" = "$after" ] || fail "a finished cell was rerun"
+# the same options in another order, through another path to gloss: same cell
+python3 - "$T/a/sample/ce/seed1/command.json" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+a = c["args"]
+c["args"] = ["./" + a[0], a[1]] + a[-2:] + a[2:-2]
+json.dump(c, open(sys.argv[1], "w"))
+PY
+python3 tools/experiment.py run "$T/a.json" >"$T/run2b" 2>&1 || fail "reordered command not accepted"
+grep -q "4 done, 0 to run" "$T/run2b" || fail "reordered command counted as a new cell"
 grid "$T/b.json" "$T/a" 2e-3 "1, 2"
 python3 tools/experiment.py run "$T/b.json" >"$T/run3" 2>&1
 [ $? -eq 1 ] && grep -q "other arguments" "$T/run3" || fail "conflicting grid was not refused"

@@ -210,6 +210,21 @@ def cell_args(g, ds, loss, setting, seed, out):
             + ["--seed", str(seed)])
 
 
+def canonical(args):
+    """A command without its binary, as a sorted list of (option, value)
+    pairs: two commands that differ only in option order or in where the
+    gloss binary lies are the same cell."""
+    pairs, i, rest = [], 0, list(args[1:])
+    while i < len(rest):
+        if rest[i].startswith("--") and i + 1 < len(rest) and not rest[i + 1].startswith("--"):
+            pairs.append((rest[i], rest[i + 1]))
+            i += 2
+        else:
+            pairs.append((rest[i], None))
+            i += 1
+    return sorted(pairs, key=lambda p: (p[0], p[1] or ""))
+
+
 def cell_state(g, c):
     out = cell_dir(g, *c)
     args = cell_args(g, *c, out)
@@ -219,7 +234,7 @@ def cell_state(g, c):
             recorded = json.load(f)
     except (OSError, ValueError):
         pass
-    if recorded is not None and recorded.get("args") != args:
+    if recorded is not None and canonical(recorded.get("args", [])) != canonical(args):
         return "conflict", out, args, recorded
     if os.path.exists(os.path.join(out, "metrics.json")):
         return "done", out, args, recorded
