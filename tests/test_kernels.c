@@ -1,8 +1,10 @@
 /* test_kernels.c: each kernel's forward and backward against float64 PyTorch
  * autograd (tests/fixtures/model/kernels_ref.safetensors), AdamW and clipping
  * against torch.optim.AdamW + clip_grad_norm_ (adamw_ref.safetensors), and the
- * dropout masks. Tolerances: fp32 kernels, 1e-5 of max(1, max |reference|);
- * AdamW, 1e-6 absolute on parameters (the issue's bound). */
+ * dropout masks; the vectorised erf/exp/GELU against double libm on dense
+ * grids. Tolerances: fp32 kernels, 1e-5 of max(1, max |reference|); AdamW,
+ * 1e-6 absolute on parameters (the issue's bound); erf/exp/GELU as stated at
+ * test_vecmath. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +13,7 @@
 #include "check.h"
 #include "fixture.h"
 #include "kernels/kernels.h"
+#include "kernels/vecmath.h"
 #include "model/bert.h"
 #include "train/optim.h"
 #include "util/rng.h"
@@ -117,6 +120,216 @@ static void test_attention(void) {
     free(q), free(k), free(v), free(dout), free(m), free(scratch);
 }
 
+/* The float grid of the erf/GELU tests: every multiple of 2^-14 in [-10, 10]
+ * (327681 points, so every float step of the polynomial branches' switch at
+ * 0.875 and the clamp at 4 is crossed finely), plus 2000 magnitudes spread
+ * log-uniformly over [1e-30, 10] of both signs. */
+static float *vm_grid(size_t *n) {
+    size_t k = 0, cap = 327681 + 4000;
+    float *x = malloc(sizeof(float) * cap);
+    for (int i = -10 * 16384; i <= 10 * 16384; i++) x[k++] = (float)i / 16384.0f;
+    for (int i = 0; i < 2000; i++) {
+        float v = (float)pow(10.0, -30.0 + 31.0 * i / 1999.0);
+        x[k++] = v;
+        x[k++] = -v;
+    }
+    *n = k;
+    return x;
+}
+
+static double gelu_d(double x) { return 0.5 * x * (1.0 + erf(x / sqrt(2.0))); }
+static double gelu_grad_d(double x) { return 0.5 * (1.0 + erf(x / sqrt(2.0))) + x * exp(-0.5 * x * x) / sqrt(2.0 * M_PI); }
+
+/* The vectorised erf, exp and GELU of kernels/vecmath.h against double libm.
+ * Tolerances: erf 1e-7 absolute (the max over every float is 7.6e-8, see
+ * tools/check_vecmath.c; rounding the exact value to float alone costs up to 3.0e-8);
+ * exp 4 float ulps relative (2^-22) down to FLT_MIN, 1 subnormal ulp below;
+ * GELU and its derivative 1.5e-7 * max(1, |x|) absolute: the inputs of erf
+ * (x / sqrt 2) and the sum 1 + erf are rounded to float either way, which costs
+ * up to ~1.2e-7 |x| (libm's erff gives the same order; both are printed). */
+static void test_vecmath(void) {
+    size_t n;
+    float *x = vm_grid(&n);
+    double e_erf = 0, e_erf_libm = 0, x_erf = 0;
+    for (size_t i = 0; i < n; i++) {
+        double ref = erf((double)x[i]);
+        double d = fabs(gl_erff_v(x[i]) - ref), dl = fabs(erff(x[i]) - ref);
+        if (d > e_erf) e_erf = d, x_erf = x[i];
+        if (dl > e_erf_libm) e_erf_libm = dl;
+    }
+    printf("erf: max |erf_v - double erf| %.2e at x = %.7g (libm erff: %.2e), %zu points in [-10, 10]\n", e_erf,
+           x_erf, e_erf_libm, n);
+    CHECK(e_erf <= 1e-7);
+
+    /* exp over [-104, 89] in steps of 2^-10, plus tiny arguments */
+    double e_exp = 0, x_exp = 0;
+    int sub_ok = 1;
+    for (int i = -104 * 1024; i <= 89 * 1024; i++) {
+        float y = (float)i / 1024.0f;
+        double ref = exp((double)y), v = gl_expf_v(y);
+        if (ref >= 0x1p-126 && ref <= 3.4e38) {
+            double d = fabs(v - ref) / ref;
+            if (d > e_exp) e_exp = d, x_exp = y;
+        } else if (ref < 0x1p-126) {
+            sub_ok &= fabs(v - ref) <= 1.5e-45;
+        }
+    }
+    for (int i = -40; i <= -8; i++) {
+        float y = (float)pow(10.0, i / 4.0);
+        e_exp = fmax(e_exp, fabs(gl_expf_v(y) - exp((double)y)) / exp((double)y));
+        e_exp = fmax(e_exp, fabs(gl_expf_v(-y) - exp(-(double)y)) / exp(-(double)y));
+    }
+    printf("exp: max relative error %.2e (%.2f ulp of 1) at y = %.6g; subnormal range %s\n", e_exp,
+           e_exp / 0x1p-23, x_exp, sub_ok ? "ok" : "WRONG");
+    CHECK(e_exp <= 0x1p-22);
+    CHECK(sub_ok);
+
+    /* special values */
+    CHECK(gl_erff_v(INFINITY) == 1.0f && gl_erff_v(-INFINITY) == -1.0f);
+    CHECK(isnan(gl_erff_v(NAN)));
+    CHECK(gl_erff_v(0.0f) == 0.0f && !signbit(gl_erff_v(0.0f)) && signbit(gl_erff_v(-0.0f)));
+    CHECK(gl_erff_v(4.0f) == 1.0f && gl_erff_v(1e30f) == 1.0f && gl_erff_v(-1e30f) == -1.0f);
+    CHECK(fabs(gl_erff_v(1e-30f) / (1e-30f * 2.0 / sqrt(M_PI)) - 1) < 0x1p-22); /* relative accuracy near 0 */
+    CHECK(gl_expf_v(0.0f) == 1.0f && gl_expf_v(-INFINITY) == 0.0f && gl_expf_v(-200.0f) == 0.0f);
+    CHECK(gl_expf_v(INFINITY) == INFINITY && gl_expf_v(89.0f) == INFINITY && isnan(gl_expf_v(NAN)));
+    CHECK(gl_expf_v(88.7f) < INFINITY && fabs(gl_expf_v(88.7f) / exp((double)88.7f) - 1) < 0x1p-22);
+
+    /* GELU forward and backward, through the kernels (the vectorised clones) */
+    float *out = malloc(sizeof(float) * n), *dx = malloc(sizeof(float) * n), *one = malloc(sizeof(float) * n);
+    for (size_t i = 0; i < n; i++) one[i] = 1.0f;
+    gelu_forward(out, x, n);
+    gelu_backward(dx, x, one, n);
+    double e_f = 0, e_b = 0, e_fl = 0, e_bl = 0;
+    for (size_t i = 0; i < n; i++) {
+        double xi = x[i], s = fmax(1.0, fabs(xi));
+        e_f = fmax(e_f, fabs(out[i] - gelu_d(xi)) / s);
+        e_b = fmax(e_b, fabs(dx[i] - gelu_grad_d(xi)) / s);
+        /* the previous libm formulation, for comparison */
+        float lf = 0.5f * x[i] * (1.0f + erff(x[i] * 0.70710678118654752f));
+        float lb = 0.5f * (1.0f + erff(x[i] * 0.70710678118654752f)) +
+                   x[i] * (expf(-0.5f * x[i] * x[i]) * 0.39894228040143268f);
+        e_fl = fmax(e_fl, fabs(lf - gelu_d(xi)) / s);
+        e_bl = fmax(e_bl, fabs(lb - gelu_grad_d(xi)) / s);
+    }
+    printf("gelu vs double: forward %.2e, backward %.2e (x max(1,|x|)); libm erff/expf formulation: %.2e, %.2e\n",
+           e_f, e_b, e_fl, e_bl);
+    CHECK(e_f <= 1.5e-7);
+    CHECK(e_b <= 1.5e-7);
+
+    /* element i does not depend on where it falls in a vector or the scalar tail */
+    int same = 1;
+    for (size_t i = 0; i < n; i += 7) {
+        float o1, d1;
+        gelu_forward(&o1, x + i, 1);
+        gelu_backward(&d1, x + i, one + i, 1);
+        same &= memcmp(&o1, out + i, sizeof o1) == 0 && memcmp(&d1, dx + i, sizeof d1) == 0;
+    }
+    CHECK_MSG(same, "gelu of one element differs from the same element in a long array");
+    /* in place (dinp aliasing dout), as gl_bert_backward calls it */
+    memcpy(one, dx, sizeof(float) * n);
+    for (size_t i = 0; i < n; i++) one[i] = 1.0f;
+    gelu_backward(one, x, one, n);
+    CHECK(memcmp(one, dx, sizeof(float) * n) == 0);
+
+    /* special values through GELU: as the formula 0.5 x (1 + erf(x / sqrt 2)) gives */
+    float sx[5] = {NAN, INFINITY, -INFINITY, -30.0f, 30.0f}, so[5], sd[5], s1[5] = {1, 1, 1, 1, 1};
+    gelu_forward(so, sx, 5);
+    gelu_backward(sd, sx, s1, 5);
+    CHECK(isnan(so[0]) && so[1] == INFINITY && isnan(so[2]) && so[3] == 0.0f && so[4] == 30.0f);
+    CHECK(isnan(sd[0]) && isnan(sd[1]) && isnan(sd[2]) && sd[3] == 0.0f && sd[4] == 1.0f);
+    free(x), free(out), free(dx), free(one);
+}
+
+/* Attention against a double-precision reference written here, at a length
+ * that is not a multiple of the 16-lane row reductions (T = 37), with padding,
+ * one sequence whose keys are all padding (its probabilities must be all 0),
+ * and probability dropout (whose mask must be rng.h's). Forward and backward.
+ * Tolerance: 1e-6 of max(1, max |reference|) (float rounding of O(T) sums). */
+static void test_attention_long(void) {
+    enum { B = 3, T = 37, NH = 2, HS = 8, C = NH * HS, C3 = 3 * C };
+    const float p = 0.2f;
+    const uint64_t key = 99;
+    float *qkv = malloc(sizeof(float) * B * T * C3), *ctx = malloc(sizeof(float) * B * T * C),
+          *probs = malloc(sizeof(float) * B * NH * T * T), *dctx = malloc(sizeof(float) * B * T * C),
+          *dqkv = malloc(sizeof(float) * B * T * C3);
+    double *P = malloc(sizeof(double) * T * T), *Pd = malloc(sizeof(double) * T * T),
+           *dP = malloc(sizeof(double) * T * T), *rctx = calloc(B * T * C, sizeof(double)),
+           *rprobs = calloc(B * NH * T * T, sizeof(double)), *rdqkv = calloc(B * T * C3, sizeof(double));
+    uint8_t mask[B * T];
+    gl_rng r = {5};
+    for (int i = 0; i < B * T * C3; i++) qkv[i] = 4.0f * ((float)(gl_rng_next(&r) >> 40) / 16777216.0f - 0.5f);
+    for (int i = 0; i < B * T * C; i++) dctx[i] = (float)(gl_rng_next(&r) >> 40) / 16777216.0f - 0.5f;
+    for (int b = 0; b < B; b++)
+        for (int t = 0; t < T; t++) mask[b * T + t] = b == 0 ? 1 : b == 1 ? t < 30 : 0;
+    float *scratch = malloc(sizeof(float) * attention_scratch_floats(T) * 64);
+    attention_forward(ctx, probs, qkv, mask, B, T, C, NH, p, key, scratch);
+    attention_backward(dqkv, dctx, qkv, probs, B, T, C, NH, p, key, scratch);
+
+    const double scale = 1.0 / sqrt((double)HS), keep = 1.0 / (1.0 - p);
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < NH; h++) {
+            const float *Q = qkv + (size_t)b * T * C3 + h * HS, *K = Q + C, *V = Q + 2 * C;
+            const float *dO = dctx + (size_t)b * T * C + h * HS;
+            size_t base = (size_t)(b * NH + h) * T * T;
+            for (int i = 0; i < T; i++) {
+                double mx = -INFINITY, sum = 0;
+                for (int j = 0; j < T; j++) {
+                    double sc = 0;
+                    for (int d = 0; d < HS; d++) sc += (double)Q[i * C3 + d] * K[j * C3 + d];
+                    P[i * T + j] = sc * scale;
+                    if (mask[b * T + j] && P[i * T + j] > mx) mx = P[i * T + j];
+                }
+                for (int j = 0; j < T; j++) sum += P[i * T + j] = mask[b * T + j] ? exp(P[i * T + j] - mx) : 0;
+                for (int j = 0; j < T; j++) {
+                    P[i * T + j] = sum > 0 ? P[i * T + j] / sum : 0;
+                    int drop = gl_rng_uniform(key, base + (size_t)i * T + j) < p;
+                    Pd[i * T + j] = drop ? 0 : P[i * T + j] * keep;
+                    rprobs[base + (size_t)i * T + j] = P[i * T + j];
+                }
+                for (int d = 0; d < HS; d++) {
+                    double o = 0;
+                    for (int j = 0; j < T; j++) o += Pd[i * T + j] * V[j * C3 + d];
+                    rctx[((size_t)b * T + i) * C + h * HS + d] = o;
+                }
+            }
+            /* backward: dV = Pd^T dO; dPd = dO V^T; dP = dropout(dPd); dS = P (dP - rowsum(P dP)) */
+            double *dQ = rdqkv + (size_t)b * T * C3 + h * HS, *dK = dQ + C, *dV = dQ + 2 * C;
+            for (int i = 0; i < T; i++)
+                for (int j = 0; j < T; j++) {
+                    double g = 0;
+                    for (int d = 0; d < HS; d++) g += (double)dO[i * C + d] * V[j * C3 + d];
+                    int drop = gl_rng_uniform(key, base + (size_t)i * T + j) < p;
+                    dP[i * T + j] = drop ? 0 : g * keep;
+                    for (int d = 0; d < HS; d++) dV[j * C3 + d] += Pd[i * T + j] * dO[i * C + d];
+                }
+            for (int i = 0; i < T; i++) {
+                double dot = 0;
+                for (int j = 0; j < T; j++) dot += P[i * T + j] * dP[i * T + j];
+                for (int j = 0; j < T; j++) dP[i * T + j] = P[i * T + j] * (dP[i * T + j] - dot);
+            }
+            for (int i = 0; i < T; i++)
+                for (int j = 0; j < T; j++)
+                    for (int d = 0; d < HS; d++) {
+                        dQ[i * C3 + d] += scale * dP[i * T + j] * K[j * C3 + d];
+                        dK[j * C3 + d] += scale * dP[i * T + j] * Q[i * C3 + d];
+                    }
+        }
+    double e[3] = {0, 0, 0}, m[3] = {1, 1, 1};
+    for (int i = 0; i < B * T * C; i++) m[0] = fmax(m[0], fabs(rctx[i]));
+    for (int i = 0; i < B * T * C3; i++) m[2] = fmax(m[2], fabs(rdqkv[i]));
+    for (int i = 0; i < B * T * C; i++) e[0] = fmax(e[0], fabs(ctx[i] - rctx[i]) / m[0]);
+    for (int i = 0; i < B * NH * T * T; i++) e[1] = fmax(e[1], fabs(probs[i] - rprobs[i]));
+    for (int i = 0; i < B * T * C3; i++) e[2] = fmax(e[2], fabs(dqkv[i] - rdqkv[i]) / m[2]);
+    int zero_row = 1; /* sequence 2: every key is padding */
+    for (int i = 2 * NH * T * T; i < B * NH * T * T; i++) zero_row &= probs[i] == 0.0f;
+    printf("attention T=%d with padding and dropout vs double: ctx %.1e probs %.1e dqkv %.1e\n", T, e[0], e[1],
+           e[2]);
+    for (int i = 0; i < 3; i++) CHECK(e[i] <= 1e-6);
+    CHECK(zero_row);
+    free(qkv), free(ctx), free(probs), free(dctx), free(dqkv), free(P), free(Pd), free(dP), free(rctx),
+        free(rprobs), free(rdqkv), free(scratch);
+}
+
 /* Dropout: the rate, the 1/(1-p) scale, the same mask for the same key (so
  * backward matches forward), different masks for different keys. */
 static void test_dropout(void) {
@@ -139,6 +352,10 @@ static void test_dropout(void) {
     int differ = 0;
     for (int i = 0; i < N; i++) differ += (a[i] == 0.0f) != (b[i] == 0.0f);
     CHECK(differ > N / 10);
+    /* exactly the mask of rng.h's gl_rng_uniform (what checkpoints and resumed runs rely on) */
+    int exact = 1;
+    for (int i = 0; i < N; i++) exact &= (a[i] == 0.0f) == (gl_rng_uniform(1234, (uint64_t)i) < 0.1f);
+    CHECK(exact);
     free(a);
     free(b);
 }
@@ -199,7 +416,9 @@ int main(void) {
     test_layernorm("e12", 1e-12f);
     test_layernorm("e5", 1e-5f);
     test_gelu();
+    test_vecmath();
     test_attention();
+    test_attention_long();
     test_dropout();
     test_adamw();
     gl_st_close(&st);

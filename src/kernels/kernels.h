@@ -24,7 +24,8 @@ void layernorm_forward(float *out, float *mean, float *rstd, const float *inp, c
 void layernorm_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp, const float *w,
                         const float *mean, const float *rstd, int N, int C);
 
-/* GELU with the exact erf form: 0.5 x (1 + erf(x / sqrt 2)). */
+/* GELU with the exact erf form: 0.5 x (1 + erf(x / sqrt 2)), erf from
+ * kernels/vecmath.h (within 7.6e-8 of the true erf); vectorised. */
 void gelu_forward(float *out, const float *inp, size_t n);
 /* dinp = gelu'(inp) * dout   (overwrites dinp; may alias dout) */
 void gelu_backward(float *dinp, const float *inp, const float *dout, size_t n);
@@ -32,6 +33,9 @@ void gelu_backward(float *dinp, const float *inp, const float *dout, size_t n);
 /* Inverted dropout with a counter-based mask: x[i] = keep(i) ? x[i] / (1 - p) : 0.
  * The same (key, p) in backward applies the same mask to the gradient. */
 void dropout_apply(float *x, size_t n, float p, uint64_t key);
+/* The same on one block, out of place (dst may equal src), for callers that
+ * parallelise themselves: element i uses draw base + i; scale = 1 / (1 - p). */
+void dropout_block(float *dst, const float *src, size_t n, float p, float scale, uint64_t key, uint64_t base);
 
 /* Multi-head self-attention core on packed qkv[N, 3C] (q | k | v, heads
  * contiguous within each). mask[B, T]: 1 = real token, 0 = padding (masked key).
