@@ -29,7 +29,8 @@ mix. An interrupted cell (Ctrl-C, a killed machine) resumes from its checkpoint.
 
 The report (OUT/results.md, .csv, .json) gives, per dataset, loss and setting,
 over seeds: test accuracy and macro-F1 (mean and sample std), silhouette of the
-test embeddings, epochs and seconds to the best validation macro-F1, seconds
+test embeddings by class (cosine distance, mean over documents as sklearn's
+silhouette_score), epochs and seconds to the best validation macro-F1, seconds
 per epoch; and for each loss against the baseline, paired over seeds on test
 macro-F1, a two-sided paired t-test (the primary test) and the exact two-sided
 Wilcoxon signed-rank test (which cannot reach p < 0.05 with fewer than 6
@@ -361,8 +362,8 @@ def read_cell(out):
     return {
         "test_accuracy": 100 * m["test"]["accuracy"],
         "test_macro_f1": 100 * m["test"]["macro_f1"],
-        "silhouette": sil.get("macro"),
-        "silhouette_micro": sil.get("micro"),
+        "silhouette": sil.get("micro"),
+        "silhouette_macro": sil.get("macro"),
         "best_epoch": best,
         "seconds_to_best": sum(e["seconds"] for e in epochs if e["epoch"] <= best),
         "seconds_per_epoch": mean([e["seconds"] for e in epochs]),
