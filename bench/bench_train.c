@@ -231,8 +231,8 @@ static int run(const char *mode, const char *shape, int warmup, int steps, int B
     /* no pooler (mean pooling); the head only when training, as `gloss embed` has none */
     if (gl_bert_init(&m, &cfg, 0, training ? K : 0) != 0) goto fail;
     random_weights(&m, 42);
-    gl_bert_acts a;
-    if (gl_bert_acts_init(&a, &m, B, T) != 0) goto fail;
+    gl_bert_acts a; /* inference: forward-only activations, as src/api.c (gloss embed) */
+    if ((training ? gl_bert_acts_init(&a, &m, B, T) : gl_bert_acts_init_inference(&a, &m, B, T)) != 0) goto fail;
     int32_t *ids = malloc(sizeof(int32_t) * (size_t)B * T);
     uint8_t *mask = malloc((size_t)B * T);
     int *y = malloc(sizeof(int) * (size_t)B);

@@ -70,7 +70,7 @@ static int ensure_acts(gloss_model *m, int B, int T) {
     if (m->acts_ready && m->acts.Bmax >= B && m->acts.Tmax >= T) return 0;
     if (m->acts_ready) gl_bert_acts_free(&m->acts);
     m->acts_ready = 0;
-    if (gl_bert_acts_init(&m->acts, &m->bert, B, T) != 0) return -1;
+    if (gl_bert_acts_init_inference(&m->acts, &m->bert, B, T) != 0) return -1;
     m->acts_ready = 1;
     return 0;
 }

@@ -10,6 +10,10 @@
  *         relative, an estimate of the relative L2 error from 4 random sign
  *         projections within 1e-3, and 64 sampled entries.
  *
+ * inference activations (gl_bert_acts_init_inference, one layer's buffers
+ *         reused): the same bits as the training activations, for tiny and
+ *         MiniLM, eval and dropout forward, reused across batch shapes.
+ *
  * The scalar loss (see tools/make_model_fixtures.py):
  *   L = sum mask*H*R1 + sum Mean*R2 + sum Pooler*R3 + sum Cls*R4
  * so dL/dH = mask*R1 plus the pooling backwards of R2, R3, R4. */
@@ -381,11 +385,79 @@ static void test_dropout_gradient(void) {
     gl_bert_free(&m);
 }
 
+/* Forward-only activations (one layer's buffers, reused by every layer) must
+ * give exactly the bits of the training activations: evaluation and dropout
+ * forward, on the fixture batch and on a smaller batch run on the same,
+ * larger allocation afterwards (as gloss_embed reuses it); the last hidden
+ * state is also within the HF tolerance. And they are much smaller. */
+static void test_inference_acts(const char *dir, const char *ref_path, double tol) {
+    gl_bert m;
+    if (gl_bert_load(&m, dir) != 0) {
+        CHECK_MSG(0, "%s: %s", dir, gl_error_message());
+        return;
+    }
+    gl_safetensors st;
+    CHECK_MSG(gl_st_open(&st, ref_path) == 0, "%s", gl_error_message());
+    batch b;
+    CHECK(load_batch(&st, &b, m.cfg.hidden_size) == 0);
+    const int B = b.B, T = b.T, C = b.C;
+    gl_bert_acts full, inf;
+    CHECK(gl_bert_acts_init(&full, &m, B, T) == 0);
+    CHECK(gl_bert_acts_init_inference(&inf, &m, B + 3, T + 5) == 0);
+    int same = 1;
+    for (int training = 0; training <= 1; training++) {
+        m.hidden_dropout = m.attn_dropout = training ? 0.2f : 0.1f;
+        const float *H1 = gl_bert_forward(&m, &full, b.ids, b.mask, B, T, training, 4242);
+        const float *H2 = gl_bert_forward(&m, &inf, b.ids, b.mask, B, T, training, 4242);
+        same &= memcmp(H1, H2, sizeof(float) * (size_t)B * T * C) == 0;
+        if (!training) {
+            double *ref_h = fx_f64(&st, "last_hidden", NULL);
+            double e = ref_h ? max_abs_diff_f(H2, ref_h, (size_t)B * T * C) : INFINITY;
+            CHECK_MSG(e <= tol, "%s: inference activations, hidden max abs err %.2e", dir, e);
+            free(ref_h);
+        }
+    }
+    /* a smaller batch afterwards: the first 2 sequences cut to T - 2 tokens */
+    const int B2 = B < 2 ? B : 2, T2 = T - 2;
+    int32_t *ids2 = malloc(sizeof(int32_t) * (size_t)B2 * T2);
+    uint8_t *mask2 = malloc((size_t)B2 * T2);
+    for (int i = 0; i < B2; i++)
+        for (int t = 0; t < T2; t++) {
+            ids2[i * T2 + t] = b.ids[i * T + t];
+            mask2[i * T2 + t] = b.mask[i * T + t];
+        }
+    const float *H1 = gl_bert_forward(&m, &full, ids2, mask2, B2, T2, 0, 0);
+    const float *H2 = gl_bert_forward(&m, &inf, ids2, mask2, B2, T2, 0, 0);
+    same &= memcmp(H1, H2, sizeof(float) * (size_t)B2 * T2 * C) == 0;
+    CHECK_MSG(same, "%s: forward on inference activations differs from training activations", dir);
+    gl_bert_acts_free(&full);
+    gl_bert_acts_free(&inf);
+
+    /* sizes at batch 32 x 128 (allocated, never touched) */
+    if (m.cfg.max_position_embeddings >= 128) {
+        CHECK(gl_bert_acts_init(&full, &m, 32, 128) == 0);
+        CHECK(gl_bert_acts_init_inference(&inf, &m, 32, 128) == 0);
+        printf("%s: activations at 32 x 128: training %.0f MiB, inference %.0f MiB\n", dir,
+               full.block_floats * 4.0 / 1048576, inf.block_floats * 4.0 / 1048576);
+        CHECK(inf.block_floats * (size_t)m.cfg.num_layers < full.block_floats);
+        gl_bert_acts_free(&full);
+        gl_bert_acts_free(&inf);
+    }
+    printf("%s: inference activations give the same bits (eval, dropout, smaller batch after)\n", dir);
+    free(ids2);
+    free(mask2);
+    free_batch(&b);
+    gl_st_close(&st);
+    gl_bert_free(&m);
+}
+
 int main(void) {
     test_tiny();
     test_dropout_gradient();
     test_tiny_dtypes("tests/fixtures/model/tiny_f16", "tests/fixtures/model/tiny_f16_ref.safetensors");
     test_tiny_dtypes("tests/fixtures/model/tiny_bf16", "tests/fixtures/model/tiny_bf16_ref.safetensors");
     test_minilm();
+    test_inference_acts("tests/fixtures/model/tiny", "tests/fixtures/model/tiny_ref.safetensors", 1e-5);
+    test_inference_acts(check_model_dir(), "tests/fixtures/model/minilm_ref.safetensors", 1e-4);
     return check_summary("test_model");
 }

@@ -189,7 +189,12 @@ const gl_param *gl_bert_find(const gl_bert *m, const char *name) {
 
 /* ---------------------------------------------------------- activations */
 
-int gl_bert_acts_init(gl_bert_acts *a, const gl_bert *m, int Bmax, int Tmax) {
+/* Training: every layer's activations, plus the backward scratch.
+ * Forward only: one layer's, shared by all layers, where moreover a buffer
+ * serves two values whose lifetimes do not overlap: act = fc1 (GELU in
+ * place), ffn_res = attn_res (dead once LN1 has made h1), out = x0 (a layer's
+ * input is dead once LN2 writes its output). */
+static int acts_init(gl_bert_acts *a, const gl_bert *m, int Bmax, int Tmax, int forward_only) {
     memset(a, 0, sizeof *a);
     const int C = m->cfg.hidden_size, I = m->cfg.intermediate_size, L = m->cfg.num_layers,
               NH = m->cfg.num_heads;
@@ -198,9 +203,13 @@ int gl_bert_acts_init(gl_bert_acts *a, const gl_bert *m, int Bmax, int Tmax) {
                         m->cfg.max_position_embeddings);
     a->Bmax = Bmax;
     a->Tmax = Tmax;
-    size_t N = (size_t)Bmax * Tmax;
-    size_t per_layer = N * (3 * C + C + C + 1 + 1 + C + I + I + C + 1 + 1 + C) + (size_t)Bmax * NH * Tmax * Tmax;
-    size_t total = N * (2 * C + 2) + per_layer * L + N * (3 * C + 3 * C + I);
+    a->forward_only = forward_only;
+    size_t N = (size_t)Bmax * Tmax, probs = (size_t)Bmax * NH * Tmax * Tmax;
+    size_t total = N * (2 * C + 2); /* embeddings: emb_sum, x0, LN statistics */
+    if (forward_only)
+        total += N * (3 * C + C + C + C + I + 4) + probs; /* qkv ctx attn_res h1 fc1, LN statistics */
+    else
+        total += (N * (3 * C + C + C + 1 + 1 + C + I + I + C + 1 + 1 + C) + probs) * L + N * (3 * C + 3 * C + I);
     int nt = omp_get_max_threads();
     total += attention_scratch_floats(Tmax) * (size_t)nt;
     a->block = gl_malloc(total * sizeof(float));
@@ -224,29 +233,56 @@ int gl_bert_acts_init(gl_bert_acts *a, const gl_bert *m, int Bmax, int Tmax) {
     a->emb_mean = TAKE(N);
     a->emb_rstd = TAKE(N);
     a->x0 = TAKE(N * C);
-    for (int l = 0; l < L; l++) {
-        a->qkv[l] = TAKE(N * 3 * C);
-        a->probs[l] = TAKE((size_t)Bmax * NH * Tmax * Tmax);
-        a->ctx[l] = TAKE(N * C);
-        a->attn_res[l] = TAKE(N * C);
-        a->ln1_mean[l] = TAKE(N);
-        a->ln1_rstd[l] = TAKE(N);
-        a->h1[l] = TAKE(N * C);
-        a->fc1[l] = TAKE(N * I);
-        a->act[l] = TAKE(N * I);
-        a->ffn_res[l] = TAKE(N * C);
-        a->ln2_mean[l] = TAKE(N);
-        a->ln2_rstd[l] = TAKE(N);
-        a->out[l] = TAKE(N * C);
+    if (forward_only) {
+        float *qkv = TAKE(N * 3 * C), *pr = TAKE(probs), *ctx = TAKE(N * C), *res = TAKE(N * C), *h1 = TAKE(N * C),
+              *fc1 = TAKE(N * I), *ln1_mean = TAKE(N), *ln1_rstd = TAKE(N), *ln2_mean = TAKE(N),
+              *ln2_rstd = TAKE(N);
+        for (int l = 0; l < L; l++) {
+            a->qkv[l] = qkv;
+            a->probs[l] = pr;
+            a->ctx[l] = ctx;
+            a->attn_res[l] = a->ffn_res[l] = res;
+            a->ln1_mean[l] = ln1_mean;
+            a->ln1_rstd[l] = ln1_rstd;
+            a->h1[l] = h1;
+            a->fc1[l] = a->act[l] = fc1;
+            a->ln2_mean[l] = ln2_mean;
+            a->ln2_rstd[l] = ln2_rstd;
+            a->out[l] = a->x0;
+        }
+    } else {
+        for (int l = 0; l < L; l++) {
+            a->qkv[l] = TAKE(N * 3 * C);
+            a->probs[l] = TAKE(probs);
+            a->ctx[l] = TAKE(N * C);
+            a->attn_res[l] = TAKE(N * C);
+            a->ln1_mean[l] = TAKE(N);
+            a->ln1_rstd[l] = TAKE(N);
+            a->h1[l] = TAKE(N * C);
+            a->fc1[l] = TAKE(N * I);
+            a->act[l] = TAKE(N * I);
+            a->ffn_res[l] = TAKE(N * C);
+            a->ln2_mean[l] = TAKE(N);
+            a->ln2_rstd[l] = TAKE(N);
+            a->out[l] = TAKE(N * C);
+        }
+        a->d_a = TAKE(N * C);
+        a->d_b = TAKE(N * C);
+        a->d_c = TAKE(N * C);
+        a->d_qkv = TAKE(N * 3 * C);
+        a->d_i = TAKE(N * I);
     }
-    a->d_a = TAKE(N * C);
-    a->d_b = TAKE(N * C);
-    a->d_c = TAKE(N * C);
-    a->d_qkv = TAKE(N * 3 * C);
-    a->d_i = TAKE(N * I);
     a->attn_scratch = TAKE(attention_scratch_floats(Tmax) * (size_t)nt);
 #undef TAKE
     return 0;
+}
+
+int gl_bert_acts_init(gl_bert_acts *a, const gl_bert *m, int Bmax, int Tmax) {
+    return acts_init(a, m, Bmax, Tmax, 0);
+}
+
+int gl_bert_acts_init_inference(gl_bert_acts *a, const gl_bert *m, int Bmax, int Tmax) {
+    return acts_init(a, m, Bmax, Tmax, 1);
 }
 
 void gl_bert_acts_free(gl_bert_acts *a) {
@@ -341,6 +377,10 @@ void gl_bert_backward(gl_bert *m, gl_bert_acts *a, float *dhidden) {
     const size_t N = (size_t)B * T;
     const float ph = a->training ? m->hidden_dropout : 0.0f, pa = a->training ? m->attn_dropout : 0.0f;
     const gl_bert_view *P = &m->p, *G = &m->g;
+    if (a->forward_only) { /* a programming error: nothing to differentiate through */
+        fprintf(stderr, "gl_bert_backward: activations from gl_bert_acts_init_inference keep no layer\n");
+        abort();
+    }
 
     float *dx = dhidden; /* gradient w.r.t. the current layer's output */
     float *d_res = a->d_a, *d_h1 = a->d_b, *d_ctx = a->d_c;
