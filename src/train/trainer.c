@@ -158,7 +158,7 @@ int gl_predict_split(gl_bert *m, const gl_split *s, gl_pool pool, int batch_size
     float *logits = gl_malloc((size_t)batch_size * (K ? K : 1) * sizeof(float));
     int rc = (pooled && logits) ? 0 : -1;
     if (rc == 0) rc = batch_alloc(&b, batch_size, Tmax);
-    if (rc == 0) rc = gl_bert_acts_init(&acts, m, batch_size, Tmax);
+    if (rc == 0) rc = gl_bert_acts_init_inference(&acts, m, batch_size, Tmax);
     if (rc != 0) {
         free(order);
         free(pooled);
