@@ -719,6 +719,74 @@ static void test_config(void) {
     bad_cfg("cfg_dup", "extra", "1, \"hidden_size\": 64", "duplicate", NULL, __LINE__);
 }
 
+/* ---- hostile JSON: deep nesting, invalid UTF-8 ------------------------- */
+
+/* n opening brackets, then n closing ones: "[[[...]]]" (or objects {"a":...}) */
+static char *nested_json(size_t n, int objects, const char *prefix, const char *suffix) {
+    size_t pl = strlen(prefix), sl = strlen(suffix), open = objects ? 5 : 1;
+    char *s = malloc(pl + n * (open + 1) + sl + 1), *q = s;
+    memcpy(q, prefix, pl);
+    q += pl;
+    for (size_t i = 0; i < n; i++) {
+        memcpy(q, objects ? "{\"a\":" : "[", open);
+        q += open;
+    }
+    for (size_t i = 0; i < n; i++) *q++ = objects ? '}' : ']';
+    memcpy(q, suffix, sl + 1);
+    return s;
+}
+
+/* config.json, tokenizer_config.json and a safetensors header nested 100000
+ * deep (arrays, and objects as a key's value) are errors naming the file, not
+ * a stack overflow (jansson stops at its depth limit, 2048); invalid UTF-8 in
+ * a value, in a key, and a lone surrogate escape are errors naming the file. */
+static void test_hostile_json(void) {
+    const size_t deep = 100000;
+    struct {
+        int objects;
+        const char *prefix, *suffix;
+    } shapes[] = {{0, "", ""}, {1, "", ""}, {0, "{\"vocab_size\": ", "}"}, {1, "{\"x\": ", ", \"vocab_size\": 3}"}};
+    char *dir = make_cfg_dir("cfg_deep", NULL, NULL);
+    char *cfg = gl_path_join(dir, "config.json");
+    for (int k = 0; k < 4; k++) {
+        char *js = nested_json(deep, shapes[k].objects, shapes[k].prefix, shapes[k].suffix);
+        write_bytes(cfg, js, strlen(js));
+        expect_cfg_fail(dir, "config.json", "invalid JSON", "depth", __LINE__);
+        free(js);
+    }
+    /* a valid config.json, then a deep tokenizer_config.json */
+    free(make_cfg_dir("cfg_deep", NULL, NULL));
+    gl_bert_config c;
+    CHECK(gl_config_load(&c, dir) == 0);
+    char *js = nested_json(deep, 1, "{\"do_lower_case\": ", "}");
+    write_tok_cfg(dir, js);
+    free(js);
+    expect_cfg_fail(dir, "tokenizer_config.json", "invalid JSON", "depth", __LINE__);
+    write_tok_cfg(dir, "{\"do_lower_case\": \"\xC3\x28\"}");
+    expect_cfg_fail(dir, "tokenizer_config.json", "invalid JSON", NULL, __LINE__);
+    free(cfg);
+    free(dir);
+
+    bad_cfg("cfg_utf8_value", "model_type", "\"be\xFFrt\"", "invalid JSON", NULL, __LINE__);
+    bad_cfg("cfg_utf8_key", "hidden_\xC0\xAFsize", "32", "invalid JSON", NULL, __LINE__);
+    bad_cfg("cfg_utf8_overlong", "model_type", "\"\xE0\x80\xAF\"", "invalid JSON", NULL, __LINE__);
+    bad_cfg("cfg_utf8_cesu", "model_type", "\"\xED\xA0\x80\"", "invalid JSON", NULL, __LINE__);
+    bad_cfg("cfg_utf8_truncated", "model_type", "\"bert\xE2\x82\"", "invalid JSON", NULL, __LINE__);
+    bad_cfg("cfg_lone_surrogate", "model_type", "\"\\ud800\"", "invalid JSON", NULL, __LINE__);
+
+    /* the same in a safetensors header */
+    for (int k = 0; k < 2; k++) {
+        js = nested_json(deep, k, k ? "{\"w\": " : "", k ? "}" : "");
+        bad_st("deep.safetensors", js, 0, NULL, "header JSON invalid", __LINE__);
+        CHECK(msg_has("depth"));
+        free(js);
+    }
+    bad_st("utf8_key.safetensors", "{\"w\xFF\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 4, NULL,
+           "header JSON invalid", __LINE__);
+    bad_st("utf8_dtype.safetensors", "{\"w\":{\"dtype\":\"F3\xC3\",\"shape\":[1],\"data_offsets\":[0,4]}}", 4, NULL,
+           "header JSON invalid", __LINE__);
+}
+
 /* ---- npy ---------------------------------------------------------------- */
 
 static void test_npy(void) {
@@ -966,6 +1034,7 @@ int main(void) {
     test_real_model();
     test_st_bad();
     test_config();
+    test_hostile_json();
     test_npy();
     test_npy_bad();
     test_mutations();
