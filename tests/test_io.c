@@ -4,13 +4,17 @@
  * (tools/make_io_fixtures.py) and the real all-MiniLM-L6-v2 checkpoint.
  * Bad inputs: generated here in a mkdtemp() directory, one per error path;
  * each must fail with a message naming the file (and tensor / key). */
+#include <dirent.h>
 #include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -1015,6 +1019,115 @@ static void test_mutations(void) {
     }
 }
 
+/* ---- atomic writes when the disk is full -------------------------------- */
+
+/* Names in dir containing ".tmp." (leftover temporary files). */
+static int count_tmp_files(const char *dir) {
+    DIR *d = opendir(dir);
+    int n = 0;
+    if (!d) return -1;
+    for (struct dirent *e; (e = readdir(d));) n += strstr(e->d_name, ".tmp.") != NULL;
+    closedir(d);
+    return n;
+}
+
+static int file_is(const char *path, const char *want) {
+    char *got;
+    size_t len;
+    if (gl_read_file(path, &got, &len) != 0) return 0;
+    int same = len == strlen(want) && !memcmp(got, want, len);
+    free(got);
+    return same;
+}
+
+enum { W_RAW, W_NPY, W_ST };
+
+/* One of the writers, 64 KB of output. */
+static int write_with(int which, const char *path, const float *x) {
+    switch (which) {
+    case W_RAW: return gl_write_file_atomic(path, x, 65536);
+    case W_NPY: return gl_npy_write_f32(path, x, 128, 128);
+    default: {
+        gl_st_entry e = {"w", x, 2, {128, 128}};
+        return gl_st_write_f32(path, &e, 1, NULL);
+    }
+    }
+}
+
+/* Disk full, simulated by RLIMIT_FSIZE (no root needed): with SIGXFSZ ignored
+ * a write past the limit fails with EFBIG after a short write, as it would
+ * with ENOSPC. Every writer must fail naming the file and the reason, leave
+ * the earlier file byte-identical and remove its temporary file. Also: /dev/full
+ * (ENOSPC) and a FIFO are written in place, not replaced by a renamed temp
+ * file; a directory is refused. */
+static void test_atomic_write(void) {
+    static const char *names[] = {"full.bin", "full.npy", "full.safetensors"};
+    float *x = calloc(128 * 128, sizeof(float));
+    for (int i = 0; i < 128 * 128; i++) x[i] = (float)i;
+    void (*old_handler)(int) = signal(SIGXFSZ, SIG_IGN);
+    struct rlimit lim0;
+    getrlimit(RLIMIT_FSIZE, &lim0);
+    for (int which = 0; which < 3; which++) {
+        for (int limit = 0; limit <= 1; limit++) {
+            const char *path = tmp_path(names[which]);
+            CHECK(gl_write_file_atomic(path, "earlier output\n", 15) == 0);
+            /* a limit of 0 fails the first write; 4 KB, one part-way through */
+            struct rlimit lim = lim0;
+            lim.rlim_cur = limit ? 4096 : 0;
+            int rc = setrlimit(RLIMIT_FSIZE, &lim) == 0 ? write_with(which, path, x) : 0;
+            setrlimit(RLIMIT_FSIZE, &lim0);
+            show_error();
+            CHECK_MSG(rc != 0, "%s written past the file-size limit", path);
+            CHECK_MSG(msg_has(path) && msg_has("File too large"), "%s", gl_error_message());
+            CHECK_MSG(file_is(path, "earlier output\n"), "%s changed", path);
+            CHECK_MSG(count_tmp_files(g_tmp) == 0, "temp file left next to %s", path);
+            /* without the limit the same write succeeds */
+            CHECK(write_with(which, path, x) == 0 && count_tmp_files(g_tmp) == 0);
+            unlink(path);
+        }
+    }
+    signal(SIGXFSZ, old_handler);
+
+    /* a directory is not a file name */
+    CHECK(gl_write_file_atomic(g_tmp, "x", 1) != 0 && msg_has(g_tmp) && msg_has("is a directory"));
+    /* a missing directory */
+    const char *p = tmp_path("no/such/dir.bin");
+    CHECK(gl_write_file_atomic(p, "x", 1) != 0 && msg_has(p) && msg_has("cannot create"));
+
+    /* /dev/full: ENOSPC at fflush. Only when not root: the bug this guards
+     * against (a temp file renamed over the destination) would, as root,
+     * replace the device node. tests/test_robust.sh runs it as nobody. */
+    struct stat st;
+    if (geteuid() != 0 && stat("/dev/full", &st) == 0 && S_ISCHR(st.st_mode)) {
+        CHECK(gl_npy_write_f32("/dev/full", x, 128, 128) != 0 && msg_has("/dev/full") &&
+              msg_has("No space left on device"));
+        CHECK(stat("/dev/full", &st) == 0 && S_ISCHR(st.st_mode));
+    }
+
+    /* a FIFO is written in place: a reader gets all the bytes, the FIFO stays */
+    p = tmp_path("fifo");
+    if (mkfifo(p, 0600) == 0) {
+        fflush(stdout);
+        fflush(stderr);
+        pid_t pid = fork();
+        if (pid == 0) {
+            alarm(20); /* a regression (FIFO replaced by a file) must fail, not hang */
+            FILE *f = fopen(p, "rb");
+            static char got[128 * 128 * sizeof(float) + 1]; /* one byte more: detects extra output */
+            size_t n = f ? fread(got, 1, sizeof got, f) : 0;
+            _exit(n == sizeof got - 1 && !memcmp(got, x, n) ? 0 : 1);
+        }
+        CHECK(gl_write_file_atomic(p, x, 128 * 128 * sizeof(float)) == 0);
+        int status = 0;
+        waitpid(pid, &status, 0);
+        CHECK_MSG(WIFEXITED(status) && WEXITSTATUS(status) == 0, "FIFO reader status %d", status);
+        CHECK(lstat(p, &st) == 0 && S_ISFIFO(st.st_mode));
+        CHECK(count_tmp_files(g_tmp) == 0);
+        unlink(p);
+    }
+    free(x);
+}
+
 static void remove_tree(const char *dir) {
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
@@ -1038,6 +1151,7 @@ int main(void) {
     test_npy();
     test_npy_bad();
     test_mutations();
+    test_atomic_write();
     remove_tree(g_tmp);
     return check_summary("test_io");
 }

@@ -1,5 +1,6 @@
 /* classify.c: `gloss eval` and `gloss predict`, which use a fine-tuned model
  * written by `gloss train` (Hugging Face layout with id2label). */
+#include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -44,6 +45,15 @@ static int clf_load(clf_model *c, const char *dir) {
     c->tok = vocab ? gl_tokenizer_load(vocab, c->m.cfg.do_lower_case, c->m.cfg.strip_accents) : NULL;
     free(vocab);
     return c->tok ? 0 : -1;
+}
+
+/* Flush stdout and report a failed write (a full disk, a closed pipe, /dev/full)
+ * as an error rather than exiting 0 with truncated output. */
+static int stdout_finish(int ok) {
+    int e = errno; /* still the failed write's error when ok is 0 */
+    if (fflush(stdout) != 0) ok = 0, e = errno;
+    if (!ok || ferror(stdout)) return gl_error("writing to stdout failed: %s", strerror(e ? e : EIO));
+    return 0;
 }
 
 static const char *EVAL_HELP =
@@ -136,9 +146,9 @@ int cmd_eval(int argc, char **argv) {
     if (silhouette_cosine(emb, s.label, s.n, cm.m.cfg.hidden_size, cm.K, &micro, &macro, NULL) == 0)
         json_object_set_new(j, "silhouette", json_pack("{s:f, s:f, s:s}", "micro", micro, "macro", macro,
                                                        "distance", "cosine"));
-    json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-    fputc('\n', stdout);
+    int wrote = json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER) == 0 && fputc('\n', stdout) != EOF;
     json_decref(j);
+    if (stdout_finish(wrote) != 0) goto fail;
     rc = EXIT_OK;
 fail:
     if (rc != EXIT_OK) fprintf(stderr, "gloss eval: %s\n", gl_error_message());
@@ -275,8 +285,7 @@ int cmd_predict(int argc, char **argv) {
     }
     if (output) {
         if (gl_atomic_commit(&af) != 0) goto fail;
-    } else if (fflush(stdout) != 0 || ferror(stdout)) {
-        gl_error("writing to stdout failed");
+    } else if (stdout_finish(1) != 0) {
         goto fail;
     }
     rc = EXIT_OK;

@@ -1,6 +1,7 @@
 /* main.c: the `gloss` command line: dispatch to subcommands. */
 #include <errno.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +37,10 @@ int cli_int(const char *opt, const char *s, int lo, int hi, int *out) {
 }
 
 int main(int argc, char **argv) {
+    /* A write past the file-size limit (ulimit -f) then fails with EFBIG and is
+     * reported like a full disk, with the temp file removed, instead of the
+     * default SIGXFSZ killing the process and leaving the temp file behind. */
+    signal(SIGXFSZ, SIG_IGN);
     if (argc < 2) {
         fputs(USAGE, stderr);
         return EXIT_USAGE;

@@ -1,14 +1,19 @@
 /* train.c: `gloss train`: fine-tune an encoder and classifier on a data directory. */
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "gloss.h"
 #include "train/trainer.h"
 #include "util/error.h"
+#include "util/fileio.h"
 
 static const char *HELP =
     "usage: gloss train --model DIR --data DIR --out DIR [options]\n"
@@ -107,6 +112,33 @@ static const char *HELP =
 static void on_signal(int sig) {
     (void)sig;
     gl_train_interrupt(); /* a second signal gets the default action (SA_RESETHAND) */
+}
+
+/* When --out already exists, check that a file can be created in it now,
+ * not after the first epoch when the checkpoint is written: a read-only
+ * directory or file system then fails in a second, not in an hour. A missing
+ * --out is created by gl_train, which reports its own errors. */
+static int check_out_dir(const char *dir) {
+    struct stat st;
+    if (stat(dir, &st) != 0) return 0;
+    if (!S_ISDIR(st.st_mode)) return gl_error("--out %s: exists and is not a directory", dir);
+    char *probe = gl_path_join(dir, ".gloss-write-check");
+    if (!probe) return -1;
+    char *tmp = gl_malloc(strlen(probe) + 32);
+    int rc = tmp ? 0 : -1;
+    if (tmp) {
+        sprintf(tmp, "%s.%ld", probe, (long)getpid());
+        int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0600);
+        if (fd < 0) {
+            rc = gl_error("--out %s: cannot create files there: %s", dir, strerror(errno));
+        } else {
+            close(fd);
+            unlink(tmp);
+        }
+    }
+    free(tmp);
+    free(probe);
+    return rc;
 }
 
 static int parse_double(const char *opt, const char *s, double lo, double hi, double *out) {
@@ -243,6 +275,10 @@ int cmd_train(int argc, char **argv) {
     if (o.obj.standalone && o.obj.kind == GL_LOSS_CE) {
         fprintf(stderr, "gloss train: --standalone needs an embedding loss (--loss gloss, supcon, triplet or cosine)\n");
         return EXIT_USAGE;
+    }
+    if (check_out_dir(o.out_dir) != 0) {
+        fprintf(stderr, "gloss train: %s\n", gl_error_message());
+        return EXIT_ERROR;
     }
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);

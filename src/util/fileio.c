@@ -56,17 +56,42 @@ int gl_file_exists(const char *path) {
     return stat(path, &st) == 0;
 }
 
+/* Is path a name in /dev or /proc (/dev/stdout, /dev/fd/3 = /proc/<pid>/fd/3,
+ * /proc/self/fd/1)? Such a name stands for an open file, which may be a
+ * regular one (stdout redirected to a file), and a temporary file renamed
+ * over it would replace the symlink or device node itself. (Not /dev/shm,
+ * where ordinary files live.) */
+static int in_dev_or_proc(const char *path) {
+    char *d = gl_strdup(path);
+    if (!d) return 0;
+    char *dir = realpath(dirname(d), NULL);
+    free(d);
+    if (!dir) return 0;
+    int r = !strcmp(dir, "/dev") || !strcmp(dir, "/proc") || !strncmp(dir, "/proc/", 6);
+    free(dir);
+    return r;
+}
+
 int gl_atomic_open(gl_atomic_file *af, const char *path) {
     memset(af, 0, sizeof *af);
+    /* A destination that exists and is not a regular file (a FIFO, /dev/full),
+     * or that lives in /dev or /proc (/dev/stdout), is written in place. */
+    struct stat st;
+    int in_place = 0;
+    if (stat(path, &st) == 0) {
+        if (S_ISDIR(st.st_mode)) return gl_error("%s: is a directory, expected a file name", path);
+        in_place = !S_ISREG(st.st_mode) || in_dev_or_proc(path);
+    }
     af->path = gl_strdup(path);
-    af->tmp = gl_malloc(strlen(path) + 32);
-    if (!af->path || !af->tmp) {
+    af->tmp = in_place ? NULL : gl_malloc(strlen(path) + 32);
+    if (!af->path || (!in_place && !af->tmp)) {
         free(af->path);
         free(af->tmp);
+        af->path = af->tmp = NULL;
         return -1;
     }
-    sprintf(af->tmp, "%s.tmp.%ld", path, (long)getpid());
-    af->f = fopen(af->tmp, "wb");
+    if (!in_place) sprintf(af->tmp, "%s.tmp.%ld", path, (long)getpid());
+    af->f = fopen(in_place ? path : af->tmp, "wb");
     if (!af->f) {
         int e = errno;
         free(af->path);
@@ -87,15 +112,17 @@ void gl_atomic_abort(gl_atomic_file *af) {
 
 int gl_atomic_commit(gl_atomic_file *af) {
     int rc = 0, e = 0;
+    /* after a failed fprintf errno still holds the write's error (EFBIG, ENOSPC) */
     if (fflush(af->f) != 0 || ferror(af->f)) rc = -1, e = errno;
-    if (rc == 0 && fsync(fileno(af->f)) != 0) rc = -1, e = errno;
+    /* fsync only a temporary file: a device or pipe written in place may not support it */
+    if (rc == 0 && af->tmp && fsync(fileno(af->f)) != 0) rc = -1, e = errno;
     if (fclose(af->f) != 0 && rc == 0) rc = -1, e = errno;
     af->f = NULL;
-    if (rc == 0 && rename(af->tmp, af->path) != 0) rc = -1, e = errno;
+    if (rc == 0 && af->tmp && rename(af->tmp, af->path) != 0) rc = -1, e = errno;
     if (rc != 0) {
         gl_error("%s: write failed: %s", af->path, strerror(e ? e : EIO));
-        unlink(af->tmp);
-    } else {
+        if (af->tmp) unlink(af->tmp);
+    } else if (af->tmp) {
         /* fsync the directory so the rename itself is durable */
         char *d = gl_strdup(af->path);
         if (d) {

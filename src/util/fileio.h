@@ -10,7 +10,12 @@
 int gl_read_file(const char *path, char **data, size_t *len);
 
 /* Atomic output: write to "<path>.tmp.<pid>", then fsync + rename on commit.
- * If anything fails (or abort is called) the destination is left untouched. */
+ * If anything fails (or abort is called) the destination is left untouched
+ * and the temp file removed. A destination that exists and is not a regular
+ * file (a FIFO, /dev/full) or is in /dev or /proc (/dev/stdout, /dev/fd/N)
+ * is written in place instead (tmp is NULL): renaming over it would replace
+ * the device node or symlink. Errors are still reported. A directory is
+ * refused. */
 typedef struct {
     FILE *f;
     char *path;

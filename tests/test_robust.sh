@@ -1,0 +1,186 @@
+#!/bin/sh
+# test_robust.sh: `gloss train`, `embed`, `predict` and `eval` when their
+# output cannot be written: the disk is full, the target is /dev/full, or the
+# output directory is read-only. Each must exit 1 with a message naming the
+# file and the reason, leave every earlier output byte-identical and leave no
+# temporary file behind.
+#
+# Disk full is simulated without root tricks by RLIMIT_FSIZE: `ulimit -f N`
+# in a child shell makes a write past N blocks (512 bytes in dash, 1024 in
+# bash) fail; with SIGXFSZ ignored (`trap '' XFSZ`, kept across exec) it fails
+# with EFBIG, which the program must handle exactly like ENOSPC. The limits
+# below fail in both units: every file that would be written is larger.
+#
+# Root ignores directory permissions and may create files in /dev, so as root
+# the read-only-directory and /dev cases run as nobody (65534) through
+# setpriv (util-linux), on copies of the binary, model and data that nobody
+# can read: a regression that renames a temp file over /dev/full must not
+# replace the real device node. Those cases are skipped, with the reason
+# printed, when neither works.
+set -u
+T=$(mktemp -d)
+chmod 755 "$T"
+trap 'chmod -R u+w "$T" 2>/dev/null; rm -rf "$T"' EXIT
+# copies of the binary, the tiny model and the sample data that anyone can read
+mkdir "$T/bin" "$T/model" "$T/data"
+cp "${BUILD:-build}/gloss" "$T/bin/gloss"
+cp tests/fixtures/model/tiny/* "$T/model/"
+cp data/sample/*.csv "$T/data/"
+chmod -R a+rX "$T"
+G=$T/bin/gloss M=$T/model D=$T/data
+export OMP_NUM_THREADS=1
+fails=0
+n=0
+fail() {
+    echo "FAIL $*"
+    fails=$((fails + 1))
+}
+
+TRAIN="--epochs 1 --limit-train 40 --max-length 32 --batch-size 8 --quiet"
+
+# names, then checksums, of everything in a directory (hidden files too)
+snapshot() {
+    (cd "$1" && ls -A | LC_ALL=C sort && ls -A | LC_ALL=C sort | while read -r f; do cksum "$f"; done)
+}
+
+# limited BLOCKS command...: run with RLIMIT_FSIZE = BLOCKS and SIGXFSZ ignored
+limited() {
+    blocks=$1
+    shift
+    sh -c 'trap "" XFSZ; ulimit -f "$0"; exec "$@"' "$blocks" "$@"
+}
+
+# expect_fail NAME DIR PATTERN -- command...: exit status 1, stderr contains
+# PATTERN, DIR (the earlier outputs) unchanged: same names, same bytes.
+expect_fail() {
+    name=$1 dir=$2 pat=$3
+    shift 4
+    n=$((n + 1))
+    snapshot "$dir" >"$T/before"
+    "$@" >"$T/stdout" 2>"$T/stderr"
+    got=$?
+    snapshot "$dir" >"$T/after"
+    if [ "$got" != 1 ]; then
+        fail "$name: exit $got, expected 1"
+        sed 's/^/  /' "$T/stderr" | head -5
+    elif ! grep -q -- "$pat" "$T/stderr"; then
+        fail "$name: stderr lacks '$pat':"
+        sed 's/^/  /' "$T/stderr" | head -5
+    elif ! cmp -s "$T/before" "$T/after"; then
+        fail "$name: $dir changed:"
+        diff "$T/before" "$T/after" | head -10 | sed 's/^/  /'
+    fi
+}
+
+# ---- earlier outputs: a fine-tuned model, predictions, embeddings, metrics
+R=$T/run
+if ! "$G" train --model "$M" --data "$D" --out "$R" --seed 1 $TRAIN ||
+    ! "$G" predict --model "$R" --input "$D/test.csv" --output "$R/pred.csv" --quiet ||
+    ! "$G" embed --model "$M" --input "$D/test.csv" --output "$R/emb.npy" --max-length 32 --quiet ||
+    ! "$G" eval --model "$R" --data "$D/test.csv" --quiet >"$R/eval.json"; then
+    echo "FAIL test_robust.sh: the baseline run failed"
+    exit 1
+fi
+
+# ---- disk full (EFBIG from RLIMIT_FSIZE). Every new output would differ from
+# the earlier one (other seed, other input), so a half-written or replaced
+# file shows up in the snapshot, and so does a leftover *.tmp.* file.
+# train: the first write is the 370 KB checkpoint after epoch 1
+expect_fail full-train "$R" "$R/checkpoint.safetensors: write failed: File too large" -- \
+    limited 8 "$G" train --model "$M" --data "$D" --out "$R" --seed 2 $TRAIN
+# embed: 240 x 32 float32 = 30 KB
+expect_fail full-embed "$R" "$R/emb.npy: write failed: File too large" -- \
+    limited 8 "$G" embed --model "$M" --input "$D/train.csv" --output "$R/emb.npy" --max-length 32 --quiet
+# predict --output: 240 rows, about 11 KB
+expect_fail full-predict "$R" "$R/pred.csv: write failed: File too large" -- \
+    limited 8 "$G" predict --model "$R" --input "$D/train.csv" --output "$R/pred.csv" --quiet
+# predict and eval on stdout, redirected to a file: a short write, then EFBIG
+expect_fail full-predict-stdout "$R" "writing to stdout failed: File too large" -- \
+    limited 8 "$G" predict --model "$R" --input "$D/train.csv" --quiet
+expect_fail full-eval-stdout "$R" "writing to stdout failed: File too large" -- \
+    limited 1 "$G" eval --model "$R" --data "$D/train.csv" --quiet
+n=$((n + 1))
+[ "$(wc -c <"$T/stdout")" -le 1024 ] || fail "full-eval-stdout: the limit did not apply"
+# without the trap: gloss itself ignores SIGXFSZ, so the limit is an error
+# (exit 1, temp file removed), not a kill by signal (exit 153)
+expect_fail full-embed-sigxfsz "$R" "$R/emb.npy: write failed: File too large" -- \
+    sh -c 'ulimit -f 8; exec "$@"' sh "$G" embed --model "$M" --input "$D/train.csv" --output "$R/emb.npy" \
+    --max-length 32 --quiet
+
+expect_fail out-is-file "$R" "exists and is not a directory" -- \
+    "$G" train --model "$M" --data "$D" --out "$R/eval.json" $TRAIN
+expect_fail output-is-dir "$R" "is a directory" -- \
+    "$G" embed --model "$M" --input "$D/test.csv" --output "$R" --max-length 32 --quiet
+
+# ---- the unprivileged cases: as root, run as nobody; check that the user
+# really cannot create files in a chmod 555 directory or in /dev
+RO=$T/ro
+cp -R "$R" "$RO"
+chmod -R a+rX "$RO"
+chmod 555 "$RO"
+as_user="" skip=""
+if [ "$(id -u)" -ne 0 ]; then
+    as_user=""
+elif command -v setpriv >/dev/null 2>&1 &&
+    setpriv --reuid=65534 --regid=65534 --clear-groups true 2>/dev/null; then
+    as_user="setpriv --reuid=65534 --regid=65534 --clear-groups"
+else
+    skip="running as root and setpriv (util-linux) cannot switch to uid 65534"
+fi
+if [ -z "$skip" ] && $as_user sh -c ': >"$0/probe"' "$RO" 2>/dev/null; then
+    rm -f "$RO/probe" 2>/dev/null
+    skip="a chmod 555 directory is still writable for uid $(id -u)${as_user:+ under setpriv}"
+fi
+if [ -z "$skip" ] && $as_user sh -c ': >/dev/gloss-test-probe' 2>/dev/null; then
+    rm -f /dev/gloss-test-probe
+    skip="uid $(id -u)${as_user:+ under setpriv} can create files in /dev"
+fi
+
+if [ -n "$skip" ]; then
+    echo "test_robust.sh: skipped the read-only directory and /dev cases: $skip"
+else
+    # ---- read-only output directory
+    # train fails before training, not after the first epoch
+    expect_fail ro-train "$RO" "--out $RO: cannot create files there: Permission denied" -- \
+        $as_user "$G" train --model "$M" --data "$D" --out "$RO" --seed 2 $TRAIN
+    expect_fail ro-train-subdir "$RO" "$RO/sub: cannot create directory: Permission denied" -- \
+        $as_user "$G" train --model "$M" --data "$D" --out "$RO/sub" --seed 2 $TRAIN
+    expect_fail ro-embed "$RO" "$RO/emb.npy: cannot create: Permission denied" -- \
+        $as_user "$G" embed --model "$M" --input "$D/train.csv" --output "$RO/emb.npy" --max-length 32 --quiet
+    expect_fail ro-predict "$RO" "$RO/pred.csv: cannot create: Permission denied" -- \
+        $as_user "$G" predict --model "$RO" --input "$D/train.csv" --output "$RO/pred.csv" --quiet
+    # (eval writes only to stdout, which the shell opens, not gloss)
+
+    # ---- /dev/full as the file the user names: ENOSPC. Written in place (a
+    # temp file renamed over it would replace the device node).
+    if [ -c /dev/full ]; then
+        expect_fail devfull-embed "$RO" "/dev/full: write failed: No space left on device" -- \
+            $as_user "$G" embed --model "$M" --input "$D/test.csv" --output /dev/full --max-length 32 --quiet
+        expect_fail devfull-predict "$RO" "/dev/full: write failed: No space left on device" -- \
+            $as_user "$G" predict --model "$RO" --input "$D/test.csv" --output /dev/full --quiet
+        expect_fail devfull-eval "$RO" "writing to stdout failed: No space left on device" -- \
+            $as_user sh -c 'exec "$@" >/dev/full' sh "$G" eval --model "$RO" --data "$D/test.csv" --quiet
+        n=$((n + 1))
+        [ -c /dev/full ] || fail "devfull: /dev/full is no longer a character device"
+    else
+        echo "test_robust.sh: skipped the /dev/full cases: no /dev/full"
+    fi
+    # /dev/stdout with stdout redirected to a regular file: also written in
+    # place (renaming a temp file over it would replace the /dev/stdout symlink)
+    if [ -L /dev/stdout ]; then
+        : >"$T/p.csv"
+        chmod 666 "$T/p.csv" # reopened through /proc/self/fd/1 by the user
+        n=$((n + 1))
+        $as_user "$G" predict --model "$RO" --input "$D/test.csv" --output /dev/stdout --quiet \
+            >"$T/p.csv" 2>"$T/stderr" && cmp -s "$T/p.csv" "$RO/pred.csv" ||
+            fail "predict --output /dev/stdout differs from the file output: $(head -c 300 "$T/stderr")"
+        n=$((n + 1))
+        [ -L /dev/stdout ] || fail "predict --output /dev/stdout replaced the /dev/stdout symlink"
+    fi
+    n=$((n + 1))
+    leftovers=$(ls -A /dev | grep -E '^(full|stdout)\.tmp\.')
+    [ -z "$leftovers" ] || fail "temp files left in /dev: $leftovers"
+fi
+
+echo "test_robust.sh: $((n - fails)) of $n checks passed"
+[ $fails -eq 0 ]
