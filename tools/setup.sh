@@ -1,11 +1,24 @@
 #!/bin/sh
 # Install what gloss needs to build and run on Debian 12: a C compiler, OpenBLAS
 # (OpenMP variant), utf8proc, jansson; then fetch the default model.
+# --fuzz: also the libFuzzer toolchain for `make fuzz-build` / `make fuzz-ci`:
+# clang (clang-14) and libclang-rt-14-dev, which holds libclang_rt.fuzzer and
+# the sanitizer runtimes (clang-14 only recommends it).
 set -eu
+pkgs="build-essential libopenblas-openmp-dev libutf8proc-dev libjansson-dev unzip python3-pip"
+for a in "$@"; do
+    case $a in
+    --fuzz) pkgs="$pkgs clang libclang-rt-14-dev" ;;
+    *)
+        echo "usage: $0 [--fuzz]" >&2
+        exit 2
+        ;;
+    esac
+done
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO=sudo
 need=""
-for p in build-essential libopenblas-openmp-dev libutf8proc-dev libjansson-dev unzip python3-pip; do
+for p in $pkgs; do
     dpkg -s "$p" >/dev/null 2>&1 || need="$need $p"
 done
 if [ -n "$need" ]; then
