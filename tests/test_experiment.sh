@@ -34,6 +34,17 @@ assert ex.wilcoxon_exact([1.0, 2.0], [1.0, 2.0]) == (None, None)
 # ties share average ranks: d = 1, -1, 1 -> ranks 2, 2, 2, W+ = 4
 w, p = ex.wilcoxon_exact([2.0, 0.0, 3.0], [1.0, 1.0, 2.0])
 assert w == 4.0 and abs(p - 1.0) < 1e-12, (w, p)
+# dataset variables in arguments
+g = {"gloss": "g", "model": "m", "common": ["--epochs", "1"], "settings": {"default": []},
+     "datasets": {"d": {"data": "D", "vars": {"sigma": 0.25}}},
+     "losses": {"x": ["--sigma", "{sigma}"], "y": ["--gamma", "{gamma}"]}}
+a = ex.cell_args(g, "d", "x", "default", 1, "o")
+assert a[-4:] == ["--sigma", "0.25", "--seed", "1"], a
+try:
+    ex.cell_args(g, "d", "y", "default", 1, "o")
+    assert False, "a missing variable was not refused"
+except ex.GridError as e:
+    assert "gamma" in str(e)
 print("statistics: %d betainc values and %d paired tests match SciPy %s"
       % (len(f["betainc"]), len(f["paired"]), f["scipy"]))
 sys.exit(1 if bad else 0)

@@ -14,8 +14,10 @@ GRID.json (see experiments/*.json):
     threads   OMP_NUM_THREADS for every cell (default 2)
     jobs      cells run at the same time (default 1; --jobs overrides)
     common    arguments given to every `gloss train`
-    datasets  {name: {"data": DIR, "args": [...]}}
-    losses    {name: [args...]}            e.g. "gloss-paper": ["--loss", "gloss"]
+    datasets  {name: {"data": DIR, "args": [...], "vars": {...}}}
+    losses    {name: [args...]}            e.g. "gloss-paper": ["--loss", "gloss"];
+              "{name}" in any argument is the dataset's variable of that name,
+              e.g. "--sigma", "{sigma}" with "vars": {"sigma": 0.253}
     settings  {name: [args...]}            optional, default {"default": []}
     seeds     [42, 43, ...]
     baseline  loss the others are tested against (default "ce")
@@ -203,11 +205,22 @@ def cell_dir(g, ds, loss, setting, seed):
 
 def cell_args(g, ds, loss, setting, seed, out):
     d = g["datasets"][ds]
+    variables = d.get("vars", {})
+
+    def subst(a):
+        a = str(a)
+        if "{" not in a:
+            return a
+        try:
+            return a.format_map(variables)
+        except (KeyError, ValueError) as e:
+            raise GridError(f"argument '{a}' of {ds}/{loss}: no dataset variable {e}")
+
     return ([g["gloss"], "train", "--model", g["model"], "--data", d["data"],
              "--out", out]
-            + [str(a) for a in g["common"]] + [str(a) for a in d.get("args", [])]
-            + [str(a) for a in g["losses"][loss]]
-            + [str(a) for a in g["settings"][setting]]
+            + [subst(a) for a in g["common"]] + [subst(a) for a in d.get("args", [])]
+            + [subst(a) for a in g["losses"][loss]]
+            + [subst(a) for a in g["settings"][setting]]
             + ["--seed", str(seed)])
 
 
