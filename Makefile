@@ -80,6 +80,11 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/libgloss.a
 bench-gloss: $(BUILD)/bench/bench_gloss_cost
 	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-$$(nproc)} $(BUILD)/bench/bench_gloss_cost models/all-MiniLM-L6-v2 3
 
+# the bf16 GEMM against cblas_sgemm on MiniLM's linear-layer shapes, 1 and 2 threads
+.PHONY: bench-bf16
+bench-bf16: $(BUILD)/bench/bench_bf16
+	$(BUILD)/bench/bench_bf16
+
 # gloss vs PyTorch (same run): training step and inference, MiniLM-L6 and BERT-base
 # shapes, batch 32 x 128, 2 threads; sgemm peak, GFLOP/s, peak RSS, per-kernel
 # profile (bench/README.md). About 6 minutes on an idle 2-core machine.

@@ -20,7 +20,12 @@
  * Times are medians of the timed steps; maxrss_mb is this process's peak
  * resident set (getrusage), so run one process per (shape, mode);
  * others_pct / steal_pct: the share of all CPUs' time that other processes /
- * the hypervisor took during the timed steps (a clean run has both near 0). */
+ * the hypervisor took during the timed steps (a clean run has both near 0).
+ *
+ * GLOSS_BF16=1 runs the linear layers in bf16 (gl_linear_set_bf16; the RESULT
+ * line says bf16=1); GLOSS_BF16=alt (train only) alternates the timed steps
+ * between fp32 and bf16 in this one process and prints a BF16 line with the
+ * median step of each and their ratio (the RESULT line then covers all steps). */
 #include <cblas.h>
 #include <math.h>
 #include <omp.h>
@@ -199,9 +204,9 @@ static void print_result(const char *mode, const char *shape, int B, int T, doub
                          cpu_snap t0, cpu_snap t1) {
     double med = median(times, steps);
     printf("RESULT side=gloss mode=%s shape=%s batch=%d seq=%d threads=%d steps=%d step_s=%.4f seq_per_s=%.2f "
-           "gflop=%.1f gflops=%.1f maxrss_mb=%.0f",
+           "gflop=%.1f gflops=%.1f maxrss_mb=%.0f bf16=%d",
            mode, shape, B, T, omp_get_max_threads(), steps, med, B / med, flops / 1e9, flops / med / 1e9,
-           maxrss_mb());
+           maxrss_mb(), gl_linear_bf16());
     print_noise(t0, t1);
     printf("\n");
 }
@@ -226,6 +231,12 @@ static int run(const char *mode, const char *shape, int warmup, int steps, int B
         return 2;
     }
     const int training = !strcmp(mode, "train");
+    const char *bf16_env = getenv("GLOSS_BF16");
+    const int bf16_alt = bf16_env && !strcmp(bf16_env, "alt") && training;
+    if (bf16_env && (bf16_alt || !strcmp(bf16_env, "1")) && gl_linear_set_bf16(1) != 0) {
+        fprintf(stderr, "bench_train: GLOSS_BF16: this CPU has no AVX512-BF16\n");
+        return 2;
+    }
     const int C = cfg.hidden_size, K = NUM_CLASSES;
     gl_bert m;
     /* no pooler (mean pooling); the head only when training, as `gloss embed` has none */
@@ -283,6 +294,7 @@ static int run(const char *mode, const char *shape, int warmup, int steps, int B
             snap0 = cpu_snapshot();
         }
         uint64_t key = gl_rng_key(1234, (uint64_t)s);
+        if (bf16_alt) gl_linear_set_bf16(s & 1);
         double t0 = gl_now();
         const float *H = gl_bert_forward(&m, &a, ids, mask, B, T, 1, key);
 
@@ -316,6 +328,19 @@ static int run(const char *mode, const char *shape, int warmup, int steps, int B
         }
     }
     gl_profile_enable(0);
+    if (bf16_alt) { /* timed step i ran in bf16 when warmup + i is odd */
+        double t32[64], t16[64];
+        int n32 = 0, n16 = 0;
+        for (int i = 0; i < steps && i < 64; i++) {
+            if ((warmup + i) & 1) t16[n16++] = times[i];
+            else t32[n32++] = times[i];
+        }
+        if (n32 && n16) {
+            double m32 = median(t32, n32), m16 = median(t16, n16);
+            printf("BF16 shape=%s fp32_steps=%d fp32_step_s=%.4f bf16_steps=%d bf16_step_s=%.4f speedup=%.3f\n", shape,
+                   n32, m32, n16, m16, m32 / m16);
+        }
+    }
     print_result(mode, shape, B, T, 3.0 * forward_flops(&cfg, B, T, 1), times, steps, snap0, cpu_snapshot());
     print_profile(mode, shape, total, steps);
     return 0;

@@ -407,6 +407,219 @@ static void test_adamw(void) {
     gl_st_close(&ast);
 }
 
+/* ------------------------------------------------------------ bf16 GEMM */
+#include <omp.h>
+
+/* C0 (accumulate) + op(A) op(B) in double from the bf16-rounded inputs, and
+ * the magnitude |C0| + sum_k |a_ik b_kj| each element's error is measured against */
+static void gemm_bf16_ref(int ta, int tb, int M, int N, int K, const float *A, int lda, const float *B, int ldb,
+                          const float *C0, int ldc, int acc, double *ref, double *mag) {
+    for (int i = 0; i < M; i++)
+        for (int j = 0; j < N; j++) {
+            double s = acc ? C0[(size_t)i * ldc + j] : 0.0, m = fabs(s);
+            for (int k = 0; k < K; k++) {
+                double a = bf16_round(ta ? A[(size_t)k * lda + i] : A[(size_t)i * lda + k]);
+                double b = bf16_round(tb ? B[(size_t)j * ldb + k] : B[(size_t)k * ldb + j]);
+                s += a * b;
+                m += fabs(a * b);
+            }
+            ref[(size_t)i * N + j] = s;
+            mag[(size_t)i * N + j] = m;
+        }
+}
+
+static void fill_pm1(float *x, size_t n, uint64_t seed) {
+    gl_rng r = {seed};
+    for (size_t i = 0; i < n; i++) x[i] = 2.0f * (float)(gl_rng_next(&r) >> 40) / 16777216.0f - 1.0f;
+}
+
+typedef void gemm_fn(int, int, int, int, int, const float *, int, const float *, int, float *, int, int);
+
+/* One shape through one path: overwrite and accumulate (into a nonzero C) with
+ * padded leading dimensions, against the double reference. The bound is that
+ * of K + 1 sequential fp32 additions of exact terms: (K + 2) 2^-24 |C0| + sum |a b|.
+ * Returns the largest |C - ref| / mag; *out gets C (overwrite) for comparisons. */
+static double gemm_bf16_case(gemm_fn *fn, int ta, int tb, int M, int N, int K, float *out) {
+    const int pad = 3, ar = ta ? K : M, ac = ta ? M : K, br = tb ? N : K, bc = tb ? K : N;
+    const int lda = ac + pad, ldb = bc + pad, ldc = N + pad;
+    float *A = malloc(sizeof(float) * (size_t)ar * lda), *B = malloc(sizeof(float) * (size_t)br * ldb);
+    float *C0 = malloc(sizeof(float) * (size_t)M * ldc), *C = malloc(sizeof(float) * (size_t)M * ldc);
+    double *ref = malloc(sizeof(double) * (size_t)M * N), *mag = malloc(sizeof(double) * (size_t)M * N);
+    fill_pm1(A, (size_t)ar * lda, 11 + (uint64_t)M);
+    fill_pm1(B, (size_t)br * ldb, 13 + (uint64_t)N);
+    fill_pm1(C0, (size_t)M * ldc, 17 + (uint64_t)K);
+    double worst = 0.0;
+    const double tol = (K + 2) * 0x1p-24;
+    for (int acc = 0; acc <= 1; acc++) {
+        memcpy(C, C0, sizeof(float) * (size_t)M * ldc);
+        fn(ta, tb, M, N, K, A, lda, B, ldb, C, ldc, acc);
+        gemm_bf16_ref(ta, tb, M, N, K, A, lda, B, ldb, C0, ldc, acc, ref, mag);
+        int pad_ok = 1;
+        for (int i = 0; i < M; i++) {
+            for (int j = 0; j < N; j++) {
+                double e = fabs(C[(size_t)i * ldc + j] - ref[(size_t)i * N + j]) / (mag[(size_t)i * N + j] + 1e-300);
+                if (!(e <= worst)) worst = e;
+            }
+            for (int j = N; j < ldc; j++) pad_ok &= C[(size_t)i * ldc + j] == C0[(size_t)i * ldc + j];
+        }
+        CHECK_MSG(pad_ok, "gemm_bf16 wrote past N (M %d N %d K %d)", M, N, K);
+        if (!acc && out)
+            for (int i = 0; i < M; i++) memcpy(out + (size_t)i * N, C + (size_t)i * ldc, sizeof(float) * (size_t)N);
+    }
+    CHECK_MSG(worst <= tol, "gemm_bf16 ta %d tb %d M %d N %d K %d: error %.2e > %.2e", ta, tb, M, N, K, worst, tol);
+    free(A), free(B), free(C0), free(C), free(ref), free(mag);
+    return worst;
+}
+
+static void test_gemm_bf16(void) {
+    /* rounding: ties to even, subnormals to zero, overflow to inf, NaN kept */
+    CHECK(bf16_round(1.0f + 0x1p-8f) == 1.0f);                 /* tie, even below */
+    CHECK(bf16_round(1.0f + 3 * 0x1p-8f) == 1.0f + 0x1p-6f);     /* tie, even above */
+    CHECK(bf16_round(1.0f + 0x1p-8f + 0x1p-20f) == 1.0f + 0x1p-7f);
+    CHECK(bf16_round(-1.0f - 0x1p-9f) == -1.0f);
+    CHECK(bf16_round(1e-40f) == 0.0f && signbit(bf16_round(-1e-40f)));
+    CHECK(bf16_round(3.4e38f) == INFINITY && bf16_round(-INFINITY) == -INFINITY);
+    CHECK(isnan(bf16_round(NAN)));
+
+    const int has = gl_cpu_has_avx512bf16();
+    if (!has) printf("gemm_bf16: SKIP the AVX512-BF16 path: this CPU has no AVX512-BF16 (scalar path tested)\n");
+    /* (M, N, K): 1 row, 1 column, odd K, K across the 384-value blocks, M past
+     * the 192-row tiles, nothing a multiple of the 12 x 32 micro-tile */
+    static const int shapes[][3] = {{1, 1, 1},   {1, 37, 5},    {13, 33, 7},   {12, 32, 384}, {29, 65, 385},
+                                    {37, 100, 769}, {397, 70, 130}, {200, 1, 33}, {5, 300, 64}};
+    const int nshapes = (int)(sizeof shapes / sizeof shapes[0]);
+    double worst_s = 0.0, worst_v = 0.0;
+    long differ = 0, total = 0;
+    for (int s = 0; s < nshapes; s++)
+        for (int t = 0; t < 4; t++) {
+            const int M = shapes[s][0], N = shapes[s][1], K = shapes[s][2], ta = t >> 1, tb = t & 1;
+            float *cs = malloc(sizeof(float) * (size_t)M * N), *cv = malloc(sizeof(float) * (size_t)M * N);
+            double e = gemm_bf16_case(gemm_bf16_scalar, ta, tb, M, N, K, cs);
+            if (e > worst_s) worst_s = e;
+            if (has) {
+                e = gemm_bf16_case(gemm_bf16_avx512, ta, tb, M, N, K, cv);
+                if (e > worst_v) worst_v = e;
+                for (size_t i = 0; i < (size_t)M * N; i++) differ += memcmp(cs + i, cv + i, sizeof(float)) != 0;
+                total += (long)M * N;
+            }
+            free(cs), free(cv);
+        }
+    printf("gemm_bf16: %d shapes x 4 transpose cases x (overwrite, accumulate): max |C - ref| / (|C0| + sum |ab|): "
+           "scalar %.2e, avx512 %s%.2e (bound (K+2) 2^-24); avx512 vs scalar: %ld of %ld elements differ\n",
+           nshapes, worst_s, has ? "" : "skipped ", worst_v, differ, total);
+
+    /* the vector path's rounding: C = 1 x bf16(x) over specials and random values */
+    if (has) {
+        enum { NX = 4096 };
+        float *x = malloc(sizeof(float) * NX), *c = malloc(sizeof(float) * NX), one = 1.0f;
+        fill_pm1(x, NX, 5);
+        const float sp[] = {1.0f + 0x1p-8f, 1.0f + 3 * 0x1p-8f, -1.0f - 0x1p-9f, 1e-40f, -1e-40f, 3.4e38f,
+                            -3.4e38f, INFINITY, -INFINITY, 0.0f, -0.0f, 65504.0f, 1e-30f};
+        for (int i = 0; i < (int)(sizeof sp / sizeof sp[0]); i++) x[i] = sp[i];
+        for (int i = 100; i < NX; i++) x[i] *= exp2f((float)(i % 61 - 30));
+        gemm_bf16_avx512(0, 0, 1, NX, 1, &one, 1, x, NX, c, NX, 0);
+        int same = 1;
+        for (int i = 0; i < NX; i++) {
+            float r = bf16_round(x[i]);
+            same &= memcmp(&r, c + i, sizeof r) == 0 || (r == 0.0f && c[i] == 0.0f);
+        }
+        CHECK_MSG(same, "vcvtne2ps2bf16 rounding differs from bf16_round");
+        x[0] = NAN;
+        gemm_bf16_avx512(0, 0, 1, 2, 1, &one, 1, x, NX, c, NX, 0);
+        CHECK(isnan(c[0]) && c[1] == bf16_round(x[1]));
+        free(x), free(c);
+    }
+
+    /* determinism: the same bits with 1 and 2 threads, and run after run */
+    const int nt = omp_get_max_threads();
+    for (int path = 0; path < 2; path++) {
+        if (path == 1 && !has) break;
+        gemm_fn *fn = path ? gemm_bf16_avx512 : gemm_bf16_scalar;
+        for (int t = 0; t < 3; t++) { /* the linear layer's cases: X W^T, dY W, dY^T X */
+            const int ta = t == 2, tb = t == 0, M = t == 2 ? 96 : 397, N = 200, K = t == 2 ? 397 : 777;
+            const int ar = ta ? K : M, ac = ta ? M : K, br = tb ? N : K, bc = tb ? K : N;
+            float *A = malloc(sizeof(float) * (size_t)ar * ac), *B = malloc(sizeof(float) * (size_t)br * bc);
+            float *C[3];
+            fill_pm1(A, (size_t)ar * ac, 21);
+            fill_pm1(B, (size_t)br * bc, 22);
+            for (int r = 0; r < 3; r++) {
+                C[r] = malloc(sizeof(float) * (size_t)M * N);
+                fill_pm1(C[r], (size_t)M * N, 23);
+                omp_set_num_threads(r == 0 ? 1 : 2);
+                fn(ta, tb, M, N, K, A, ac, B, bc, C[r], N, 1);
+            }
+            omp_set_num_threads(nt);
+            CHECK_MSG(memcmp(C[0], C[1], sizeof(float) * (size_t)M * N) == 0,
+                      "gemm_bf16 %s case %d: 1 and 2 threads differ", path ? "avx512" : "scalar", t);
+            CHECK_MSG(memcmp(C[1], C[2], sizeof(float) * (size_t)M * N) == 0,
+                      "gemm_bf16 %s case %d: two runs differ", path ? "avx512" : "scalar", t);
+            free(A), free(B), free(C[0]), free(C[1]), free(C[2]);
+        }
+    }
+}
+
+/* the linear layers with bf16 switched on: out, dinp, dw against the double
+ * product of the bf16-rounded inputs (the bound of gemm_bf16_case), db and a
+ * narrow (head-like) layer unchanged from fp32 */
+static double bf16_err(const float *c, const double *ref, const double *mag, size_t n) {
+    double worst = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        double e = fabs(c[i] - ref[i]) / (mag[i] + 1e-300);
+        if (!(e <= worst)) worst = e;
+    }
+    return worst;
+}
+
+static void test_linear_bf16(void) {
+    if (!gl_cpu_has_avx512bf16()) {
+        CHECK(gl_linear_set_bf16(1) == -1 && !gl_linear_bf16());
+        printf("linear bf16: SKIP: this CPU has no AVX512-BF16 (the switch refuses to turn on)\n");
+        return;
+    }
+    enum { N = 50, IC = 40, OC = 36 };
+    float *x = malloc(sizeof(float) * N * IC), *w = malloc(sizeof(float) * OC * IC), *b = malloc(sizeof(float) * OC);
+    float *dout = malloc(sizeof(float) * N * OC), *out = malloc(sizeof(float) * N * OC);
+    float *out32 = malloc(sizeof(float) * N * OC), *brows = malloc(sizeof(float) * N * OC);
+    float *dx0 = malloc(sizeof(float) * N * IC), *dx = malloc(sizeof(float) * N * IC);
+    float *dw0 = malloc(sizeof(float) * OC * IC), *dw = malloc(sizeof(float) * OC * IC);
+    float db[OC] = {0}, db32[OC] = {0};
+    double *ref = malloc(sizeof(double) * N * IC * 2), *mag = malloc(sizeof(double) * N * IC * 2);
+    fill_pm1(x, N * IC, 31), fill_pm1(w, OC * IC, 32), fill_pm1(b, OC, 33), fill_pm1(dout, N * OC, 34);
+    fill_pm1(dx0, N * IC, 35), fill_pm1(dw0, OC * IC, 36);
+    memcpy(dx, dx0, sizeof(float) * N * IC);
+    memcpy(dw, dw0, sizeof(float) * OC * IC);
+    for (int n = 0; n < N; n++) memcpy(brows + n * OC, b, sizeof(float) * OC);
+
+    linear_forward(out32, x, w, b, N, IC, OC);
+    CHECK(gl_linear_set_bf16(1) == 0 && gl_linear_bf16());
+    linear_forward(out, x, w, b, N, IC, OC);
+    linear_backward(dx, dw, db, dout, x, w, N, IC, OC);
+    /* a 4-output layer (the classification head) stays fp32 */
+    float h32[N * 4], h16[N * 4], hd32[N * IC], hd16[N * IC];
+    memset(hd32, 0, sizeof hd32), memset(hd16, 0, sizeof hd16);
+    linear_forward(h16, x, w, b, N, IC, 4);
+    linear_backward(hd16, NULL, NULL, dout, x, w, N, IC, 4);
+    CHECK(gl_linear_set_bf16(0) == 0 && !gl_linear_bf16());
+    linear_forward(h32, x, w, b, N, IC, 4);
+    linear_backward(hd32, NULL, NULL, dout, x, w, N, IC, 4);
+    linear_backward(NULL, NULL, db32, dout, x, w, N, IC, OC);
+    CHECK(memcmp(h16, h32, sizeof h16) == 0 && memcmp(hd16, hd32, sizeof hd16) == 0);
+    CHECK(memcmp(db, db32, sizeof db) == 0);                    /* bias gradient: fp32 as before */
+    CHECK(memcmp(out, out32, sizeof(float) * N * OC) != 0);     /* the bf16 path did run */
+
+    double e[3];
+    gemm_bf16_ref(0, 1, N, OC, IC, x, IC, w, IC, brows, OC, 1, ref, mag);
+    e[0] = bf16_err(out, ref, mag, (size_t)N * OC);
+    gemm_bf16_ref(0, 0, N, IC, OC, dout, OC, w, IC, dx0, IC, 1, ref, mag);
+    e[1] = bf16_err(dx, ref, mag, (size_t)N * IC);
+    gemm_bf16_ref(1, 0, OC, IC, N, dout, OC, x, IC, dw0, IC, 1, ref, mag);
+    e[2] = bf16_err(dw, ref, mag, (size_t)OC * IC);
+    printf("linear bf16: out %.1e dx %.1e dw %.1e (of |C0| + sum |ab|; bound (K+2) 2^-24)\n", e[0], e[1], e[2]);
+    CHECK(e[0] <= (IC + 2) * 0x1p-24 && e[1] <= (OC + 2) * 0x1p-24 && e[2] <= (N + 2) * 0x1p-24);
+    free(x), free(w), free(b), free(dout), free(out), free(out32), free(brows), free(dx0), free(dx), free(dw0),
+        free(dw), free(ref), free(mag);
+}
+
 int main(void) {
     if (gl_st_open(&st, "tests/fixtures/model/kernels_ref.safetensors") != 0) {
         fprintf(stderr, "%s\n", gl_error_message());
@@ -421,6 +634,8 @@ int main(void) {
     test_attention_long();
     test_dropout();
     test_adamw();
+    test_gemm_bf16();
+    test_linear_bf16();
     gl_st_close(&st);
     return check_summary("test_kernels");
 }

@@ -18,6 +18,35 @@ void linear_forward(float *out, const float *inp, const float *w, const float *b
 void linear_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp, const float *w,
                      int N, int IC, int OC);
 
+/* Mixed precision for the linear layers (off by default): on, linear_forward and
+ * linear_backward run their matrix products through gemm_bf16 (inputs rounded
+ * to bf16, fp32 sums) for layers with at least GL_LINEAR_BF16_MIN inputs and
+ * outputs (narrower ones, such as a classification head, stay fp32); weights,
+ * biases and gradients stay fp32. Returns -1 (and changes nothing) when asked
+ * to switch on on a CPU without AVX512-BF16. Not thread-safe: set it before
+ * training. gl_linear_bf16() says whether it is on. */
+#define GL_LINEAR_BF16_MIN 32
+int gl_linear_set_bf16(int on);
+int gl_linear_bf16(void);
+
+/* bf16 matrix multiply (gemm_bf16.c), for mixed-precision training:
+ * C[M, N] = op(A)[M, K] . op(B)[K, N]  (accumulate = 0), or C += ... (accumulate = 1).
+ * Row-major; op(A) = A stored [M, K] with row stride lda, or (transa) A^T with A
+ * stored [K, M]; the same for B with transb and ldb; ldc the row stride of C.
+ * A and B are fp32, rounded to bf16 (nearest even, as vcvtne2ps2bf16) on the
+ * fly; the products are summed in fp32. The same bits for any thread count.
+ * gemm_bf16 uses the AVX512-BF16 path when the CPU has it, else the scalar
+ * one; gemm_bf16_avx512 must only be called when gl_cpu_has_avx512bf16(). */
+int gl_cpu_has_avx512bf16(void);
+void gemm_bf16(int transa, int transb, int M, int N, int K, const float *A, int lda, const float *B, int ldb,
+               float *C, int ldc, int accumulate);
+void gemm_bf16_avx512(int transa, int transb, int M, int N, int K, const float *A, int lda, const float *B, int ldb,
+                      float *C, int ldc, int accumulate);
+void gemm_bf16_scalar(int transa, int transb, int M, int N, int K, const float *A, int lda, const float *B, int ldb,
+                      float *C, int ldc, int accumulate);
+/* x rounded to the nearest bf16 (ties to even; subnormals to signed zero), as a float */
+float bf16_round(float x);
+
 /* out = (inp - mean) * rstd * w + b, per row of C; mean/rstd (N) saved for backward. */
 void layernorm_forward(float *out, float *mean, float *rstd, const float *inp, const float *w, const float *b,
                        int N, int C, float eps);
