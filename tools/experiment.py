@@ -281,7 +281,7 @@ def start_cell(g, c, state, out, args, rec):
     with open(os.path.join(out, "train.log"), "a") as log:
         log.write(f"$ OMP_NUM_THREADS={g['threads']} {' '.join(run_args)}\n")
         log.flush()
-        return subprocess.Popen(run_args + ["--quiet"], stdout=log,
+        return subprocess.Popen(run_args, stdout=log,
                                 stderr=subprocess.STDOUT, env=env)
 
 
