@@ -457,8 +457,8 @@ def markdown(g, rows):
             f"| {r['dataset']} | {r['loss']} | {r['setting']} | {r['n']} | "
             f"{pm(r, 'test_accuracy')} | {pm(r, 'test_macro_f1')} | "
             f"{'' if delta is None else f'{delta:+.2f}'} | "
-            f"{'' if r['loss'] == g['baseline'] else fmt_p(r['p_t'])} | "
-            f"{'' if r['loss'] == g['baseline'] else fmt_p(r['p_wilcoxon'])} | "
+            f"{'' if r['loss'] == g['baseline'] else fmt_p(r['p_t'] if r['pairs'] > 1 else None)} | "
+            f"{'' if r['loss'] == g['baseline'] else fmt_p(r['p_wilcoxon'] if r['pairs'] > 1 else None)} | "
             f"{pm(r, 'silhouette', 3)} | {pm(r, 'best_epoch', 1)} | "
             f"{pm(r, 'seconds_to_best', 1)} | {pm(r, 'seconds_per_epoch', 1)} |")
     maps = []
