@@ -48,6 +48,17 @@ check train-missing 2 "required" -- "$G" train --model "$M"
 check train-bad-loss 2 "--loss" -- "$G" train --model "$M" --data d --out o --loss hinge
 check train-standalone-ce 2 "standalone" -- "$G" train --model "$M" --data d --out o --standalone
 check train-no-data 1 "$T/nodata" -- "$G" train --model "$M" --data "$T/nodata" --out "$T/o1" --quiet
+# --bf16: trains where the CPU has AVX512-BF16 (recorded in metrics.json), a clear error elsewhere
+TINY=tests/fixtures/model/tiny
+if grep -q -w avx512_bf16 /proc/cpuinfo; then
+    check train-bf16 0 "" -- "$G" train --model "$TINY" --data data/sample --out "$T/bf16" --epochs 1 \
+        --max-length 32 --limit-train 64 --map-points 0 --bf16 --quiet
+    n=$((n + 1))
+    grep -q '"bf16": true' "$T/bf16/metrics.json" || { echo "FAIL train-bf16-recorded"; fails=$((fails + 1)); }
+else
+    check train-bf16 1 "AVX512-BF16" -- "$G" train --model "$TINY" --data data/sample --out "$T/bf16" \
+        --epochs 1 --max-length 32 --limit-train 64 --map-points 0 --bf16 --quiet
+fi
 check predict-not-finetuned 1 "id2label" -- "$G" predict --model "$M" --input "$T/in.txt"
 
 echo "test_cli.sh: $((n - fails)) of $n checks passed"

@@ -88,6 +88,10 @@ static const char *HELP =
     "                       order; less padding, faster epochs. Every batch is always\n"
     "                       padded only to its longest document\n"
     "  --pad-to-max         pad every training batch to --max-length (slow; for comparison)\n"
+    "  --bf16               experimental: the encoder's matrix products in training\n"
+    "                       steps take bf16 inputs (fp32 sums, fp32 master weights and\n"
+    "                       optimiser state); needs AVX512-BF16. Validation, test and\n"
+    "                       the exported model stay fp32\n"
     "  --patience N         stop after N epochs without a better validation macro-F1\n"
     "                       (default 3; 0 = never); the best epoch's weights are kept\n"
     "  --seed N             seed for head init, data order, dropout, val split (default 42)\n"
@@ -159,7 +163,7 @@ int cmd_train(int argc, char **argv) {
         O_MODEL = 256, O_DATA, O_OUT, O_TEXT, O_LABEL, O_VALF, O_LIMIT, O_POOL, O_CW, O_MAXLEN, O_EPOCHS, O_BATCH,
         O_LR, O_WD, O_SCHED, O_WARM, O_STEPE, O_STEPG, O_CLIP, O_PAT, O_SEED, O_EBATCH, O_RESUME, O_STOP, O_QUIET,
         O_LOSS, O_LAMBDA, O_STANDALONE, O_GAMMA, O_SIGMA, O_SIGSAMPLE, O_VARIANT, O_TEMP, O_MARGIN, O_MINING, O_PROBE,
-        O_MAPPTS, O_BUCKET, O_PADMAX
+        O_MAPPTS, O_BUCKET, O_PADMAX, O_BF16
     };
     static const struct option opts[] = {
         {"model", required_argument, 0, O_MODEL}, {"data", required_argument, 0, O_DATA},
@@ -181,7 +185,7 @@ int cmd_train(int argc, char **argv) {
         {"temperature", required_argument, 0, O_TEMP}, {"margin", required_argument, 0, O_MARGIN},
         {"triplet-mining", required_argument, 0, O_MINING}, {"probe-iters", required_argument, 0, O_PROBE},
         {"map-points", required_argument, 0, O_MAPPTS}, {"bucket", no_argument, 0, O_BUCKET},
-        {"pad-to-max", no_argument, 0, O_PADMAX}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+        {"pad-to-max", no_argument, 0, O_PADMAX}, {"bf16", no_argument, 0, O_BF16}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     optind = 1;
     int c, bad = 0, iv;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1 && !bad) {
@@ -259,6 +263,7 @@ int cmd_train(int argc, char **argv) {
         case O_MAPPTS: bad = cli_int("--map-points", optarg, 0, 20000, &o.map_points); break;
         case O_BUCKET: o.bucket = 1; break;
         case O_PADMAX: o.pad_to_max = 1; break;
+        case O_BF16: o.bf16 = 1; break;
         case 'h': fputs(HELP, stdout); return EXIT_OK;
         default: fputs("(gloss train --help lists the options)\n", stderr); return EXIT_USAGE;
         }

@@ -275,6 +275,7 @@ static json_t *opts_json(const gl_train_opts *o) {
     json_object_set_new(j, "objective", objective_json(&o->obj));
     json_object_set_new(j, "bucket", json_boolean(o->bucket));
     json_object_set_new(j, "pad_to_max", json_boolean(o->pad_to_max));
+    if (o->bf16) json_object_set_new(j, "bf16", json_true()); /* absent when off: older fingerprints stay valid */
     return j;
 }
 
@@ -860,7 +861,13 @@ int gl_train(const gl_train_opts *o) {
         }
         int epoch = t.st.epochs_done;
         double t0 = gl_now() - t.st.epoch_seconds, tokens = 0, loss = 0;
+        if (o->bf16 && gl_linear_set_bf16(1) != 0) {
+            gl_error("--bf16: this CPU has no AVX512-BF16");
+            rc = -1;
+            break;
+        }
         int er = train_epoch(&t, o, epoch, &loss, &tokens);
+        gl_linear_set_bf16(0); /* validation, test and export stay fp32 */
         if (er == 3) { /* interrupted at a step boundary: checkpoint and stop */
             t.st.epoch_seconds = gl_now() - t0;
             rc = save_checkpoint(o, m, &t.opt, t.best, &t.st);
