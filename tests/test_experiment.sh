@@ -63,7 +63,7 @@ J
 }
 grid "$T/a.json" "$T/a" 1e-3 "1, 2"
 python3 tools/experiment.py run "$T/a.json" --jobs 2 >"$T/run1" 2>&1 || { fail "grid run failed"; cat "$T/run1"; }
-for f in results.md results.csv results.json convergence-sample.svg; do
+for f in results-a.md results-a.csv results-a.json results-a-convergence-sample.svg; do
     [ -s "$T/a/$f" ] || fail "no $f"
 done
 for c in ce gloss-paper; do
@@ -75,18 +75,18 @@ for c in ce gloss-paper; do
 done
 python3 - "$T/a" <<'PY' || fail "report content"
 import csv, json, sys
-rows = list(csv.DictReader(open(sys.argv[1] + "/results.csv")))
+rows = list(csv.DictReader(open(sys.argv[1] + "/results-a.csv")))
 assert [r["loss"] for r in rows] == ["ce", "gloss-paper"], rows
 assert all(r["n"] == "2" for r in rows)
 g = rows[1]
 assert g["pairs"] == "2" and g["p_wilcoxon"] != "" and rows[0]["p_t"] == ""
-j = json.load(open(sys.argv[1] + "/results.json"))
+j = json.load(open(sys.argv[1] + "/results-a.json"))
 for r in j["rows"]:
     accs = [v["test_accuracy"] for v in r["per_seed"].values()]
     assert abs(r["test_accuracy_mean"] - sum(accs) / len(accs)) < 1e-9
     assert len(r["val_macro_f1_by_epoch"]) == 2
-md = open(sys.argv[1] + "/results.md").read()
-assert "| sample | gloss-paper | default | 2 |" in md and "convergence-sample.svg" in md, md
+md = open(sys.argv[1] + "/results-a.md").read()
+assert "| sample | gloss-paper | default | 2 |" in md and "results-a-convergence-sample.svg" in md, md
 assert "embedding_map.svg" in md
 PY
 before=$(ls -l --time-style=+%s.%N "$T"/a/sample/*/seed*/metrics.json | md5sum)

@@ -29,14 +29,15 @@ never rerun; a cell whose recorded command differs from the grid's is an error
 (move it away or use another `out`), so results of different settings never
 mix. An interrupted cell (Ctrl-C, a killed machine) resumes from its checkpoint.
 
-The report (OUT/results.md, .csv, .json) gives, per dataset, loss and setting,
+The report (OUT/results-GRID.md, .csv, .json, GRID being the grid file's
+name without .json; "report" in the grid changes it) gives, per dataset, loss and setting,
 over seeds: test accuracy and macro-F1 (mean and sample std), silhouette of the
 test embeddings by class (cosine distance, mean over documents as sklearn's
 silhouette_score), epochs and seconds to the best validation macro-F1, seconds
 per epoch; and for each loss against the baseline, paired over seeds on test
 macro-F1, a two-sided paired t-test (the primary test) and the exact two-sided
 Wilcoxon signed-rank test (which cannot reach p < 0.05 with fewer than 6
-seeds). Pictures: OUT/convergence-DATASET.svg (validation macro-F1 by epoch,
+seeds). Pictures: OUT/results-GRID-convergence-DATASET.svg (validation macro-F1 by epoch,
 mean over seeds, one line per loss).
 
 Standard library only.
@@ -173,7 +174,9 @@ def load_grid(path):
     for key in ("model", "out", "datasets", "losses", "seeds"):
         if key not in g:
             raise GridError(f"{path}: missing key '{key}'")
-    g.setdefault("name", os.path.splitext(os.path.basename(path))[0])
+    stem = os.path.splitext(os.path.basename(path))[0]
+    g.setdefault("name", stem)
+    g.setdefault("report", "results-" + stem)
     g.setdefault("gloss", "build/gloss")
     g.setdefault("threads", 2)
     g.setdefault("common", [])
@@ -463,7 +466,7 @@ def markdown(g, rows):
             f"{pm(r, 'seconds_to_best', 1)} | {pm(r, 'seconds_per_epoch', 1)} |")
     maps = []
     for ds in g["datasets"]:
-        conv = f"convergence-{ds}.svg"
+        conv = f"{g['report']}-convergence-{ds}.svg"
         if os.path.exists(os.path.join(g["out"], conv)):
             maps.append(f"![{ds}: validation macro-F1 by epoch]({conv})")
         for r in rows:
@@ -554,16 +557,17 @@ def report(g):
         series = [(r["loss"] if r["setting"] == "default" else f"{r['loss']}@{r['setting']}",
                    r["val_macro_f1_by_epoch"]) for r in rows if r["dataset"] == ds]
         if series:
-            p = os.path.join(g["out"], f"convergence-{ds}.svg")
+            p = os.path.join(g["out"], f"{g['report']}-convergence-{ds}.svg")
             write_atomic(p, convergence_svg(f"{ds}: validation macro-F1 (mean over seeds)", series))
             pictures.append(p)
     md = markdown(g, rows)
-    write_atomic(os.path.join(g["out"], "results.md"), md)
-    write_atomic(os.path.join(g["out"], "results.csv"), csv_text(rows))
-    write_atomic(os.path.join(g["out"], "results.json"),
+    base = os.path.join(g["out"], g["report"])
+    write_atomic(base + ".md", md)
+    write_atomic(base + ".csv", csv_text(rows))
+    write_atomic(base + ".json",
                  json.dumps({"grid": g, "rows": rows}, indent=1) + "\n")
     print(md.split("\n## Pictures")[0].rstrip())
-    print("wrote " + ", ".join([os.path.join(g["out"], f"results.{e}") for e in ("md", "csv", "json")]
+    print("wrote " + ", ".join([f"{base}.{e}" for e in ("md", "csv", "json")]
                                + pictures))
     return 0
 
