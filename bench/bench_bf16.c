@@ -25,21 +25,12 @@
 
 #include "kernels/kernels.h"
 #include "util/rng.h"
+#include "bench_common.h"
 
 static double now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
 static float *rand_matrix(size_t n, uint64_t seed) {
@@ -121,7 +112,7 @@ int main(int argc, char **argv) {
                 ts[r] = first ? t2 : t1;
                 tb[r] = first ? t1 : t2;
             }
-            const double flop = 2.0 * g->M * (double)g->N * g->K, ms = median(ts, reps), mb = median(tb, reps);
+            const double flop = 2.0 * g->M * (double)g->N * g->K, ms = bench_median(ts, reps), mb = bench_median(tb, reps);
             printf("%-9s %-4s %5d %5d %5d %12.1f %12.1f %7.2f\n", g->layer, g->op, g->M, g->N, g->K, flop / ms / 1e9,
                    flop / mb / 1e9, ms / mb);
             fflush(stdout);

@@ -43,6 +43,7 @@
 #include "util/profile.h"
 #include "util/progress.h"
 #include "util/rng.h"
+#include "bench_common.h"
 
 enum { NUM_CLASSES = 4 };
 
@@ -85,16 +86,6 @@ static void print_noise(cpu_snap a, cpu_snap b) {
     double others = (b.busy - a.busy) - (b.own - a.own);
     printf(" others_pct=%.1f steal_pct=%.1f", cap > 0 ? 100.0 * (others > 0 ? others : 0) / cap : 0.0,
            cap > 0 ? 100.0 * (b.steal - a.steal) / cap : 0.0);
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
 static void fill_uniform(float *x, size_t n, float a, uint64_t seed) {
@@ -202,7 +193,7 @@ static void make_batch(int32_t *ids, uint8_t *mask, int *y, int B, int T, int V)
 
 static void print_result(const char *mode, const char *shape, int B, int T, double flops, double *times, int steps,
                          cpu_snap t0, cpu_snap t1) {
-    double med = median(times, steps);
+    double med = bench_median(times, steps);
     printf("RESULT side=gloss mode=%s shape=%s batch=%d seq=%d threads=%d steps=%d step_s=%.4f seq_per_s=%.2f "
            "gflop=%.1f gflops=%.1f maxrss_mb=%.0f bf16=%d",
            mode, shape, B, T, omp_get_max_threads(), steps, med, B / med, flops / 1e9, flops / med / 1e9,
@@ -336,7 +327,7 @@ static int run(const char *mode, const char *shape, int warmup, int steps, int B
             else t32[n32++] = times[i];
         }
         if (n32 && n16) {
-            double m32 = median(t32, n32), m16 = median(t16, n16);
+            double m32 = bench_median(t32, n32), m16 = bench_median(t16, n16);
             printf("BF16 shape=%s fp32_steps=%d fp32_step_s=%.4f bf16_steps=%d bf16_step_s=%.4f speedup=%.3f\n", shape,
                    n32, m32, n16, m16, m32 / m16);
         }
