@@ -1,13 +1,11 @@
 /* train.c: `gloss train`: fine-tune an encoder and classifier on a data directory. */
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include "cli/cli.h"
 #include "gloss.h"
@@ -128,19 +126,12 @@ static int check_out_dir(const char *dir) {
     if (!S_ISDIR(st.st_mode)) return gl_error("--out %s: exists and is not a directory", dir);
     char *probe = gl_path_join(dir, ".gloss-write-check");
     if (!probe) return -1;
-    char *tmp = gl_malloc(strlen(probe) + 32);
-    int rc = tmp ? 0 : -1;
-    if (tmp) {
-        sprintf(tmp, "%s.%ld", probe, (long)getpid());
-        int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0600);
-        if (fd < 0) {
-            rc = gl_error("--out %s: cannot create files there: %s", dir, strerror(errno));
-        } else {
-            close(fd);
-            unlink(tmp);
-        }
-    }
-    free(tmp);
+    gl_atomic_file af;
+    int rc = 0;
+    if (gl_atomic_open(&af, probe) != 0)
+        rc = gl_error("--out %s: cannot create files there: %s", dir, strerror(errno));
+    else
+        gl_atomic_abort(&af); /* removes the probe's temporary file */
     free(probe);
     return rc;
 }

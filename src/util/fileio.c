@@ -97,7 +97,9 @@ int gl_atomic_open(gl_atomic_file *af, const char *path) {
         free(af->path);
         free(af->tmp);
         af->path = af->tmp = NULL;
-        return gl_error("%s: cannot create: %s", path, strerror(e));
+        gl_error("%s: cannot create: %s", path, strerror(e));
+        errno = e; /* for callers that word the error themselves */
+        return -1;
     }
     return 0;
 }

@@ -22,7 +22,7 @@ typedef struct {
     char *tmp;
 } gl_atomic_file;
 
-int gl_atomic_open(gl_atomic_file *af, const char *path);
+int gl_atomic_open(gl_atomic_file *af, const char *path); /* on failure errno holds the reason */
 int gl_atomic_commit(gl_atomic_file *af); /* fflush, fsync, close, rename, fsync dir */
 void gl_atomic_abort(gl_atomic_file *af);  /* close and unlink the temp file */
 
