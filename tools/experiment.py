@@ -1,10 +1,15 @@
 #!/usr/bin/env python3
 """gloss experiment runner: a grid of datasets x losses x settings x seeds.
 
-    python3 tools/experiment.py run    GRID.json [--jobs N]
+    python3 tools/experiment.py run    GRID.json [--jobs N] [--only PATTERN]...
                                  # run missing cells (N at a time), then report
     python3 tools/experiment.py report GRID.json   # tables and pictures only
-    python3 tools/experiment.py list   GRID.json   # every cell, its state, its command
+    python3 tools/experiment.py list   GRID.json [--only PATTERN]...
+                                 # every cell, its state, its command
+
+--only restricts run and list to the cells whose DATASET/LOSS[@SETTING]/seedS
+matches one of the shell-style patterns, e.g. --only 'r8/*/seed43'
+--only 'mr/ce/*'; the report always covers every finished cell.
 
 GRID.json (see experiments/*.json):
     name      title of the report
@@ -42,7 +47,9 @@ mean over seeds, one line per loss).
 
 Standard library only.
 """
+import argparse
 import csv
+import fnmatch
 import itertools
 import json
 import math
@@ -191,14 +198,21 @@ def load_grid(path):
     return g
 
 
-def cells(g):
+def cells(g, only=None):
     """Every cell, in running order: dataset by dataset, and within one the
-    first seed of every loss and setting before the next seed."""
+    first seed of every loss and setting before the next seed. With `only`
+    (shell-style patterns), just the cells whose DATASET/LOSS[@SETTING]/seedS
+    matches one of them."""
     for ds in g["datasets"]:
         for seed in g["seeds"]:
             for setting in g["settings"]:
                 for loss in g["losses"]:
-                    yield ds, loss, setting, seed
+                    c = (ds, loss, setting, seed)
+                    if only:
+                        rel = os.path.relpath(cell_dir(g, *c), g["out"]).replace(os.sep, "/")
+                        if not any(fnmatch.fnmatchcase(rel, p) for p in only):
+                            continue
+                    yield c
 
 
 def cell_dir(g, ds, loss, setting, seed):
@@ -307,8 +321,10 @@ def finish_cell(g, out, rc, took):
     return "ok"
 
 
-def run_grid(g, jobs):
-    all_cells = list(cells(g))
+def run_grid(g, jobs, only=None):
+    all_cells = list(cells(g, only))
+    if not all_cells:
+        raise GridError("no cell matches " + " ".join(only))
     states = [cell_state(g, c) for c in all_cells]
     conflicts = [s for s in states if s[0] == "conflict"]
     if conflicts:
@@ -572,31 +588,38 @@ def report(g):
     return 0
 
 
-def list_cells(g):
-    for c in cells(g):
+def list_cells(g, only=None):
+    for c in cells(g, only):
         state, out, args, _ = cell_state(g, c)
         print(f"{state:8s} {out}\n         OMP_NUM_THREADS={g['threads']} {' '.join(args)}")
     return 0
 
 
 def main(argv):
-    jobs = None
-    if len(argv) == 5 and argv[3] == "--jobs" and argv[4].isdigit() and int(argv[4]) > 0:
-        jobs = int(argv[4])
-        argv = argv[:3]
-    if len(argv) != 3 or argv[1] not in ("run", "report", "list"):
-        print(__doc__.strip().split("\n\n")[1], file=sys.stderr)
-        print("usage: experiment.py run|report|list GRID.json [--jobs N]", file=sys.stderr)
-        return 2
+    ap = argparse.ArgumentParser(
+        prog="experiment.py", description=__doc__.strip().split("\n\n")[0],
+        epilog="The grid format is described at the top of tools/experiment.py.")
+    ap.add_argument("command", choices=("run", "report", "list"),
+                    help="run the missing cells then report; report only; list the cells")
+    ap.add_argument("grid", help="grid file, e.g. experiments/minilm-short.json")
+    ap.add_argument("--jobs", type=int, metavar="N",
+                    help="cells run at the same time (default: the grid's \"jobs\", else 1)")
+    ap.add_argument("--only", action="append", metavar="PATTERN",
+                    help="run or list only cells whose DATASET/LOSS[@SETTING]/seedS "
+                         "matches this shell pattern (repeatable)")
+    a = ap.parse_args(argv[1:])
+    if a.jobs is not None and a.jobs < 1:
+        ap.error("--jobs must be at least 1")
+    if a.only and a.command == "report":
+        ap.error("--only applies to run and list; the report covers every finished cell")
     try:
-        g = load_grid(argv[2])
-        if jobs is None:
-            jobs = int(g.get("jobs", 1))
-        if argv[1] == "list":
-            return list_cells(g)
-        if argv[1] == "report":
+        g = load_grid(a.grid)
+        jobs = a.jobs if a.jobs is not None else int(g.get("jobs", 1))
+        if a.command == "list":
+            return list_cells(g, a.only)
+        if a.command == "report":
             return report(g)
-        rc = run_grid(g, jobs)
+        rc = run_grid(g, jobs, a.only)
         report(g)
         return rc
     except GridError as e:
