@@ -104,6 +104,13 @@ json.dump(c, open(sys.argv[1], "w"))
 PY
 python3 tools/experiment.py run "$T/a.json" >"$T/run2b" 2>&1 || fail "reordered command not accepted"
 grep -q "4 done, 0 to run" "$T/run2b" || fail "reordered command counted as a new cell"
+# --only: list and run just the matching cells
+n=$(python3 tools/experiment.py list "$T/a.json" --only 'sample/ce/*' --only '*/seed2' | grep -c '^done')
+[ "$n" = 3 ] || fail "--only listed $n cells, expected 3"
+python3 tools/experiment.py run "$T/a.json" --only 'nosuch/*' >"$T/run2c" 2>&1
+[ $? -eq 1 ] && grep -q "no cell matches" "$T/run2c" || fail "--only matching nothing was not an error"
+python3 tools/experiment.py run "$T/a.json" --gloss "$T/nosuch" >"$T/run2d" 2>&1
+[ $? -eq 1 ] && grep -q "not an executable" "$T/run2d" || fail "a missing --gloss binary was not an error"
 grid "$T/b.json" "$T/a" 2e-3 "1, 2"
 python3 tools/experiment.py run "$T/b.json" >"$T/run3" 2>&1
 [ $? -eq 1 ] && grep -q "other arguments" "$T/run3" || fail "conflicting grid was not refused"

@@ -6,6 +6,7 @@
     python3 tools/experiment.py report GRID.json   # tables and pictures only
     python3 tools/experiment.py list   GRID.json [--only PATTERN]...
                                  # every cell, its state, its command
+    --gloss BIN runs that binary instead of the grid's "gloss".
 
 --only restricts run and list to the cells whose DATASET/LOSS[@SETTING]/seedS
 matches one of the shell-style patterns, e.g. --only 'r8/*/seed43'
@@ -604,6 +605,9 @@ def main(argv):
     ap.add_argument("grid", help="grid file, e.g. experiments/minilm-short.json")
     ap.add_argument("--jobs", type=int, metavar="N",
                     help="cells run at the same time (default: the grid's \"jobs\", else 1)")
+    ap.add_argument("--gloss", metavar="BIN",
+                    help="run this gloss binary instead of the grid's (e.g. a frozen copy "
+                         "while the build changes; the cells' identity does not depend on it)")
     ap.add_argument("--only", action="append", metavar="PATTERN",
                     help="run or list only cells whose DATASET/LOSS[@SETTING]/seedS "
                          "matches this shell pattern (repeatable)")
@@ -614,6 +618,10 @@ def main(argv):
         ap.error("--only applies to run and list; the report covers every finished cell")
     try:
         g = load_grid(a.grid)
+        if a.gloss:
+            if not os.access(a.gloss, os.X_OK):
+                raise GridError(f"--gloss {a.gloss}: not an executable file")
+            g["gloss"] = a.gloss
         jobs = a.jobs if a.jobs is not None else int(g.get("jobs", 1))
         if a.command == "list":
             return list_cells(g, a.only)
