@@ -2,9 +2,11 @@
  * or, switched on with gl_linear_set_bf16, on the bf16 GEMM of gemm_bf16.c
  * (inputs rounded to bf16, fp32 sums; weights, biases and gradients stay fp32). */
 #include <cblas.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "kernels/kernels.h"
+#include "kernels/vecmath.h"
 
 static int use_bf16 = 0;
 
@@ -31,6 +33,40 @@ void linear_forward(float *out, const float *inp, const float *w, const float *b
     else cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, OC, IC, 1.0f, inp, IC, w, IC, beta, out, OC);
 }
 
+/* db += column sums of dout (N x OC). Rows are summed in chunks of CHUNK
+ * (each chunk in row order, streaming whole rows), then the chunks in order:
+ * the order depends on N only, not on the thread count. */
+#define CHUNK 64
+
+GL_SIMD_CLONES
+static void column_sums(float *acc, const float *x, int rows, int cols) {
+    for (int o = 0; o < cols; o++) acc[o] = 0.0f;
+    for (int n = 0; n < rows; n++) {
+        const float *row = x + (size_t)n * cols;
+#pragma omp simd
+        for (int o = 0; o < cols; o++) acc[o] += row[o];
+    }
+}
+
+static void bias_grad(float *db, const float *dout, int N, int OC) {
+    int nchunks = (N + CHUNK - 1) / CHUNK;
+    if (nchunks == 0) return;
+    float *part = malloc(sizeof(float) * (size_t)OC * (size_t)nchunks);
+    if (!part) abort(); /* nchunks x OC floats, far smaller than dout itself */
+#pragma omp parallel for schedule(static)
+    for (int k = 0; k < nchunks; k++) {
+        int rows = (k + 1) * CHUNK < N ? CHUNK : N - k * CHUNK;
+        column_sums(part + (size_t)k * OC, dout + (size_t)k * CHUNK * OC, rows, OC);
+    }
+#pragma omp parallel for schedule(static)
+    for (int o = 0; o < OC; o++) {
+        float s = 0.0f;
+        for (int k = 0; k < nchunks; k++) s += part[(size_t)k * OC + o];
+        db[o] += s;
+    }
+    free(part);
+}
+
 void linear_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp, const float *w,
                      int N, int IC, int OC) {
     if (bf16_for(IC, OC)) {
@@ -40,17 +76,5 @@ void linear_backward(float *dinp, float *dw, float *db, const float *dout, const
         if (dinp) cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, IC, OC, 1.0f, dout, OC, w, IC, 1.0f, dinp, IC);
         if (dw) cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, OC, IC, N, 1.0f, dout, OC, inp, IC, 1.0f, dw, IC);
     }
-    if (db) {
-        /* column sums; each thread owns a block of columns, rows summed in order */
-#pragma omp parallel for schedule(static)
-        for (int o0 = 0; o0 < OC; o0 += 64) {
-            int o1 = o0 + 64 < OC ? o0 + 64 : OC;
-            float acc[64] = {0};
-            for (int n = 0; n < N; n++) {
-                const float *row = dout + (size_t)n * OC;
-                for (int o = o0; o < o1; o++) acc[o - o0] += row[o];
-            }
-            for (int o = o0; o < o1; o++) db[o] += acc[o - o0];
-        }
-    }
+    if (db) bias_grad(db, dout, N, OC);
 }

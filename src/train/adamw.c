@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/vecmath.h"
 #include "train/optim.h"
 #include "util/error.h"
 
@@ -33,17 +34,14 @@ void gl_adamw_free(gl_adamw *opt) {
     opt->m = opt->v = NULL;
 }
 
-void gl_adamw_step(gl_adamw *opt, float *params, const float *grads, const uint8_t *decay_mask) {
-    opt->step++;
-    const double t = (double)opt->step;
-    const float b2 = (float)opt->beta2, eps = (float)opt->eps;
-    const float decay = (float)(1.0 - opt->lr * opt->weight_decay);
-    const float step_size = (float)(opt->lr / (1.0 - pow(opt->beta1, t)));
-    const float bc2_sqrt = (float)sqrt(1.0 - pow(opt->beta2, t));
-    const float one_minus_b1 = (float)(1.0 - opt->beta1), one_minus_b2 = (float)(1.0 - opt->beta2);
-    float *m = opt->m, *v = opt->v;
-#pragma omp parallel for schedule(static)
-    for (size_t i = 0; i < opt->n; i++) {
+/* elements [i0, i1) of one AdamW step: one vectorised pass (sqrt and division
+ * are exact IEEE operations in every lane, so the bits match scalar code) */
+GL_SIMD_CLONES
+static void adamw_range(float *params, float *m, float *v, const float *grads, const uint8_t *decay_mask,
+                        size_t i0, size_t i1, float decay, float one_minus_b1, float b2, float one_minus_b2,
+                        float bc2_sqrt, float eps, float step_size) {
+#pragma omp simd
+    for (size_t i = i0; i < i1; i++) {
         float g = grads[i];
         float p = params[i];
         if (!decay_mask || decay_mask[i]) p *= decay;
@@ -56,6 +54,35 @@ void gl_adamw_step(gl_adamw *opt, float *params, const float *grads, const uint8
     }
 }
 
+/* sum of squares of x[0, n) in double, in 8 lanes (element i in lane i % 8,
+ * the lanes added in a fixed order): vectorised, same bits on every ISA */
+GL_SIMD_CLONES
+static double sum_squares(const float *x, size_t n) {
+    double a[8] = {0};
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; k++) a[k] += (double)x[i + k] * x[i + k];
+    for (int k = 0; i + k < n; k++) a[k] += (double)x[i + k] * x[i + k];
+    return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+}
+
+void gl_adamw_step(gl_adamw *opt, float *params, const float *grads, const uint8_t *decay_mask) {
+    opt->step++;
+    const double t = (double)opt->step;
+    const float b2 = (float)opt->beta2, eps = (float)opt->eps;
+    const float decay = (float)(1.0 - opt->lr * opt->weight_decay);
+    const float step_size = (float)(opt->lr / (1.0 - pow(opt->beta1, t)));
+    const float bc2_sqrt = (float)sqrt(1.0 - pow(opt->beta2, t));
+    const float one_minus_b1 = (float)(1.0 - opt->beta1), one_minus_b2 = (float)(1.0 - opt->beta2);
+    float *m = opt->m, *v = opt->v;
+    /* elementwise: any split gives the same bits; blocks of 4096 elements per task */
+    const size_t n = opt->n, blk = 4096;
+#pragma omp parallel for schedule(static)
+    for (size_t b = 0; b < n; b += blk)
+        adamw_range(params, m, v, grads, decay_mask, b, b + blk < n ? b + blk : n, decay, one_minus_b1, b2,
+                    one_minus_b2, bc2_sqrt, eps, step_size);
+}
+
 double gl_clip_grad_norm(float *grads, size_t n, double max_norm) {
     /* fixed chunks summed in a fixed order: the result does not depend on the thread count */
     enum { CHUNKS = 256 };
@@ -64,9 +91,7 @@ double gl_clip_grad_norm(float *grads, size_t n, double max_norm) {
 #pragma omp parallel for schedule(static)
     for (int k = 0; k < CHUNKS; k++) {
         size_t i0 = (size_t)k * per, i1 = i0 + per < n ? i0 + per : n;
-        double s = 0.0;
-        for (size_t i = i0; i < i1; i++) s += (double)grads[i] * grads[i];
-        part[k] = s;
+        part[k] = i1 > i0 ? sum_squares(grads + i0, i1 - i0) : 0.0;
     }
     double ss = 0.0;
     for (int k = 0; k < CHUNKS; k++) ss += part[k];
