@@ -1,7 +1,7 @@
 #!/bin/sh
 # test_robust.sh: `gloss train`, `embed`, `predict` and `eval` when their
-# output cannot be written: the disk is full, the target is /dev/full, or the
-# output directory is read-only. Each must exit 1 with a message naming the
+# output cannot be written: the disk is full, the target is /dev/full, the
+# output directory is read-only, or the whole file system is. Each must exit 1 with a message naming the
 # file and the reason, leave every earlier output byte-identical and leave no
 # temporary file behind.
 #
@@ -17,6 +17,10 @@
 # can read: a regression that renames a temp file over /dev/full must not
 # replace the real device node. Those cases are skipped, with the reason
 # printed, when neither works.
+#
+# The read-only file system is a tmpfs remounted read-only in a private mount
+# namespace (unshare -m as root, unshare -rm in a user namespace otherwise);
+# skipped, with the reason printed, where neither can mount.
 set -u
 T=$(mktemp -d)
 chmod 755 "$T"
@@ -180,6 +184,57 @@ else
     n=$((n + 1))
     leftovers=$(ls -A /dev | grep -E '^(full|stdout)\.tmp\.')
     [ -z "$leftovers" ] || fail "temp files left in /dev: $leftovers"
+fi
+
+# ---- a read-only file system (EROFS), not just a read-only directory: a
+# tmpfs holding the earlier outputs, remounted read-only, in a private mount
+# namespace (unshare; as root, or in a user namespace otherwise)
+ROFS=$T/rofs
+mkdir "$ROFS"
+cat >"$T/rofs.sh" <<'EOS'
+# rofs.sh MOUNTPOINT SOURCE OUTDIR command...: inside the namespace: mount,
+# fill, remount read-only, snapshot, run, snapshot; exits with the command's status
+mp=$1 src=$2 o=$3
+shift 3
+mount -t tmpfs -o size=16m tmpfs "$mp" && cp -R "$src"/. "$mp" && mount -o remount,ro "$mp" || exit 99
+snap() { (cd "$mp" && ls -A | LC_ALL=C sort && ls -A | LC_ALL=C sort | while read -r f; do cksum "$f"; done); }
+snap >"$o/before"
+"$@" >"$o/stdout" 2>"$o/stderr"
+rc=$?
+snap >"$o/after"
+exit $rc
+EOS
+if [ "$(id -u)" -eq 0 ]; then ns="unshare -m"; else ns="unshare -rm"; fi
+if ! $ns sh -c 'mount -t tmpfs tmpfs "$0" && mount -o remount,ro "$0" && ! touch "$0/probe" 2>/dev/null' "$ROFS" 2>/dev/null; then
+    echo "test_robust.sh: skipped the read-only file system cases: $ns cannot mount a tmpfs here"
+else
+    # expect_fail_rofs NAME PATTERN -- command...: as expect_fail, on the read-only mount
+    expect_fail_rofs() {
+        name=$1 pat=$2
+        shift 3
+        n=$((n + 1))
+        $ns sh "$T/rofs.sh" "$ROFS" "$R" "$T" "$@"
+        got=$?
+        if [ "$got" != 1 ]; then
+            fail "$name: exit $got, expected 1"
+            sed 's/^/  /' "$T/stderr" | head -5
+        elif ! grep -q -- "$pat" "$T/stderr"; then
+            fail "$name: stderr lacks '$pat':"
+            sed 's/^/  /' "$T/stderr" | head -5
+        elif ! cmp -s "$T/before" "$T/after" || [ ! -s "$T/before" ]; then
+            fail "$name: the read-only file system changed"
+        fi
+    }
+    expect_fail_rofs rofs-train "--out $ROFS: cannot create files there: Read-only file system" -- \
+        "$G" train --model "$M" --data "$D" --out "$ROFS" --seed 2 $TRAIN
+    expect_fail_rofs rofs-train-subdir "$ROFS/sub: cannot create directory: Read-only file system" -- \
+        "$G" train --model "$M" --data "$D" --out "$ROFS/sub" --seed 2 $TRAIN
+    expect_fail_rofs rofs-train-resume "--out $ROFS: cannot create files there: Read-only file system" -- \
+        "$G" train --model "$M" --data "$D" --out "$ROFS" --seed 1 $TRAIN --resume
+    expect_fail_rofs rofs-embed "$ROFS/emb.npy: cannot create: Read-only file system" -- \
+        "$G" embed --model "$M" --input "$D/train.csv" --output "$ROFS/emb.npy" --max-length 32 --quiet
+    expect_fail_rofs rofs-predict "$ROFS/pred.csv: cannot create: Read-only file system" -- \
+        "$G" predict --model "$ROFS" --input "$D/train.csv" --output "$ROFS/pred.csv" --quiet
 fi
 
 echo "test_robust.sh: $((n - fails)) of $n checks passed"
