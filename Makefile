@@ -128,6 +128,12 @@ valgrind: $(VALGRIND_TESTS:%=$(BUILD)/tests/%)
 	  OMP_NUM_THREADS=1 valgrind -q --error-exitcode=9 --leak-check=full \
 	    --errors-for-leak-kinds=definite,indirect $(BUILD)/tests/$$t || exit 1; done
 
+# every test program and shell test, and the gloss processes they start, under
+# memcheck (tools/valgrind_all.sh; about an hour on 2 cores)
+.PHONY: valgrind-all
+valgrind-all: $(TEST_BIN) $(BUILD)/gloss
+	BUILD=$(BUILD) sh tools/valgrind_all.sh
+
 setup:
 	sh tools/setup.sh
 
