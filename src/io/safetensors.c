@@ -326,52 +326,41 @@ static const unsigned char *tensor_bytes(const gl_safetensors *st, const gl_st_t
     return st->map + st->data_start + t->begin;
 }
 
-int gl_st_read_f32(const gl_safetensors *st, const gl_st_tensor *t, float *out) {
-    const unsigned char *p = tensor_bytes(st, t);
-    int64_t n = t->numel;
-    switch (t->dtype) {
-    case GL_DT_F32:
-        if (host_is_little_endian()) {
-            if (n) memcpy(out, p, (size_t)n * 4);
-        } else {
-            for (int64_t i = 0; i < n; i++) out[i] = f32_from_bits((uint32_t)load_le(p + 4 * i, 4));
-        }
-        return 0;
-    case GL_DT_F16:
-        for (int64_t i = 0; i < n; i++) out[i] = f32_from_bits(f16_to_f32_bits((uint16_t)load_le(p + 2 * i, 2)));
-        return 0;
-    case GL_DT_BF16:
-        for (int64_t i = 0; i < n; i++) out[i] = f32_from_bits(bf16_to_f32_bits((uint16_t)load_le(p + 2 * i, 2)));
-        return 0;
-    case GL_DT_F64:
-        for (int64_t i = 0; i < n; i++) out[i] = (float)f64_from_bits(load_le(p + 8 * i, 8));
-        return 0;
-    default:
-        return gl_error("%s: tensor '%s': dtype %s cannot be read as float32", st->path, t->name,
-                        gl_dtype_name(t->dtype));
+/* element i of a floating-point tensor as a double: exact for every float
+ * dtype, so both readers below round at most once (f64 read as f32) */
+static inline double float_elem(gl_dtype dt, const unsigned char *p, int64_t i) {
+    switch (dt) {
+    case GL_DT_F32: return f32_from_bits((uint32_t)load_le(p + 4 * i, 4));
+    case GL_DT_F16: return f32_from_bits(f16_to_f32_bits((uint16_t)load_le(p + 2 * i, 2)));
+    case GL_DT_BF16: return f32_from_bits(bf16_to_f32_bits((uint16_t)load_le(p + 2 * i, 2)));
+    default: return f64_from_bits(load_le(p + 8 * i, 8)); /* GL_DT_F64 */
     }
 }
 
-int gl_st_read_f64(const gl_safetensors *st, const gl_st_tensor *t, double *out) {
+static int is_float_dtype(gl_dtype dt) {
+    return dt == GL_DT_F32 || dt == GL_DT_F16 || dt == GL_DT_BF16 || dt == GL_DT_F64;
+}
+
+int gl_st_read_f32(const gl_safetensors *st, const gl_st_tensor *t, float *out) {
+    if (!is_float_dtype(t->dtype))
+        return gl_error("%s: tensor '%s': dtype %s cannot be read as float32", st->path, t->name,
+                        gl_dtype_name(t->dtype));
     const unsigned char *p = tensor_bytes(st, t);
-    int64_t n = t->numel;
-    switch (t->dtype) {
-    case GL_DT_F32:
-        for (int64_t i = 0; i < n; i++) out[i] = f32_from_bits((uint32_t)load_le(p + 4 * i, 4));
+    if (t->dtype == GL_DT_F32 && host_is_little_endian()) {
+        if (t->numel) memcpy(out, p, (size_t)t->numel * 4);
         return 0;
-    case GL_DT_F16:
-        for (int64_t i = 0; i < n; i++) out[i] = f32_from_bits(f16_to_f32_bits((uint16_t)load_le(p + 2 * i, 2)));
-        return 0;
-    case GL_DT_BF16:
-        for (int64_t i = 0; i < n; i++) out[i] = f32_from_bits(bf16_to_f32_bits((uint16_t)load_le(p + 2 * i, 2)));
-        return 0;
-    case GL_DT_F64:
-        for (int64_t i = 0; i < n; i++) out[i] = f64_from_bits(load_le(p + 8 * i, 8));
-        return 0;
-    default:
+    }
+    for (int64_t i = 0; i < t->numel; i++) out[i] = (float)float_elem(t->dtype, p, i);
+    return 0;
+}
+
+int gl_st_read_f64(const gl_safetensors *st, const gl_st_tensor *t, double *out) {
+    if (!is_float_dtype(t->dtype))
         return gl_error("%s: tensor '%s': dtype %s cannot be read as float64", st->path, t->name,
                         gl_dtype_name(t->dtype));
-    }
+    const unsigned char *p = tensor_bytes(st, t);
+    for (int64_t i = 0; i < t->numel; i++) out[i] = float_elem(t->dtype, p, i);
+    return 0;
 }
 
 int gl_st_read_i64(const gl_safetensors *st, const gl_st_tensor *t, int64_t *out) {
