@@ -114,14 +114,33 @@ static double run_model(gl_bert *m, const batch *b, float *mean, float *pool, fl
     return L;
 }
 
+/* The model in dir, its reference tensors and the batch they were made on;
+ * -1 (after a failed check) when any of them does not load. */
+static int load_case(const char *dir, const char *ref_path, gl_bert *m, gl_safetensors *st, batch *b) {
+    if (gl_bert_load(m, dir) != 0) {
+        CHECK_MSG(0, "%s: %s", dir, gl_error_message());
+        return -1;
+    }
+    if (gl_st_open(st, ref_path) != 0) {
+        CHECK_MSG(0, "%s", gl_error_message());
+        gl_bert_free(m);
+        return -1;
+    }
+    if (load_batch(st, b, m->cfg.hidden_size) != 0) {
+        CHECK_MSG(0, "%s: the batch does not load", ref_path);
+        gl_st_close(st);
+        gl_bert_free(m);
+        return -1;
+    }
+    return 0;
+}
+
 static void test_tiny(void) {
     const char *dir = "tests/fixtures/model/tiny";
     gl_bert m;
-    CHECK_MSG(gl_bert_load(&m, dir) == 0, "%s", gl_error_message());
     gl_safetensors st;
-    CHECK_MSG(gl_st_open(&st, "tests/fixtures/model/tiny_ref.safetensors") == 0, "%s", gl_error_message());
     batch b;
-    CHECK(load_batch(&st, &b, m.cfg.hidden_size) == 0);
+    if (load_case(dir, "tests/fixtures/model/tiny_ref.safetensors", &m, &st, &b) != 0) return;
     const int B = b.B, T = b.T, C = b.C;
     gl_bert_acts acts;
     CHECK(gl_bert_acts_init(&acts, &m, B, T) == 0);
@@ -220,16 +239,11 @@ static void test_tiny_dtypes(const char *dir, const char *ref_path) {
 }
 
 static void test_minilm(void) {
-    const char *dir = check_model_dir();
+    const char *dir = check_model_dir(); /* the default model: `make model` fetches it */
     gl_bert m;
-    if (gl_bert_load(&m, dir) != 0) {
-        CHECK_MSG(0, "cannot load the default model (run `make model`): %s", gl_error_message());
-        return;
-    }
     gl_safetensors st;
-    CHECK_MSG(gl_st_open(&st, "tests/fixtures/model/minilm_ref.safetensors") == 0, "%s", gl_error_message());
     batch b;
-    CHECK(load_batch(&st, &b, m.cfg.hidden_size) == 0);
+    if (load_case(dir, "tests/fixtures/model/minilm_ref.safetensors", &m, &st, &b) != 0) return;
     const int B = b.B, T = b.T, C = b.C;
     gl_bert_acts acts;
     CHECK(gl_bert_acts_init(&acts, &m, B, T) == 0);
@@ -347,11 +361,9 @@ static double train_loss(gl_bert *m, gl_bert_acts *a, const batch *b, int backwa
 
 static void test_dropout_gradient(void) {
     gl_bert m;
-    CHECK_MSG(gl_bert_load(&m, "tests/fixtures/model/tiny") == 0, "%s", gl_error_message());
     gl_safetensors st;
-    CHECK(gl_st_open(&st, "tests/fixtures/model/tiny_ref.safetensors") == 0);
     batch b;
-    CHECK(load_batch(&st, &b, m.cfg.hidden_size) == 0);
+    if (load_case("tests/fixtures/model/tiny", "tests/fixtures/model/tiny_ref.safetensors", &m, &st, &b) != 0) return;
     gl_bert_acts acts;
     CHECK(gl_bert_acts_init(&acts, &m, b.B, b.T) == 0);
     gl_bert_alloc_grads(&m);
@@ -392,14 +404,9 @@ static void test_dropout_gradient(void) {
  * state is also within the HF tolerance. And they are much smaller. */
 static void test_inference_acts(const char *dir, const char *ref_path, double tol) {
     gl_bert m;
-    if (gl_bert_load(&m, dir) != 0) {
-        CHECK_MSG(0, "%s: %s", dir, gl_error_message());
-        return;
-    }
     gl_safetensors st;
-    CHECK_MSG(gl_st_open(&st, ref_path) == 0, "%s", gl_error_message());
     batch b;
-    CHECK(load_batch(&st, &b, m.cfg.hidden_size) == 0);
+    if (load_case(dir, ref_path, &m, &st, &b) != 0) return;
     const int B = b.B, T = b.T, C = b.C;
     gl_bert_acts full, inf;
     CHECK(gl_bert_acts_init(&full, &m, B, T) == 0);
