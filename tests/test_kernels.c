@@ -2,9 +2,10 @@
  * autograd (tests/fixtures/model/kernels_ref.safetensors), AdamW and clipping
  * against torch.optim.AdamW + clip_grad_norm_ (adamw_ref.safetensors), and the
  * dropout masks; the vectorised erf/exp/GELU against double libm on dense
- * grids. Tolerances: fp32 kernels, 1e-5 of max(1, max |reference|); AdamW,
- * 1e-6 absolute on parameters (the issue's bound); erf/exp/GELU as stated at
- * test_vecmath. */
+ * grids; the chunked reductions (LayerNorm, bias gradients, clip norm, AdamW)
+ * give the same bits at 1 and 3 threads. Tolerances: fp32 kernels, 1e-5 of
+ * max(1, max |reference|); AdamW, 1e-6 absolute on parameters; erf/exp/GELU
+ * as stated at test_vecmath. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -620,6 +621,92 @@ static void test_linear_bf16(void) {
         free(dw), free(ref), free(mag);
 }
 
+/* The row-chunked and lane-split reductions (LayerNorm, bias gradients, the
+ * clip norm) on shapes that leave partial chunks and lane tails: the same
+ * bits at 1 and 3 threads, and within 1e-5 of a plain double computation. */
+static void test_thread_independence(void) {
+    const int N = 200, C = 100, OC = 70; /* 3 full row chunks of 64 + 8; 100 = 12 x 8 + 4 lanes */
+    const float eps = 1e-5f;
+    gl_rng r = {99};
+    float *x = malloc(sizeof(float) * N * C), *dy = malloc(sizeof(float) * N * C), *w = malloc(sizeof(float) * C),
+          *b = malloc(sizeof(float) * C);
+    for (int i = 0; i < N * C; i++) {
+        x[i] = 3.0f + (float)(gl_rng_next(&r) >> 40) / 16777216.0f - 0.5f;
+        dy[i] = (float)(gl_rng_next(&r) >> 40) / 16777216.0f - 0.5f;
+    }
+    for (int c = 0; c < C; c++) w[c] = 0.5f + (float)c / C, b[c] = (float)c / (2 * C) - 0.25f;
+    int nt = omp_get_max_threads();
+    float *y[2], *dx[2], *dw[2], *db[2], *mean = malloc(sizeof(float) * N), *rstd = malloc(sizeof(float) * N);
+    float *dbl[2];
+    double norm[2];
+    float *g[2], *p[2];
+    const size_t n = 10007;
+    for (int k = 0; k < 2; k++) {
+        omp_set_num_threads(k == 0 ? 1 : 3);
+        y[k] = malloc(sizeof(float) * N * C), dx[k] = calloc((size_t)N * C, sizeof(float));
+        dw[k] = calloc(C, sizeof(float)), db[k] = calloc(C, sizeof(float)), dbl[k] = calloc(OC, sizeof(float));
+        layernorm_forward(y[k], mean, rstd, x, w, b, N, C, eps);
+        layernorm_backward(dx[k], dw[k], db[k], dy, x, w, mean, rstd, N, C);
+        /* bias gradient of a linear layer with OC outputs: column sums of N x OC */
+        linear_backward(NULL, NULL, dbl[k], dy, x, w, N, C, OC);
+        gl_rng rr = {7};
+        g[k] = malloc(sizeof(float) * n), p[k] = malloc(sizeof(float) * n);
+        for (size_t i = 0; i < n; i++) {
+            g[k][i] = (float)(gl_rng_next(&rr) >> 40) / 16777216.0f - 0.5f;
+            p[k][i] = (float)(gl_rng_next(&rr) >> 40) / 16777216.0f;
+        }
+        norm[k] = gl_clip_grad_norm(g[k], n, 1.0);
+        gl_adamw opt;
+        CHECK(gl_adamw_init(&opt, n, 1e-3, 0.01) == 0);
+        gl_adamw_step(&opt, p[k], g[k], NULL);
+        gl_adamw_free(&opt);
+    }
+    omp_set_num_threads(nt);
+    CHECK_MSG(memcmp(y[0], y[1], sizeof(float) * N * C) == 0 && memcmp(dx[0], dx[1], sizeof(float) * N * C) == 0 &&
+                  memcmp(dw[0], dw[1], sizeof(float) * C) == 0 && memcmp(db[0], db[1], sizeof(float) * C) == 0,
+              "layernorm differs between 1 and 3 threads");
+    CHECK_MSG(memcmp(dbl[0], dbl[1], sizeof(float) * OC) == 0, "bias gradient differs between 1 and 3 threads");
+    CHECK_MSG(norm[0] == norm[1] && memcmp(p[0], p[1], sizeof(float) * n) == 0,
+              "clip norm or AdamW differs between 1 and 3 threads");
+
+    /* plain double reference */
+    double e[5] = {0}, rw[100] = {0}, rb[100] = {0}, rbl[70] = {0}, ss = 0;
+    for (int i = 0; i < N; i++) {
+        const float *xi = x + (size_t)i * C, *gi = dy + (size_t)i * C;
+        double m = 0, v = 0, sg = 0, sgx = 0;
+        for (int c = 0; c < C; c++) m += xi[c];
+        m /= C;
+        for (int c = 0; c < C; c++) v += (xi[c] - m) * (xi[c] - m);
+        double s = 1.0 / sqrt(v / C + eps);
+        for (int c = 0; c < C; c++) {
+            double xh = (xi[c] - m) * s, gg = (double)gi[c] * w[c];
+            sg += gg, sgx += gg * xh;
+            rw[c] += gi[c] * xh, rb[c] += gi[c];
+            e[0] = fmax(e[0], fabs(y[0][(size_t)i * C + c] - (xh * w[c] + b[c])));
+        }
+        for (int c = 0; c < C; c++) {
+            double xh = (xi[c] - m) * s;
+            double want = ((double)gi[c] * w[c] - sg / C - xh * sgx / C) * s;
+            e[1] = fmax(e[1], fabs(dx[0][(size_t)i * C + c] - want) / s);
+        }
+        for (int o = 0; o < OC; o++) rbl[o] += dy[(size_t)i * OC + o];
+    }
+    for (int c = 0; c < C; c++) e[2] = fmax(e[2], fmax(fabs(dw[0][c] - rw[c]), fabs(db[0][c] - rb[c])) / N);
+    for (int o = 0; o < OC; o++) e[3] = fmax(e[3], fabs(dbl[0][o] - rbl[o]) / N);
+    gl_rng rr = {7};
+    for (size_t i = 0; i < n; i++) {
+        double gi = (float)(gl_rng_next(&rr) >> 40) / 16777216.0f - 0.5f;
+        (void)gl_rng_next(&rr);
+        ss += gi * gi;
+    }
+    e[4] = fabs(norm[0] - sqrt(ss)) / sqrt(ss);
+    printf("1 vs 3 threads: identical; against double: layernorm out %.1e dx %.1e dw/db %.1e, bias grad %.1e, "
+           "clip norm %.1e\n", e[0], e[1], e[2], e[3], e[4]);
+    CHECK(e[0] <= 1e-5 && e[1] <= 1e-5 && e[2] <= 1e-5 && e[3] <= 1e-5 && e[4] <= 1e-12);
+    for (int k = 0; k < 2; k++) free(y[k]), free(dx[k]), free(dw[k]), free(db[k]), free(dbl[k]), free(g[k]), free(p[k]);
+    free(x), free(dy), free(w), free(b), free(mean), free(rstd);
+}
+
 int main(void) {
     if (gl_st_open(&st, "tests/fixtures/model/kernels_ref.safetensors") != 0) {
         fprintf(stderr, "%s\n", gl_error_message());
@@ -636,6 +723,7 @@ int main(void) {
     test_adamw();
     test_gemm_bf16();
     test_linear_bf16();
+    test_thread_independence();
     gl_st_close(&st);
     return check_summary("test_kernels");
 }
