@@ -64,14 +64,20 @@ expect_fail() {
     "$@" >"$T/stdout" 2>"$T/stderr"
     got=$?
     snapshot "$dir" >"$T/after"
-    if [ "$got" != 1 ]; then
-        fail "$name: exit $got, expected 1"
+    judge "$got" "$dir"
+}
+
+# judge STATUS WHAT: the checks of expect_fail on a finished command: STATUS 1,
+# $pat in $T/stderr, $T/before = $T/after (non-empty)
+judge() {
+    if [ "$1" != 1 ]; then
+        fail "$name: exit $1, expected 1"
         sed 's/^/  /' "$T/stderr" | head -5
     elif ! grep -q -- "$pat" "$T/stderr"; then
         fail "$name: stderr lacks '$pat':"
         sed 's/^/  /' "$T/stderr" | head -5
-    elif ! cmp -s "$T/before" "$T/after"; then
-        fail "$name: $dir changed:"
+    elif ! cmp -s "$T/before" "$T/after" || [ ! -s "$T/before" ]; then
+        fail "$name: $2 changed:"
         diff "$T/before" "$T/after" | head -10 | sed 's/^/  /'
     fi
 }
@@ -214,16 +220,7 @@ else
         shift 3
         n=$((n + 1))
         $ns sh "$T/rofs.sh" "$ROFS" "$R" "$T" "$@"
-        got=$?
-        if [ "$got" != 1 ]; then
-            fail "$name: exit $got, expected 1"
-            sed 's/^/  /' "$T/stderr" | head -5
-        elif ! grep -q -- "$pat" "$T/stderr"; then
-            fail "$name: stderr lacks '$pat':"
-            sed 's/^/  /' "$T/stderr" | head -5
-        elif ! cmp -s "$T/before" "$T/after" || [ ! -s "$T/before" ]; then
-            fail "$name: the read-only file system changed"
-        fi
+        judge "$?" "the read-only file system"
     }
     expect_fail_rofs rofs-train "--out $ROFS: cannot create files there: Read-only file system" -- \
         "$G" train --model "$M" --data "$D" --out "$ROFS" --seed 2 $TRAIN

@@ -20,16 +20,22 @@ static inline double lanes_total(const double *a) {
     return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
 }
 
-/* one row: y = (x - mean) * rstd * w + b; returns mean and rstd */
-GL_SIMD_CLONES
-static void ln_row_forward(float *y, double *mean, double *rstd, const float *x, const float *w, const float *b, int C,
-                           float eps) {
+/* the mean of a row, in double */
+static inline __attribute__((always_inline)) double row_mean(const float *x, int C) {
     double a[LANES] = {0};
     int c = 0;
     for (; c + LANES <= C; c += LANES)
         for (int k = 0; k < LANES; k++) a[k] += x[c + k];
     for (int k = 0; c + k < C; k++) a[k] += x[c + k];
-    double m = lanes_total(a) / C;
+    return lanes_total(a) / C;
+}
+
+/* one row: y = (x - mean) * rstd * w + b; returns mean and rstd */
+GL_SIMD_CLONES
+static void ln_row_forward(float *y, double *mean, double *rstd, const float *x, const float *w, const float *b, int C,
+                           float eps) {
+    double m = row_mean(x, C);
+    int c;
     double v[LANES] = {0};
     for (c = 0; c + LANES <= C; c += LANES)
         for (int k = 0; k < LANES; k++) {
@@ -62,12 +68,8 @@ void layernorm_forward(float *out, float *mean, float *rstd, const float *inp, c
  * returns the row mean (recomputed in double) */
 GL_SIMD_CLONES
 static double ln_row_backward(float *dx, const float *dy, const float *x, const float *w, double s, int C) {
-    double a[LANES] = {0};
-    int c = 0;
-    for (; c + LANES <= C; c += LANES)
-        for (int k = 0; k < LANES; k++) a[k] += x[c + k];
-    for (int k = 0; c + k < C; k++) a[k] += x[c + k];
-    double m = lanes_total(a) / C;
+    double m = row_mean(x, C);
+    int c;
     double sg[LANES] = {0}, sgx[LANES] = {0};
     for (c = 0; c + LANES <= C; c += LANES)
         for (int k = 0; k < LANES; k++) {
