@@ -19,6 +19,7 @@ VG="valgrind -q --error-exitcode=99 --leak-check=full --show-leak-kinds=definite
 
 W=$(mktemp -d)
 trap 'rm -rf "$W"' EXIT
+trap 'exit 130' INT TERM
 chmod 755 "$W"
 mkdir "$W/logs" && chmod 1777 "$W/logs"
 # world-readable copy: test_robust runs gloss as another user
