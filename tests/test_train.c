@@ -11,6 +11,7 @@
 
 #include "check.h"
 #include "files.h"
+#include "io/config.h"
 #include "io/safetensors.h"
 #include "model/bert.h"
 #include "train/dataset.h"
@@ -41,6 +42,12 @@ static int checkpoints_equal(const char *a, const char *b) {
     return eq;
 }
 
+/* The checks of what training learned hold for the pre-trained default model.
+ * tools/valgrind_all.sh runs this test on the tiny random fixture model
+ * (MiniLM under memcheck would take about five hours) and sets
+ * GLOSS_TEST_MEMCHECK=1, which turns just those checks off. */
+static int quality_checks(void) { return getenv("GLOSS_TEST_MEMCHECK") == NULL; }
+
 static void base_opts(gl_train_opts *o, const char *out) {
     gl_train_opts_default(o);
     o->model_dir = check_model_dir();
@@ -48,6 +55,11 @@ static void base_opts(gl_train_opts *o, const char *out) {
     o->out_dir = out;
     o->quiet = 1;
     o->max_length = 48;
+    /* a smaller model (GLOSS_MODEL_DIR; tools/valgrind_all.sh uses the tiny
+     * fixture) may have fewer positions */
+    gl_bert_config cfg;
+    if (gl_config_load(&cfg, o->model_dir) == 0 && cfg.max_position_embeddings < o->max_length)
+        o->max_length = cfg.max_position_embeddings;
 }
 
 /* Fine-tune with CE + G-Loss on the sample data; test accuracy must beat the majority class clearly. */
@@ -81,13 +93,14 @@ static void test_end_to_end(void) {
     majority = n > 0 ? majority / n : 1;
     printf("e2e: test accuracy %.3f macro-F1 %.3f (majority class %.3f), best epoch %lld\n", acc, f1, majority,
            (long long)json_integer_value(json_object_get(m, "best_epoch")));
-    CHECK(acc >= majority + 0.3);
+    if (quality_checks()) CHECK(acc >= majority + 0.3);
     CHECK(json_integer_value(json_object_get(m, "epochs_run")) == 4);
     /* embedding quality and the G-Loss bookkeeping are reported */
     json_t *sil = json_object_get(m, "silhouette"), *obj = json_object_get(m, "objective");
     double s_micro = json_real_value(json_object_get(sil, "micro"));
     printf("e2e: silhouette %.3f, sigma %.4f\n", s_micro, json_real_value(json_object_get(obj, "sigma")));
-    CHECK(s_micro > 0.1 && s_micro <= 1.0);
+    if (quality_checks()) CHECK(s_micro > 0.1 && s_micro <= 1.0);
+    CHECK(s_micro >= -1.0 && s_micro <= 1.0);
     CHECK(json_real_value(json_object_get(obj, "sigma")) > 0);
     CHECK(json_integer_value(json_object_get(json_object_get(m, "gloss_stats"), "batches")) == 4 * 15);
     json_decref(m);
@@ -168,7 +181,7 @@ static void test_standalone(void) {
     json_t *m = json_load_file(mp, 0, &err);
     double acc = json_real_value(json_object_get(json_object_get(m, "test"), "accuracy"));
     printf("standalone SupCon + linear probe: test accuracy %.3f\n", acc);
-    CHECK(acc >= 0.6);
+    if (quality_checks()) CHECK(acc >= 0.6);
     json_decref(m);
     free(mp);
     free(out);
