@@ -326,14 +326,13 @@ static const unsigned char *tensor_bytes(const gl_safetensors *st, const gl_st_t
     return st->map + st->data_start + t->begin;
 }
 
-/* element i of a floating-point tensor as a double: exact for every float
- * dtype, so both readers below round at most once (f64 read as f32) */
-static inline double float_elem(gl_dtype dt, const unsigned char *p, int64_t i) {
+/* element i of an F32, F16 or BF16 tensor as float32 bits (exact; NaN payloads
+ * kept: a detour through double would quiet signalling NaNs) */
+static inline uint32_t f32_elem_bits(gl_dtype dt, const unsigned char *p, int64_t i) {
     switch (dt) {
-    case GL_DT_F32: return f32_from_bits((uint32_t)load_le(p + 4 * i, 4));
-    case GL_DT_F16: return f32_from_bits(f16_to_f32_bits((uint16_t)load_le(p + 2 * i, 2)));
-    case GL_DT_BF16: return f32_from_bits(bf16_to_f32_bits((uint16_t)load_le(p + 2 * i, 2)));
-    default: return f64_from_bits(load_le(p + 8 * i, 8)); /* GL_DT_F64 */
+    case GL_DT_F16: return f16_to_f32_bits((uint16_t)load_le(p + 2 * i, 2));
+    case GL_DT_BF16: return bf16_to_f32_bits((uint16_t)load_le(p + 2 * i, 2));
+    default: return (uint32_t)load_le(p + 4 * i, 4); /* GL_DT_F32 */
     }
 }
 
@@ -350,7 +349,10 @@ int gl_st_read_f32(const gl_safetensors *st, const gl_st_tensor *t, float *out) 
         if (t->numel) memcpy(out, p, (size_t)t->numel * 4);
         return 0;
     }
-    for (int64_t i = 0; i < t->numel; i++) out[i] = (float)float_elem(t->dtype, p, i);
+    if (t->dtype == GL_DT_F64)
+        for (int64_t i = 0; i < t->numel; i++) out[i] = (float)f64_from_bits(load_le(p + 8 * i, 8));
+    else
+        for (int64_t i = 0; i < t->numel; i++) out[i] = f32_from_bits(f32_elem_bits(t->dtype, p, i));
     return 0;
 }
 
@@ -359,7 +361,10 @@ int gl_st_read_f64(const gl_safetensors *st, const gl_st_tensor *t, double *out)
         return gl_error("%s: tensor '%s': dtype %s cannot be read as float64", st->path, t->name,
                         gl_dtype_name(t->dtype));
     const unsigned char *p = tensor_bytes(st, t);
-    for (int64_t i = 0; i < t->numel; i++) out[i] = float_elem(t->dtype, p, i);
+    if (t->dtype == GL_DT_F64)
+        for (int64_t i = 0; i < t->numel; i++) out[i] = f64_from_bits(load_le(p + 8 * i, 8));
+    else
+        for (int64_t i = 0; i < t->numel; i++) out[i] = f32_from_bits(f32_elem_bits(t->dtype, p, i));
     return 0;
 }
 
