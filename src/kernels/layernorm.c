@@ -14,11 +14,7 @@
 #include "kernels/kernels.h"
 #include "kernels/vecmath.h"
 
-#define LANES 8
-
-static inline double lanes_total(const double *a) {
-    return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
-}
+#define LANES 8 /* gl_lanes8_total adds them */
 
 /* the mean of a row, in double */
 static inline __attribute__((always_inline)) double row_mean(const float *x, int C) {
@@ -27,7 +23,7 @@ static inline __attribute__((always_inline)) double row_mean(const float *x, int
     for (; c + LANES <= C; c += LANES)
         for (int k = 0; k < LANES; k++) a[k] += x[c + k];
     for (int k = 0; c + k < C; k++) a[k] += x[c + k];
-    return lanes_total(a) / C;
+    return gl_lanes8_total(a) / C;
 }
 
 /* one row: y = (x - mean) * rstd * w + b; returns mean and rstd */
@@ -46,7 +42,7 @@ static void ln_row_forward(float *y, double *mean, double *rstd, const float *x,
         double d = x[c + k] - m;
         v[k] += d * d;
     }
-    double s = 1.0 / sqrt(lanes_total(v) / C + (double)eps);
+    double s = 1.0 / sqrt(gl_lanes8_total(v) / C + (double)eps);
 #pragma omp simd
     for (c = 0; c < C; c++) y[c] = (float)((x[c] - m) * s) * w[c] + b[c];
     *mean = m;
@@ -82,7 +78,7 @@ static double ln_row_backward(float *dx, const float *dy, const float *x, const 
         sg[k] += g;
         sgx[k] += g * (x[c + k] - m) * s;
     }
-    double sum_g = lanes_total(sg) / C, sum_gx = lanes_total(sgx) / C;
+    double sum_g = gl_lanes8_total(sg) / C, sum_gx = gl_lanes8_total(sgx) / C;
 #pragma omp simd
     for (c = 0; c < C; c++) {
         double xh = (x[c] - m) * s;

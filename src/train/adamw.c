@@ -63,7 +63,7 @@ static double sum_squares(const float *x, size_t n) {
     for (; i + 8 <= n; i += 8)
         for (int k = 0; k < 8; k++) a[k] += (double)x[i + k] * x[i + k];
     for (int k = 0; i + k < n; k++) a[k] += (double)x[i + k] * x[i + k];
-    return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+    return gl_lanes8_total(a);
 }
 
 void gl_adamw_step(gl_adamw *opt, float *params, const float *grads, const uint8_t *decay_mask) {

@@ -30,7 +30,7 @@ typedef struct {
     size_t limit_train;   /* use only the first N training documents (0: all) */
     int bucket;           /* length bucketing: batches of similar lengths, in random order */
     int pad_to_max;       /* pad every training batch to max_length (for comparisons) */
-    int bf16;             /* training steps' linear layers in bf16 (AVX512-BF16 only; experimental) */
+    int bf16;             /* training steps' linear layers in bf16 (AVX512-BF16 only; opt-in) */
     gl_objective obj;     /* loss: cross-entropy, G-Loss, baselines; combined or standalone */
     int probe_iters;      /* standalone: linear-probe iterations (default 300) */
     size_t sigma_sample;  /* documents used for the sigma heuristics (default 2000) */
