@@ -3,7 +3,8 @@
 # against SciPy's values (tests/fixtures/experiment/stats.json, made by
 # tools/make_stats_fixtures.py), a 2-loss x 2-seed grid on the tiny model and
 # the sample data (report files, no cell rerun, conflicting settings refused),
-# and resuming an interrupted cell to the numbers of an uninterrupted one.
+# resuming an interrupted cell to the numbers of an uninterrupted one, and the
+# CPU-time record of each cell's runs (runs.json).
 set -u
 G=${BUILD:-build}/gloss
 T=$(mktemp -d)
@@ -88,6 +89,14 @@ for r in j["rows"]:
 md = open(sys.argv[1] + "/results-a.md").read()
 assert "| sample | gloss-paper | default | 2 |" in md and "results-a-convergence-sample.svg" in md, md
 assert "embedding_map.svg" in md
+# every cell ran once, fresh: runs.json has one record and the CPU column covers both seeds
+for r in rows:
+    assert r["cpu_minutes_n"] == "2" and float(r["cpu_minutes_mean"]) > 0, r
+for c in ("ce", "gloss-paper"):
+    for s in (1, 2):
+        runs = json.load(open(f"{sys.argv[1]}/sample/{c}/seed{s}/runs.json"))
+        assert len(runs) == 1 and runs[0]["exit"] == 0 and not runs[0]["resumed"], runs
+        assert 0 < runs[0]["cpu_seconds"] and 0 < runs[0]["wall_seconds"], runs
 PY
 before=$(ls -l --time-style=+%s.%N "$T"/a/sample/*/seed*/metrics.json | md5sum)
 python3 tools/experiment.py run "$T/a.json" >"$T/run2" 2>&1 || fail "second run failed"
@@ -125,6 +134,38 @@ OMP_NUM_THREADS=1 "$G" train --model tests/fixtures/model/tiny --data data/sampl
 [ $? -eq 3 ] || fail "--stop-after did not leave a checkpoint"
 python3 tools/experiment.py run "$T/c.json" >"$T/run4" 2>&1 || fail "resuming grid failed"
 grep -q "(resuming)" "$T/run4" || fail "the partial cell was not resumed"
+# its first run was not the runner's, so its CPU time is unknown, not a part
+python3 - "$T/c" <<'PY' || fail "a cell with an unrecorded run got a CPU time"
+import csv, json, sys
+runs = json.load(open(sys.argv[1] + "/sample/ce/seed3/runs.json"))
+assert len(runs) == 1 and runs[0]["resumed"] and runs[0]["checkpoint_at_start"], runs
+r = list(csv.DictReader(open(sys.argv[1] + "/results-c.csv")))[0]
+assert r["cpu_minutes_n"] == "0" and r["cpu_minutes_mean"] == "", r
+assert any(l.startswith("| sample | ce |") and l.endswith("| n/a |")
+           for l in open(sys.argv[1] + "/results-c.md").read().split("\n"))
+PY
+# the chain of runs: fresh, stopped, resumed from the checkpoint it left
+python3 - "$T" <<'PY' || fail "CPU time of a chain of runs"
+import json, os, sys
+sys.path.insert(0, "tools")
+import experiment as ex
+d = os.path.join(sys.argv[1], "chain")
+os.makedirs(d)
+def cpu(runs):
+    json.dump(runs, open(os.path.join(d, "runs.json"), "w"))
+    return ex.cell_cpu_seconds(d)
+a = {"resumed": False, "exit": 3, "cpu_seconds": 2.0, "checkpoint_at_end": [5, 7]}
+b = {"resumed": True, "exit": 0, "cpu_seconds": 3.5, "checkpoint_at_start": [5, 7]}
+assert cpu([a, b]) == 5.5
+assert cpu([dict(a, exit=0)]) == 2.0
+assert cpu([a]) is None                                   # not finished
+assert cpu([b]) is None                                   # first run missing
+assert cpu([a, dict(b, checkpoint_at_start=[6, 7])]) is None  # a run in between missing
+assert cpu([dict(a, exit=1), b]) is None                  # failed, not stopped
+assert cpu([]) is None
+open(os.path.join(d, "runs.json"), "w").write("{")
+assert ex.cell_cpu_seconds(d) is None                     # unreadable record
+PY
 grid "$T/d.json" "$T/d" 1e-3 "3"
 python3 tools/experiment.py run "$T/d.json" >/dev/null 2>&1 || fail "fresh grid failed"
 cmp -s "$T/c/sample/ce/seed3/model.safetensors" "$T/d/sample/ce/seed3/model.safetensors" \

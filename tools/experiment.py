@@ -34,13 +34,17 @@ command in command.json. A cell whose metrics.json exists is finished and is
 never rerun; a cell whose recorded command differs from the grid's is an error
 (move it away or use another `out`), so results of different settings never
 mix. An interrupted cell (Ctrl-C, a killed machine) resumes from its checkpoint.
+Every run of gloss in a cell appends a record to runs.json: start time, binary,
+load average, wall and CPU seconds (the process's own, from wait4), exit
+status and the checkpoint it started from and left.
 
 The report (OUT/results-GRID.md, .csv, .json, GRID being the grid file's
 name without .json; "report" in the grid changes it) gives, per dataset, loss and setting,
 over seeds: test accuracy and macro-F1 (mean and sample std), silhouette of the
 test embeddings by class (cosine distance, mean over documents as sklearn's
 silhouette_score), epochs and seconds to the best validation macro-F1, seconds
-per epoch; and for each loss against the baseline, paired over seeds on test
+per epoch (wall time), CPU minutes per cell (where runs.json covers every run
+of the cell); and for each loss against the baseline, paired over seeds on test
 macro-F1, a two-sided paired t-test (the primary test) and the exact two-sided
 Wilcoxon signed-rank test (which cannot reach p < 0.05 with fewer than 6
 seeds). Pictures: OUT/results-GRID-convergence-DATASET.svg (validation macro-F1 by epoch,
@@ -289,18 +293,73 @@ def fmt_time(s):
     return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
 
 
+def checkpoint_stamp(out):
+    """Identity of a cell's checkpoint (mtime and size), None without one."""
+    try:
+        st = os.stat(os.path.join(out, "checkpoint.safetensors"))
+    except OSError:
+        return None
+    return [st.st_mtime_ns, st.st_size]
+
+
 def start_cell(g, c, state, out, args, rec):
+    """Starts a cell's gloss; returns its run record (the process under "proc")."""
     os.makedirs(out, exist_ok=True)
     if state == "todo" or rec is None:
         write_atomic(os.path.join(out, "command.json"),
                      json.dumps({"args": args, "threads": g["threads"]}, indent=1) + "\n")
     run_args = args + (["--resume"] if state == "partial" else [])
     env = dict(os.environ, OMP_NUM_THREADS=str(g["threads"]))
+    seg = {"started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+           "gloss": g["gloss"], "resumed": state == "partial",
+           "checkpoint_at_start": checkpoint_stamp(out) if state == "partial" else None,
+           "load_at_start": list(os.getloadavg())}
     with open(os.path.join(out, "train.log"), "a") as log:
         log.write(f"$ OMP_NUM_THREADS={g['threads']} {' '.join(run_args)}\n")
         log.flush()
-        return subprocess.Popen(run_args, stdout=log,
-                                stderr=subprocess.STDOUT, env=env)
+        proc = subprocess.Popen(run_args, stdout=log, stderr=subprocess.STDOUT, env=env)
+    return {"proc": proc, "out": out, "t0": time.time(), "seg": seg}
+
+
+def reap(run, block):
+    """Waits for a cell's gloss (or only polls); returns its exit status or None.
+
+    os.wait4 gives the process's own CPU time (user + system, every thread),
+    which, unlike wall time, does not grow when other work shares the cores."""
+    pid, status, ru = os.wait4(run["proc"].pid, 0 if block else os.WNOHANG)
+    if pid == 0:
+        return None
+    run["proc"].returncode = rc = os.waitstatus_to_exitcode(status)
+    seg = run["seg"]
+    seg.update(wall_seconds=round(time.time() - run["t0"], 3),
+               cpu_seconds=round(ru.ru_utime + ru.ru_stime, 3), exit=rc,
+               checkpoint_at_end=checkpoint_stamp(run["out"]))
+    path = os.path.join(run["out"], "runs.json")
+    try:
+        with open(path) as f:
+            runs = json.load(f)
+    except (OSError, ValueError):
+        runs = []
+    write_atomic(path, json.dumps(runs + [seg], indent=1) + "\n")
+    return rc
+
+
+def cell_cpu_seconds(out):
+    """CPU seconds of every gloss run of a finished cell, or None when the
+    record does not cover the whole cell (a run not recorded, e.g. one
+    killed with the runner, or a cell run before runs.json existed)."""
+    try:
+        with open(os.path.join(out, "runs.json")) as f:
+            runs = json.load(f)
+    except (OSError, ValueError):
+        return None
+    if not runs or runs[0].get("resumed") or runs[-1].get("exit") != 0:
+        return None
+    for prev, cur in zip(runs, runs[1:]):
+        if not cur.get("resumed") or prev.get("exit") != 3 \
+                or cur.get("checkpoint_at_start") != prev.get("checkpoint_at_end"):
+            return None
+    return sum(r["cpu_seconds"] for r in runs)
 
 
 def finish_cell(g, out, rc, took):
@@ -338,7 +397,7 @@ def run_grid(g, jobs, only=None):
     print(f"{g['name']}: {len(all_cells)} cells, {len(all_cells) - len(todo)} done, "
           f"{len(todo)} to run ({jobs} at a time, OMP_NUM_THREADS={g['threads']} each)",
           flush=True)
-    running = []  # (proc, out, t0)
+    running = []  # run records of start_cell
     spent, outcome = [], {"ok": 0, "failed": 0, "stopped": 0}
     nxt = 0
     try:
@@ -352,26 +411,26 @@ def run_grid(g, jobs, only=None):
                     eta = f", about {fmt_time(mean(spent) * left / jobs)} left"
                 print(f"[{nxt}/{len(todo)}] {c[0]} {c[1]} {c[2]} seed {c[3]}"
                       f"{' (resuming)' if state == 'partial' else ''}{eta}", flush=True)
-                running.append((start_cell(g, c, state, out, args, rec), out, time.time()))
+                running.append(start_cell(g, c, state, out, args, rec))
             if not running:
                 break
             time.sleep(0.05)
-            for item in list(running):
-                proc, out, t0 = item
-                rc = proc.poll()
+            for run in list(running):
+                rc = reap(run, block=False)
                 if rc is None:
                     continue
-                running.remove(item)
-                took = time.time() - t0
-                res = finish_cell(g, out, rc, took)
+                running.remove(run)
+                took = run["seg"]["wall_seconds"]
+                res = finish_cell(g, run["out"], rc, took)
                 outcome[res] += 1
                 if res == "ok":
                     spent.append(took)
     except KeyboardInterrupt:
         # the cells got the same SIGINT (same process group): each finishes
         # its step, writes a checkpoint and exits with status 3
-        for proc, out, t0 in running:
-            finish_cell(g, out, proc.wait(), time.time() - t0)
+        for run in running:
+            rc = reap(run, block=True)
+            finish_cell(g, run["out"], rc, run["seg"]["wall_seconds"])
         return 3
     if outcome["stopped"]:
         return 3
@@ -401,6 +460,7 @@ def read_cell(out):
         "seconds_to_best": sum(e["seconds"] for e in epochs if e["epoch"] <= best),
         "seconds_per_epoch": mean([e["seconds"] for e in epochs]),
         "epochs_run": len(epochs),
+        "cpu_minutes": None if (cpu := cell_cpu_seconds(out)) is None else cpu / 60,
         "val_curve": [e["val_macro_f1"] for e in epochs],
     }
 
@@ -423,10 +483,12 @@ def summarise(g):
                 r = {"dataset": ds, "loss": loss, "setting": setting,
                      "seeds": [s for s, _ in got], "n": len(got)}
                 for key in ("test_accuracy", "test_macro_f1", "silhouette",
-                            "best_epoch", "seconds_to_best", "seconds_per_epoch"):
+                            "best_epoch", "seconds_to_best", "seconds_per_epoch",
+                            "cpu_minutes"):
                     vals = [v[key] for _, v in got if v[key] is not None]
                     r[key + "_mean"] = mean(vals) if vals else None
                     r[key + "_std"] = sample_std(vals) if vals else None
+                r["cpu_minutes_n"] = sum(1 for _, v in got if v["cpu_minutes"] is not None)
                 r["per_seed"] = {str(s): {k: v[k] for k in ("test_accuracy", "test_macro_f1",
                                                              "silhouette", "best_epoch")}
                                  for s, v in got}
@@ -460,6 +522,14 @@ def fmt_p(p):
     return "n/a" if p is None else (f"{p:.3f}" if p >= 0.001 else f"{p:.1e}")
 
 
+def cpu_cell(r):
+    """CPU minutes per cell, with how many seeds it covers when not all."""
+    if r["cpu_minutes_n"] == 0:
+        return "n/a"
+    return pm(r, "cpu_minutes", 1) + ("" if r["cpu_minutes_n"] == r["n"]
+                                      else f" ({r['cpu_minutes_n']} of {r['n']})")
+
+
 def markdown(g, rows):
     lines = [f"# {g['name']}", "",
              f"Model `{g['model']}`; every cell: `gloss train {' '.join(map(str, g['common']))}`"
@@ -467,10 +537,16 @@ def markdown(g, rows):
              f"OMP_NUM_THREADS={g['threads']}. Mean ± sample std over seeds. "
              f"Tests against `{g['baseline']}` are paired over seeds on test macro-F1: "
              "p(t) two-sided paired t-test, p(W) exact two-sided Wilcoxon signed-rank "
-             "(its smallest possible p with n seeds is 2/2^n).", ""]
+             "(its smallest possible p with n seeds is 2/2^n). "
+             "s to best and s/epoch are wall time (training and validation, from "
+             "epochs.csv), which grows when other work shares the cores; CPU min is "
+             "the CPU time of the whole `gloss train` process (every thread, test "
+             "pass and maps included), which does not, from the cell's runs.json "
+             "where that covers all its runs.", ""]
     head = ("| dataset | loss | setting | seeds | test acc | test macro-F1 | Δ F1 vs "
-            f"{g['baseline']} | p(t) | p(W) | silhouette | best epoch | s to best | s/epoch |")
-    lines += [head, "|" + "---|" * 13]
+            f"{g['baseline']} | p(t) | p(W) | silhouette | best epoch | s to best | s/epoch "
+            "| CPU min |")
+    lines += [head, "|" + "---|" * 14]
     for r in rows:
         delta = r.get("diff_macro_f1_mean")
         lines.append(
@@ -480,7 +556,8 @@ def markdown(g, rows):
             f"{'' if r['loss'] == g['baseline'] else fmt_p(r['p_t'] if r['pairs'] > 1 else None)} | "
             f"{'' if r['loss'] == g['baseline'] else fmt_p(r['p_wilcoxon'] if r['pairs'] > 1 else None)} | "
             f"{pm(r, 'silhouette', 3)} | {pm(r, 'best_epoch', 1)} | "
-            f"{pm(r, 'seconds_to_best', 1)} | {pm(r, 'seconds_per_epoch', 1)} |")
+            f"{pm(r, 'seconds_to_best', 1)} | {pm(r, 'seconds_per_epoch', 1)} | "
+            f"{cpu_cell(r)} |")
     maps = []
     for ds in g["datasets"]:
         conv = f"{g['report']}-convergence-{ds}.svg"
@@ -503,7 +580,8 @@ def markdown(g, rows):
 CSV_KEYS = ["dataset", "loss", "setting", "n", "test_accuracy_mean", "test_accuracy_std",
             "test_macro_f1_mean", "test_macro_f1_std", "diff_macro_f1_mean", "pairs", "t",
             "p_t", "w_plus", "p_wilcoxon", "silhouette_mean", "silhouette_std",
-            "best_epoch_mean", "seconds_to_best_mean", "seconds_per_epoch_mean"]
+            "best_epoch_mean", "seconds_to_best_mean", "seconds_per_epoch_mean",
+            "cpu_minutes_mean", "cpu_minutes_n"]
 
 
 def csv_text(rows):
