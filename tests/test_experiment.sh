@@ -89,6 +89,11 @@ for r in j["rows"]:
 md = open(sys.argv[1] + "/results-a.md").read()
 assert "| sample | gloss-paper | default | 2 |" in md and "results-a-convergence-sample.svg" in md, md
 assert "embedding_map.svg" in md
+per_seed = md.split("## Per seed")[1]
+for r in j["rows"]:
+    cells = " | ".join(f"{r['per_seed'][s]['test_macro_f1']:.2f} / {r['per_seed'][s]['test_accuracy']:.2f}"
+                       for s in ("1", "2"))
+    assert f"| sample | {r['loss']} | default | {cells} |" in per_seed, (cells, per_seed)
 # every cell ran once, fresh: runs.json has one record and the CPU column covers both seeds
 for r in rows:
     assert r["cpu_minutes_n"] == "2" and float(r["cpu_minutes_mean"]) > 0, r

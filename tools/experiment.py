@@ -581,6 +581,16 @@ def markdown(g, rows):
             if os.path.exists(os.path.join(g["out"], rel)):
                 maps.append(f"![{ds} {r['loss']} {r['setting']} seed {seed}: t-SNE of the "
                             f"test embeddings]({rel})")
+    seeds = [str(x) for x in g["seeds"]]
+    lines += ["", "## Per seed", "",
+              "Test macro-F1 / accuracy of each finished cell.", "",
+              "| dataset | loss | setting | " + " | ".join(f"seed {x}" for x in seeds) + " |",
+              "|" + "---|" * (3 + len(seeds))]
+    for r in rows:
+        got = r["per_seed"]
+        lines.append(f"| {r['dataset']} | {r['loss']} | {r['setting']} | " + " | ".join(
+            f"{got[x]['test_macro_f1']:.2f} / {got[x]['test_accuracy']:.2f}" if x in got else ""
+            for x in seeds) + " |")
     if maps:
         lines += ["", "## Pictures", ""] + [m + "\n" for m in maps]
     return "\n".join(lines) + "\n"
