@@ -89,6 +89,8 @@ for r in j["rows"]:
 md = open(sys.argv[1] + "/results-a.md").read()
 assert "| sample | gloss-paper | default | 2 |" in md and "results-a-convergence-sample.svg" in md, md
 assert "embedding_map.svg" in md
+svg = open(sys.argv[1] + "/results-a-convergence-sample.svg").read()
+assert ">ce (2 seeds)<" in svg and ">gloss-paper (2 seeds)<" in svg, svg
 per_seed = md.split("## Per seed")[1]
 for r in j["rows"]:
     cells = " | ".join(f"{r['per_seed'][s]['test_macro_f1']:.2f} / {r['per_seed'][s]['test_accuracy']:.2f}"

@@ -668,7 +668,8 @@ def report(g):
         return 0
     pictures = []
     for ds in g["datasets"]:
-        series = [(r["loss"] if r["setting"] == "default" else f"{r['loss']}@{r['setting']}",
+        series = [((r["loss"] if r["setting"] == "default" else f"{r['loss']}@{r['setting']}")
+                   + f" ({r['n']} seed{'s' if r['n'] > 1 else ''})",
                    r["val_macro_f1_by_epoch"]) for r in rows if r["dataset"] == ds]
         if series:
             p = os.path.join(g["out"], f"{g['report']}-convergence-{ds}.svg")
