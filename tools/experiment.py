@@ -623,7 +623,7 @@ def esc(s):
 
 def convergence_svg(title, series):
     """Validation macro-F1 by epoch; series = [(label, [values...])]."""
-    W, H, L, R, T, B = 640, 400, 60, 170, 40, 50
+    W, H, L, R, T, B = 700, 400, 60, 230, 40, 50
     ys = [v for _, vs in series for v in vs]
     n_ep = max(len(vs) for _, vs in series)
     lo, hi = min(ys), max(ys)
