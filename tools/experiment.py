@@ -262,15 +262,19 @@ def canonical(args):
     return sorted(pairs, key=lambda p: (p[0], p[1] or ""))
 
 
+def read_json(path, missing=None):
+    """A cell's JSON record, or `missing` when it is absent or unreadable."""
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return missing
+
+
 def cell_state(g, c):
     out = cell_dir(g, *c)
     args = cell_args(g, *c, out)
-    recorded = None
-    try:
-        with open(os.path.join(out, "command.json")) as f:
-            recorded = json.load(f)
-    except (OSError, ValueError):
-        pass
+    recorded = read_json(os.path.join(out, "command.json"))
     if recorded is not None and canonical(recorded.get("args", [])) != canonical(args):
         return "conflict", out, args, recorded
     if os.path.exists(os.path.join(out, "metrics.json")):
@@ -344,12 +348,7 @@ def reap(run, block):
                cpu_seconds=round(ru.ru_utime + ru.ru_stime, 3), exit=rc,
                checkpoint_at_end=checkpoint_stamp(run["out"]))
     path = os.path.join(run["out"], "runs.json")
-    try:
-        with open(path) as f:
-            runs = json.load(f)
-    except (OSError, ValueError):
-        runs = []
-    write_atomic(path, json.dumps(runs + [seg], indent=1) + "\n")
+    write_atomic(path, json.dumps(read_json(path, []) + [seg], indent=1) + "\n")
     return rc
 
 
@@ -357,11 +356,7 @@ def cell_cpu_seconds(out):
     """CPU seconds of every gloss run of a finished cell, or None when the
     record does not cover the whole cell (a run not recorded, e.g. one
     killed with the runner, or a cell run before runs.json existed)."""
-    try:
-        with open(os.path.join(out, "runs.json")) as f:
-            runs = json.load(f)
-    except (OSError, ValueError):
-        return None
+    runs = read_json(os.path.join(out, "runs.json"))
     if not runs or runs[0].get("resumed") or runs[-1].get("exit") != 0:
         return None
     for prev, cur in zip(runs, runs[1:]):
@@ -567,6 +562,16 @@ def markdown(g, rows):
             f"{pm(r, 'silhouette', 3)} | {pm(r, 'best_epoch', 1)} | "
             f"{pm(r, 'seconds_to_best', 1)} | {pm(r, 'seconds_per_epoch', 1)} | "
             f"{cpu_cell(r)} |")
+    seeds = [str(x) for x in g["seeds"]]
+    lines += ["", "## Per seed", "",
+              "Test macro-F1 / accuracy of each finished cell.", "",
+              "| dataset | loss | setting | " + " | ".join(f"seed {x}" for x in seeds) + " |",
+              "|" + "---|" * (3 + len(seeds))]
+    for r in rows:
+        got = r["per_seed"]
+        lines.append(f"| {r['dataset']} | {r['loss']} | {r['setting']} | " + " | ".join(
+            f"{got[x]['test_macro_f1']:.2f} / {got[x]['test_accuracy']:.2f}" if x in got else ""
+            for x in seeds) + " |")
     maps = []
     for ds in g["datasets"]:
         conv = f"{g['report']}-convergence-{ds}.svg"
@@ -581,16 +586,6 @@ def markdown(g, rows):
             if os.path.exists(os.path.join(g["out"], rel)):
                 maps.append(f"![{ds} {r['loss']} {r['setting']} seed {seed}: t-SNE of the "
                             f"test embeddings]({rel})")
-    seeds = [str(x) for x in g["seeds"]]
-    lines += ["", "## Per seed", "",
-              "Test macro-F1 / accuracy of each finished cell.", "",
-              "| dataset | loss | setting | " + " | ".join(f"seed {x}" for x in seeds) + " |",
-              "|" + "---|" * (3 + len(seeds))]
-    for r in rows:
-        got = r["per_seed"]
-        lines.append(f"| {r['dataset']} | {r['loss']} | {r['setting']} | " + " | ".join(
-            f"{got[x]['test_macro_f1']:.2f} / {got[x]['test_accuracy']:.2f}" if x in got else ""
-            for x in seeds) + " |")
     if maps:
         lines += ["", "## Pictures", ""] + [m + "\n" for m in maps]
     return "\n".join(lines) + "\n"
