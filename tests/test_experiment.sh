@@ -104,7 +104,55 @@ for c in ("ce", "gloss-paper"):
         runs = json.load(open(f"{sys.argv[1]}/sample/{c}/seed{s}/runs.json"))
         assert len(runs) == 1 and runs[0]["exit"] == 0 and not runs[0]["resumed"], runs
         assert 0 < runs[0]["cpu_seconds"] and 0 < runs[0]["wall_seconds"], runs
+assert "## Linear probe" not in md   # no cell was probed
 PY
+# linear-probe results (probe.json from tools/probe.py) join the report, paired with the baseline's
+python3 - "$T/a" <<'PY' || fail "linear probe in the report"
+import csv, json, subprocess, sys
+out = sys.argv[1]
+def probe(c, s, f1, acc=0.5):
+    json.dump({"probe_test_macro_f1": f1, "probe_test_accuracy": acc},
+              open(f"{out}/sample/{c}/seed{s}/probe.json", "w"))
+def report():
+    subprocess.run([sys.executable, "tools/experiment.py", "report", out + ".json"], check=True,
+                   stdout=subprocess.DEVNULL)
+    return ({r["loss"]: r for r in csv.DictReader(open(out + "/results-a.csv"))},
+            open(out + "/results-a.md").read().split("## Linear probe")[1].split("## Pictures")[0])
+probe("ce", 1, 0.5); probe("ce", 2, 0.6); probe("gloss-paper", 1, 0.7)
+rows, md = report()
+g = rows["gloss-paper"]
+assert g["probe_n"] == "1" and g["probe_pairs"] == "1" and abs(float(g["probe_diff_mean"]) - 20) < 1e-9, g
+assert g["probe_p_t"] == "" and rows["ce"]["probe_n"] == "2", rows
+assert abs(float(rows["ce"]["probe_macro_f1_mean"]) - 55) < 1e-9, rows["ce"]
+head1 = json.load(open(out + "/sample/gloss-paper/seed1/metrics.json"))["test"]["macro_f1"] * 100
+assert f"| sample | gloss-paper | default | 1 | 50.00 | 70.00 | +20.00 | n/a | {head1:.2f} |" in md, md
+probe("gloss-paper", 2, 0.9)
+rows, md = report()
+g = rows["gloss-paper"]
+assert g["probe_pairs"] == "2" and abs(float(g["probe_diff_mean"]) - 25) < 1e-9, g
+import math
+assert abs(float(g["probe_p_t"]) - (1 - 2 / math.pi * math.atan(5))) < 1e-12, g   # t = 5, 1 df: Cauchy
+for c in ("ce", "gloss-paper"):
+    for s in (1, 2):
+        import os; os.remove(f"{out}/sample/{c}/seed{s}/probe.json")
+PY
+# tools/probe.py itself, where its libraries are installed (a development tool)
+if python3 -c "import numpy, sklearn" 2>/dev/null; then
+    python3 tools/probe.py "$T/a/sample/ce/seed1" --gloss "$G" >"$T/probe" 2>&1 || { fail "probe.py failed"; cat "$T/probe"; }
+    python3 - "$T/a/sample/ce/seed1" <<'PY' || fail "probe.json content"
+import json, sys, numpy as np
+p = json.load(open(sys.argv[1] + "/probe.json"))
+m = json.load(open(sys.argv[1] + "/metrics.json"))
+X = np.load(sys.argv[1] + "/train_embeddings.npy")
+hid = json.load(open(sys.argv[1] + "/config.json"))["hidden_size"]
+assert X.shape == (p["train_documents"], hid) and p["test_documents"] == m["test"]["n"], (X.shape, p)
+assert p["head_test_macro_f1"] == m["test"]["macro_f1"]
+assert all(0 <= p[k] <= 1 for k in ("probe_test_accuracy", "probe_test_macro_f1", "probe_train_accuracy"))
+PY
+    rm -f "$T/a/sample/ce/seed1/probe.json" "$T/a/sample/ce/seed1/train_embeddings.npy"
+else
+    echo "test_experiment: tools/probe.py not run (numpy or scikit-learn missing)"
+fi
 before=$(ls -l --time-style=+%s.%N "$T"/a/sample/*/seed*/metrics.json | md5sum)
 python3 tools/experiment.py run "$T/a.json" >"$T/run2" 2>&1 || fail "second run failed"
 grep -q "4 done, 0 to run" "$T/run2" || fail "second run did not find every cell done: $(head -1 "$T/run2")"

@@ -47,7 +47,9 @@ per epoch (wall time), CPU minutes per cell (where runs.json covers every run
 of the cell); and for each loss against the baseline, paired over seeds on test
 macro-F1, a two-sided paired t-test (the primary test) and the exact two-sided
 Wilcoxon signed-rank test (which cannot reach p < 0.05 with fewer than 6
-seeds). Pictures: OUT/results-GRID-convergence-DATASET.svg (validation macro-F1 by epoch,
+seeds). Cells with a probe.json (tools/probe.py: a linear probe on the run's
+frozen embeddings) add a "Linear probe" table: probe test accuracy and macro-F1,
+paired against the baseline's probes. Pictures: OUT/results-GRID-convergence-DATASET.svg (validation macro-F1 by epoch,
 mean over seeds, one line per loss).
 
 Standard library only.
@@ -455,7 +457,10 @@ def read_cell(out):
                            "seconds": float(row["seconds"])})
     best = m.get("best_epoch", max(epochs, key=lambda e: e["val_macro_f1"])["epoch"])
     sil = m.get("silhouette", {})
+    probe = read_json(os.path.join(out, "probe.json"), {})  # from tools/probe.py, if it ran
     return {
+        "probe_accuracy": None if "probe_test_accuracy" not in probe else 100 * probe["probe_test_accuracy"],
+        "probe_macro_f1": None if "probe_test_macro_f1" not in probe else 100 * probe["probe_test_macro_f1"],
         "test_accuracy": 100 * m["test"]["accuracy"],
         "test_macro_f1": 100 * m["test"]["macro_f1"],
         "silhouette": sil.get("micro"),
@@ -488,20 +493,23 @@ def summarise(g):
                      "seeds": [s for s, _ in got], "n": len(got)}
                 for key in ("test_accuracy", "test_macro_f1", "silhouette",
                             "best_epoch", "seconds_to_best", "seconds_per_epoch",
-                            "cpu_minutes"):
+                            "cpu_minutes", "probe_accuracy", "probe_macro_f1"):
                     vals = [v[key] for _, v in got if v[key] is not None]
                     r[key + "_mean"] = mean(vals) if vals else None
                     r[key + "_std"] = sample_std(vals) if vals else None
                 r["cpu_minutes_n"] = sum(1 for _, v in got if v["cpu_minutes"] is not None)
+                r["probe_n"] = sum(1 for _, v in got if v["probe_macro_f1"] is not None)
                 r["per_seed"] = {str(s): {k: v[k] for k in ("test_accuracy", "test_macro_f1",
-                                                             "silhouette", "best_epoch")}
+                                                             "silhouette", "best_epoch",
+                                                             "probe_macro_f1")}
                                  for s, v in got}
                 curves = [v["val_curve"] for _, v in got]
                 longest = max(len(cv) for cv in curves)
                 r["val_macro_f1_by_epoch"] = [
                     mean([cv[e] for cv in curves if len(cv) > e]) for e in range(longest)]
                 r["t"] = r["p_t"] = r["w_plus"] = r["p_wilcoxon"] = None
-                r["pairs"] = 0
+                r["pairs"] = r["probe_pairs"] = 0
+                r["probe_diff_mean"] = r["probe_p_t"] = None
                 if loss != g["baseline"]:
                     pairs = [(v["test_macro_f1"], base[s]["test_macro_f1"])
                              for s, v in got if base.get(s)]
@@ -511,6 +519,14 @@ def summarise(g):
                         r["diff_macro_f1_mean"] = mean([a - b for a, b in pairs])
                         r["t"], r["p_t"] = paired_t(x, y)
                         r["w_plus"], r["p_wilcoxon"] = wilcoxon_exact(x, y)
+                    pairs = [(v["probe_macro_f1"], base[s]["probe_macro_f1"]) for s, v in got
+                             if v["probe_macro_f1"] is not None and base.get(s)
+                             and base[s]["probe_macro_f1"] is not None]
+                    r["probe_pairs"] = len(pairs)
+                    if pairs:
+                        x, y = zip(*pairs)
+                        r["probe_diff_mean"] = mean([a - b for a, b in pairs])
+                        r["probe_p_t"] = paired_t(x, y)[1] if len(pairs) > 1 else None
                 rows.append(r)
     return rows
 
@@ -572,6 +588,24 @@ def markdown(g, rows):
         lines.append(f"| {r['dataset']} | {r['loss']} | {r['setting']} | " + " | ".join(
             f"{got[x]['test_macro_f1']:.2f} / {got[x]['test_accuracy']:.2f}" if x in got else ""
             for x in seeds) + " |")
+    probed = [r for r in rows if r["probe_n"]]
+    if probed:
+        lines += ["", "## Linear probe", "",
+                  "A class-balanced logistic regression fitted on each run's frozen training "
+                  "embeddings and scored on its test embeddings (`tools/probe.py`): the "
+                  "encoder without its jointly trained head. Means over the seeds probed; Δ and "
+                  f"p(t) paired over seeds probed in both this loss and `{g['baseline']}`.", "",
+                  "| dataset | loss | setting | seeds probed | probe test acc | probe test macro-F1 "
+                  f"| Δ probe F1 vs {g['baseline']} | p(t) | head test macro-F1, same seeds |",
+                  "|" + "---|" * 9]
+        for r in probed:
+            d = r["probe_diff_mean"]
+            head = mean([r["per_seed"][str(s)]["test_macro_f1"] for s in r["seeds"]
+                         if r["per_seed"][str(s)]["probe_macro_f1"] is not None])
+            lines.append(f"| {r['dataset']} | {r['loss']} | {r['setting']} | {r['probe_n']} | "
+                         f"{pm(r, 'probe_accuracy')} | {pm(r, 'probe_macro_f1')} | "
+                         f"{'' if d is None else f'{d:+.2f}'} | "
+                         f"{'' if r['loss'] == g['baseline'] else fmt_p(r['probe_p_t'])} | {head:.2f} |")
     maps = []
     for ds in g["datasets"]:
         conv = f"{g['report']}-convergence-{ds}.svg"
@@ -595,7 +629,9 @@ CSV_KEYS = ["dataset", "loss", "setting", "n", "test_accuracy_mean", "test_accur
             "test_macro_f1_mean", "test_macro_f1_std", "diff_macro_f1_mean", "pairs", "t",
             "p_t", "w_plus", "p_wilcoxon", "silhouette_mean", "silhouette_std",
             "best_epoch_mean", "seconds_to_best_mean", "seconds_per_epoch_mean",
-            "cpu_minutes_mean", "cpu_minutes_n"]
+            "cpu_minutes_mean", "cpu_minutes_n", "probe_n", "probe_accuracy_mean",
+            "probe_macro_f1_mean", "probe_macro_f1_std", "probe_diff_mean", "probe_pairs",
+            "probe_p_t"]
 
 
 def csv_text(rows):
