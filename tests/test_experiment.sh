@@ -148,6 +148,10 @@ hid = json.load(open(sys.argv[1] + "/config.json"))["hidden_size"]
 assert X.shape == (p["train_documents"], hid) and p["test_documents"] == m["test"]["n"], (X.shape, p)
 assert p["head_test_macro_f1"] == m["test"]["macro_f1"]
 assert all(0 <= p[k] <= 1 for k in ("probe_test_accuracy", "probe_test_macro_f1", "probe_train_accuracy"))
+E = np.load(sys.argv[1] + "/test_embeddings.npy").astype(np.float64)
+# |x|^2 averaged = |mean|^2 + mean squared deviation
+assert abs(np.mean((E ** 2).sum(1)) - p["test_embedding_mean_norm"] ** 2 - p["test_embedding_rms_deviation"] ** 2) < 1e-9
+assert abs(p["test_embedding_norm_mean"] - np.linalg.norm(E, axis=1).mean()) < 1e-12
 PY
     rm -f "$T/a/sample/ce/seed1/probe.json" "$T/a/sample/ce/seed1/train_embeddings.npy"
 else

@@ -13,6 +13,10 @@ on the run's own test embeddings (test_embeddings.npy, written by the run).
 Macro-F1 is over the run's whole label set with zero_division 0, as gloss
 computes it, so the two lines are comparable.
 
+probe.json also describes the geometry of the raw test embeddings that the
+head sees: their mean norm, the norm of their mean vector, and their RMS
+deviation from that mean (the spread the head has to work with).
+
 Writes CELL_DIR/probe.json (atomically) and caches the training embeddings in
 CELL_DIR/train_embeddings.npy. Development tool: needs numpy and scikit-learn.
 """
@@ -53,7 +57,8 @@ def probe(cell, gloss):
         subprocess.run([gloss, "embed", "--model", cell, "--input", os.path.join(data, "train.csv"),
                         "--output", train_npy, "--pool", o["pool"], "--max-length", str(o["max_length"]),
                         "--text-col", o["text_col"], "--quiet"], check=True)
-    Xtr, Xte = np.load(train_npy), np.load(os.path.join(cell, "test_embeddings.npy"))
+    Xtr = np.load(train_npy).astype(np.float64)
+    Xte = np.load(os.path.join(cell, "test_embeddings.npy")).astype(np.float64)
     ytr = labels_of(os.path.join(data, "train.csv"), label_col)
     yte = labels_of(os.path.join(data, "test.csv"), label_col)
     if len(ytr) != len(Xtr) or len(yte) != len(Xte):
@@ -71,6 +76,9 @@ def probe(cell, gloss):
         "probe_train_accuracy": accuracy_score(ytr, clf.predict(Xtr)),
         "head_test_accuracy": m["test"]["accuracy"],
         "head_test_macro_f1": m["test"]["macro_f1"],
+        "test_embedding_norm_mean": float(np.linalg.norm(Xte, axis=1).mean()),
+        "test_embedding_mean_norm": float(np.linalg.norm(Xte.mean(axis=0))),
+        "test_embedding_rms_deviation": float(np.sqrt(((Xte - Xte.mean(axis=0)) ** 2).sum(axis=1).mean())),
     }
     write_atomic(os.path.join(cell, "probe.json"), json.dumps(res, indent=1) + "\n")
     return res
