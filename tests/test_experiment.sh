@@ -125,13 +125,15 @@ assert g["probe_n"] == "1" and g["probe_pairs"] == "1" and abs(float(g["probe_di
 assert g["probe_p_t"] == "" and rows["ce"]["probe_n"] == "2", rows
 assert abs(float(rows["ce"]["probe_macro_f1_mean"]) - 55) < 1e-9, rows["ce"]
 head1 = json.load(open(out + "/sample/gloss-paper/seed1/metrics.json"))["test"]["macro_f1"] * 100
-assert f"| sample | gloss-paper | default | 1 | 50.00 | 70.00 | +20.00 | n/a | {head1:.2f} |" in md, md
-probe("gloss-paper", 2, 0.9)
+assert f"| sample | gloss-paper | default | 1 | 50.00 | 70.00 | +20.00 | n/a | {head1:.2f} | n/a | n/a |" in md, md
+json.dump({"probe_test_macro_f1": 0.9, "probe_test_accuracy": 0.5, "test_embedding_rms_deviation": 1.5,
+           "test_embedding_mean_norm": 2.0}, open(f"{out}/sample/gloss-paper/seed2/probe.json", "w"))
 rows, md = report()
 g = rows["gloss-paper"]
 assert g["probe_pairs"] == "2" and abs(float(g["probe_diff_mean"]) - 25) < 1e-9, g
 import math
 assert abs(float(g["probe_p_t"]) - (1 - 2 / math.pi * math.atan(5))) < 1e-12, g   # t = 5, 1 df: Cauchy
+assert [l for l in md.split("\n") if l.startswith("| sample | gloss-paper |")][0].endswith("| 1.50 | 2.00 |"), md
 for c in ("ce", "gloss-paper"):
     for s in (1, 2):
         import os; os.remove(f"{out}/sample/{c}/seed{s}/probe.json")

@@ -461,6 +461,8 @@ def read_cell(out):
     return {
         "probe_accuracy": None if "probe_test_accuracy" not in probe else 100 * probe["probe_test_accuracy"],
         "probe_macro_f1": None if "probe_test_macro_f1" not in probe else 100 * probe["probe_test_macro_f1"],
+        "spread": probe.get("test_embedding_rms_deviation"),
+        "mean_norm": probe.get("test_embedding_mean_norm"),
         "test_accuracy": 100 * m["test"]["accuracy"],
         "test_macro_f1": 100 * m["test"]["macro_f1"],
         "silhouette": sil.get("micro"),
@@ -493,7 +495,8 @@ def summarise(g):
                      "seeds": [s for s, _ in got], "n": len(got)}
                 for key in ("test_accuracy", "test_macro_f1", "silhouette",
                             "best_epoch", "seconds_to_best", "seconds_per_epoch",
-                            "cpu_minutes", "probe_accuracy", "probe_macro_f1"):
+                            "cpu_minutes", "probe_accuracy", "probe_macro_f1", "spread",
+                            "mean_norm"):
                     vals = [v[key] for _, v in got if v[key] is not None]
                     r[key + "_mean"] = mean(vals) if vals else None
                     r[key + "_std"] = sample_std(vals) if vals else None
@@ -594,10 +597,13 @@ def markdown(g, rows):
                   "A class-balanced logistic regression fitted on each run's frozen training "
                   "embeddings and scored on its test embeddings (`tools/probe.py`): the "
                   "encoder without its jointly trained head. Means over the seeds probed; Δ and "
-                  f"p(t) paired over seeds probed in both this loss and `{g['baseline']}`.", "",
+                  f"p(t) paired over seeds probed in both this loss and `{g['baseline']}`. "
+                  "Spread: the RMS distance of the raw test embeddings (what the head reads) "
+                  "from their mean; |mean|: the norm of that mean.", "",
                   "| dataset | loss | setting | seeds probed | probe test acc | probe test macro-F1 "
-                  f"| Δ probe F1 vs {g['baseline']} | p(t) | head test macro-F1, same seeds |",
-                  "|" + "---|" * 9]
+                  f"| Δ probe F1 vs {g['baseline']} | p(t) | head test macro-F1, same seeds "
+                  "| spread | \|mean\| |",
+                  "|" + "---|" * 11]
         for r in probed:
             d = r["probe_diff_mean"]
             head = mean([r["per_seed"][str(s)]["test_macro_f1"] for s in r["seeds"]
@@ -605,7 +611,8 @@ def markdown(g, rows):
             lines.append(f"| {r['dataset']} | {r['loss']} | {r['setting']} | {r['probe_n']} | "
                          f"{pm(r, 'probe_accuracy')} | {pm(r, 'probe_macro_f1')} | "
                          f"{'' if d is None else f'{d:+.2f}'} | "
-                         f"{'' if r['loss'] == g['baseline'] else fmt_p(r['probe_p_t'])} | {head:.2f} |")
+                         f"{'' if r['loss'] == g['baseline'] else fmt_p(r['probe_p_t'])} | {head:.2f} | "
+                         f"{pm(r, 'spread')} | {pm(r, 'mean_norm')} |")
     maps = []
     for ds in g["datasets"]:
         conv = f"{g['report']}-convergence-{ds}.svg"
