@@ -602,7 +602,7 @@ def markdown(g, rows):
                   "from their mean; |mean|: the norm of that mean.", "",
                   "| dataset | loss | setting | seeds probed | probe test acc | probe test macro-F1 "
                   f"| Δ probe F1 vs {g['baseline']} | p(t) | head test macro-F1, same seeds "
-                  "| spread | \|mean\| |",
+                  "| spread | \\|mean\\| |",
                   "|" + "---|" * 11]
         for r in probed:
             d = r["probe_diff_mean"]
@@ -638,7 +638,7 @@ CSV_KEYS = ["dataset", "loss", "setting", "n", "test_accuracy_mean", "test_accur
             "best_epoch_mean", "seconds_to_best_mean", "seconds_per_epoch_mean",
             "cpu_minutes_mean", "cpu_minutes_n", "probe_n", "probe_accuracy_mean",
             "probe_macro_f1_mean", "probe_macro_f1_std", "probe_diff_mean", "probe_pairs",
-            "probe_p_t"]
+            "probe_p_t", "spread_mean", "mean_norm_mean"]
 
 
 def csv_text(rows):
