@@ -476,6 +476,12 @@ def read_cell(out):
     }
 
 
+def paired_values(got, base, key):
+    """(this loss, baseline) values of `key` over the seeds where both have one."""
+    return [(v[key], base[s][key]) for s, v in got
+            if v[key] is not None and base.get(s) and base[s][key] is not None]
+
+
 def summarise(g):
     rows = []
     per_cell = {}
@@ -514,17 +520,14 @@ def summarise(g):
                 r["pairs"] = r["probe_pairs"] = 0
                 r["probe_diff_mean"] = r["probe_p_t"] = None
                 if loss != g["baseline"]:
-                    pairs = [(v["test_macro_f1"], base[s]["test_macro_f1"])
-                             for s, v in got if base.get(s)]
+                    pairs = paired_values(got, base, "test_macro_f1")
                     r["pairs"] = len(pairs)
                     if pairs:
                         x, y = zip(*pairs)
                         r["diff_macro_f1_mean"] = mean([a - b for a, b in pairs])
                         r["t"], r["p_t"] = paired_t(x, y)
                         r["w_plus"], r["p_wilcoxon"] = wilcoxon_exact(x, y)
-                    pairs = [(v["probe_macro_f1"], base[s]["probe_macro_f1"]) for s, v in got
-                             if v["probe_macro_f1"] is not None and base.get(s)
-                             and base[s]["probe_macro_f1"] is not None]
+                    pairs = paired_values(got, base, "probe_macro_f1")
                     r["probe_pairs"] = len(pairs)
                     if pairs:
                         x, y = zip(*pairs)

@@ -26,20 +26,13 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, f1_score
 
-
-def write_atomic(path, text):
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path) or ".", prefix=".probe-")
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from experiment import write_atomic  # noqa: E402  (the runner's temp-fsync-rename)
 
 
 def labels_of(path, col):
