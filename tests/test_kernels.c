@@ -361,6 +361,54 @@ static void test_dropout(void) {
     free(b);
 }
 
+/* AdamW with the head (the buffer's tail) at 30x the encoder's lr, on a
+ * changing schedule, against torch param groups (adamw_groups_ref). */
+static void test_adamw_groups(void) {
+    gl_safetensors ast;
+    CHECK_MSG(gl_st_open(&ast, "tests/fixtures/model/adamw_groups_ref.safetensors") == 0, "%s", gl_error_message());
+    gl_safetensors saved = st;
+    st = ast;
+    enum { N0 = 24, N1 = 12, N2 = 3, N = N0 + N1 + N2 };
+    const size_t off[3] = {0, N0, N0 + N1}, len[3] = {N0, N1, N2};
+    float params[N], grads[N];
+    uint8_t decay[N];
+    memset(decay, 1, N0 + N1);
+    memset(decay + N0 + N1, 0, N2);
+    char k[64];
+    for (int i = 0; i < 3; i++) {
+        snprintf(k, 64, "init.p%d", i);
+        float *x = ff(k, NULL);
+        memcpy(params + off[i], x, sizeof(float) * len[i]);
+        free(x);
+    }
+    gl_adamw opt;
+    CHECK(gl_adamw_init(&opt, N, 3e-3, 0.01) == 0);
+    opt.tail = N0;
+    opt.tail_lr_scale = 30.0;
+    const double factors[3] = {1.0, 0.5, 0.25};
+    double worst = 0;
+    for (int s = 1; s <= 3; s++) {
+        for (int i = 0; i < 3; i++) {
+            snprintf(k, 64, "grad.step%d.p%d", s, i);
+            float *g = ff(k, NULL);
+            memcpy(grads + off[i], g, sizeof(float) * len[i]);
+            free(g);
+        }
+        opt.lr = 3e-3 * factors[s - 1];
+        gl_adamw_step(&opt, params, grads, decay);
+        for (int i = 0; i < 3; i++) {
+            snprintf(k, 64, "after.step%d.p%d", s, i);
+            double e = maxdiff(params + off[i], k);
+            if (e > worst) worst = e;
+        }
+    }
+    printf("adamw, head group at 30x lr: 3 scheduled steps, max |param - torch| %.2e\n", worst);
+    CHECK(worst <= 1e-6);
+    gl_adamw_free(&opt);
+    st = saved;
+    gl_st_close(&ast);
+}
+
 /* AdamW + clipping, three steps, against torch (float32). */
 static void test_adamw(void) {
     gl_safetensors ast;
@@ -721,6 +769,7 @@ int main(void) {
     test_attention_long();
     test_dropout();
     test_adamw();
+    test_adamw_groups();
     test_gemm_bf16();
     test_linear_bf16();
     test_thread_independence();

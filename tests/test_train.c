@@ -3,6 +3,7 @@
  * reproducing an uninterrupted run bit for bit, the HF-layout export, and
  * dataset errors that name the file and line. */
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -162,6 +163,52 @@ static void test_resume(void) {
     free(b);
 }
 
+/* mean |head weight - its initial value| after a one-epoch run with head_lr (0: --lr) */
+static double head_movement(const char *name, double head_lr, double *enc_change) {
+    char *out = tpath(name);
+    gl_train_opts o;
+    base_opts(&o, out);
+    o.epochs = 1;
+    o.limit_train = 48;
+    o.batch_size = 16;
+    o.lr = 1e-5;
+    o.head_lr = head_lr;
+    o.patience = 0;
+    o.map_points = 0;
+    CHECK_MSG(gl_train(&o) == 0, "%s", gl_error_message());
+    gl_bert init, done;
+    CHECK_MSG(gl_bert_load(&init, o.model_dir) == 0, "%s", gl_error_message());
+    CHECK(gl_bert_set_head(&init, 4, o.seed) == 0);
+    CHECK_MSG(gl_bert_load(&done, out) == 0, "%s", gl_error_message());
+    double d = 0, e = 0;
+    size_t nh = (size_t)4 * init.cfg.hidden_size, ne = (size_t)init.cfg.hidden_size * init.cfg.hidden_size;
+    for (size_t i = 0; i < nh; i++) d += fabs((double)done.p.cls_w[i] - init.p.cls_w[i]);
+    for (size_t i = 0; i < ne; i++) e += fabs((double)done.p.layers[0].wo[i] - init.p.layers[0].wo[i]);
+    *enc_change = e / (double)ne;
+    /* the option is recorded where the run's other options are */
+    char *mp = gl_path_join(out, "metrics.json");
+    json_error_t err;
+    json_t *m = json_load_file(mp, 0, &err);
+    json_t *hl = json_object_get(json_object_get(m, "options"), "head_lr");
+    CHECK(head_lr > 0 ? json_real_value(hl) == head_lr : hl == NULL);
+    json_decref(m);
+    free(mp);
+    gl_bert_free(&init);
+    gl_bert_free(&done);
+    free(out);
+    return d / (double)nh;
+}
+
+/* --head-lr: the head moves about head_lr/lr times as far; the encoder about as far as before. */
+static void test_head_lr(void) {
+    double enc_same, enc_fast;
+    double same = head_movement("head_same", 0, &enc_same), fast = head_movement("head_fast", 1e-3, &enc_fast);
+    printf("head-lr: mean |head change| %.3g at --lr, %.3g at 100x; encoder layer 0 %.3g and %.3g\n", same, fast,
+           enc_same, enc_fast);
+    CHECK(fast > 20 * same);
+    CHECK(enc_fast < 3 * enc_same && enc_same < 3 * enc_fast);
+}
+
 /* Standalone mode: an embedding loss alone, then a linear probe on frozen embeddings. */
 static void test_standalone(void) {
     char *out = tpath("standalone");
@@ -247,6 +294,7 @@ int main(void) {
     test_data_errors();
     test_resume();
     test_standalone();
+    test_head_lr();
     test_end_to_end();
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);

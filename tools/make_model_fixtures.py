@@ -4,7 +4,8 @@ compare against, into tests/fixtures/model/. Every reference file is a
 safetensors file (dtypes F32, F64, I64 only) so the C side reads it with its own
 reader; the outputs are committed so the tests need no Python.
 
-Run from the repository root:   python3 tools/make_model_fixtures.py
+Run from the repository root:   python3 tools/make_model_fixtures.py [--only NAME]
+(--only writes the one fixture fixture_NAME makes, leaving the others as they are.)
 Needs torch, transformers (5.x), safetensors, numpy; fixture 2 also needs the
 real model at models/all-MiniLM-L6-v2 (`make model` / tools/fetch_model.sh).
 Deterministic: every random draw comes from a fixed seed. About 30 s on 2 cores.
@@ -122,6 +123,17 @@ after.step{k}.p0/.p1 (params after the step), exp_avg.step{k}.p0/.p1 and
 exp_avg_sq.step{k}.p0/.p1 (optimizer state after the step).
 Metadata (string map): lr, beta1, beta2, eps, weight_decay.p0,
 weight_decay.p1, max_norm, clip_eps, torch_version.
+
+FIXTURE 3b: AdamW with a head group (tests/fixtures/model/adamw_groups_ref.safetensors), F32
+-----------------------------------------------------------------------------------------
+torch.optim.AdamW(betas=(0.9, 0.999), eps=1e-8) over three param groups laid
+out as gloss lays out its buffer: p0 (6,4) "encoder", weight_decay 0.01, lr
+base; p1 (3,4) "head weight", weight_decay 0.01, lr 30 x base; p2 (3,)
+"head bias", weight_decay 0, lr 30 x base. Before step k (1..3) every group's
+lr is set to its peak times a schedule factor f_k (1.0, 0.5, 0.25; base
+3e-3), as a scheduler would. Gradients are N(0,1) x 0.1 draws, no clipping.
+Tensors: init.p{0,1,2}; grad.step{k}.p{0,1,2}; after.step{k}.p{0,1,2}.
+Metadata: lr_base, head_scale, factors, weight_decay, torch_version.
 
 FIXTURE 4: kernels (tests/fixtures/model/kernels_ref.safetensors), all F64
 -------------------------------------------------------------------------
@@ -669,6 +681,36 @@ def fixture_adamw():
     save(os.path.join(OUT, "adamw_ref.safetensors"), out, metadata=meta)
 
 
+def fixture_adamw_groups():
+    log("fixture 3b: AdamW with a head param group")
+    g = torch.Generator().manual_seed(4242)
+    base, scale, wd, factors = 3e-3, 30.0, 0.01, (1.0, 0.5, 0.25)
+    ps = [torch.randn(6, 4, generator=g), torch.randn(3, 4, generator=g), torch.randn(3, generator=g)]
+    ps = [p.requires_grad_(True) for p in ps]
+    out = {f"init.p{i}": p.detach().clone() for i, p in enumerate(ps)}
+    peaks = (base, base * scale, base * scale)
+    opt = torch.optim.AdamW([{"params": [ps[0]], "weight_decay": wd}, {"params": [ps[1]], "weight_decay": wd},
+                             {"params": [ps[2]], "weight_decay": 0.0}], lr=base, betas=(0.9, 0.999), eps=1e-8)
+    for k, f in enumerate(factors, 1):
+        for grp, peak in zip(opt.param_groups, peaks):
+            grp["lr"] = peak * f
+        for i, p in enumerate(ps):
+            gr = torch.randn(p.shape, generator=g) * 0.1
+            out[f"grad.step{k}.p{i}"] = gr.clone()
+            p.grad = gr
+        opt.step()
+        for i, p in enumerate(ps):
+            out[f"after.step{k}.p{i}"] = p.detach().clone()
+    # the head moved about scale times as far as the encoder from its start
+    d0 = (out["after.step3.p0"] - out["init.p0"]).abs().mean().item()
+    d1 = (out["after.step3.p1"] - out["init.p1"]).abs().mean().item()
+    log(f"  mean |change|: encoder {d0:.3g}, head {d1:.3g}")
+    assert d1 > 10 * d0
+    meta = {"lr_base": repr(base), "head_scale": repr(scale), "factors": repr(factors), "weight_decay": repr(wd),
+            "torch_version": torch.__version__}
+    save(os.path.join(OUT, "adamw_groups_ref.safetensors"), out, metadata=meta)
+
+
 # ----------------------------------------------------------------------------
 # fixture 4
 
@@ -759,12 +801,16 @@ def main():
     t0 = time.time()
     torch.manual_seed(0)
     np.random.seed(0)
+    if sys.argv[1:2] == ["--only"]:  # one fixture into the existing directory, e.g. --only adamw_groups
+        globals()["fixture_" + sys.argv[2]]()
+        return
     if os.path.isdir(OUT):
         shutil.rmtree(OUT)
     os.makedirs(OUT)
     fixture_tiny()
     fixture_kernels()
     fixture_adamw()
+    fixture_adamw_groups()
     dH = fixture_minilm()
     total = 0
     for root, _, files in os.walk(OUT):

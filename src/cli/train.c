@@ -74,6 +74,8 @@ static const char *HELP =
     "  --epochs N           maximum epochs (default 3)\n"
     "  --batch-size N       documents per step (default 32)\n"
     "  --lr X               peak learning rate of AdamW (default 3e-5)\n"
+    "  --head-lr X          peak learning rate of the classification head, on the same\n"
+    "                       schedule (default: --lr)\n"
     "  --weight-decay X     decoupled weight decay, not on biases/LayerNorm (default 0.01)\n"
     "  --schedule S         linear (default: warm-up then linear decay to 0),\n"
     "                       constant, or step (x --step-gamma from --step-epoch on)\n"
@@ -155,7 +157,7 @@ int cmd_train(int argc, char **argv) {
         O_MODEL = 256, O_DATA, O_OUT, O_TEXT, O_LABEL, O_VALF, O_LIMIT, O_POOL, O_CW, O_MAXLEN, O_EPOCHS, O_BATCH,
         O_LR, O_WD, O_SCHED, O_WARM, O_STEPE, O_STEPG, O_CLIP, O_PAT, O_SEED, O_EBATCH, O_RESUME, O_STOP, O_QUIET,
         O_LOSS, O_LAMBDA, O_STANDALONE, O_GAMMA, O_SIGMA, O_SIGSAMPLE, O_VARIANT, O_TEMP, O_MARGIN, O_MINING, O_PROBE,
-        O_MAPPTS, O_BUCKET, O_PADMAX, O_BF16
+        O_MAPPTS, O_BUCKET, O_PADMAX, O_BF16, O_HEADLR
     };
     static const struct option opts[] = {
         {"model", required_argument, 0, O_MODEL}, {"data", required_argument, 0, O_DATA},
@@ -164,7 +166,7 @@ int cmd_train(int argc, char **argv) {
         {"limit-train", required_argument, 0, O_LIMIT}, {"pool", required_argument, 0, O_POOL},
         {"class-weights", required_argument, 0, O_CW}, {"max-length", required_argument, 0, O_MAXLEN},
         {"epochs", required_argument, 0, O_EPOCHS}, {"batch-size", required_argument, 0, O_BATCH},
-        {"lr", required_argument, 0, O_LR}, {"weight-decay", required_argument, 0, O_WD},
+        {"lr", required_argument, 0, O_LR}, {"head-lr", required_argument, 0, O_HEADLR}, {"weight-decay", required_argument, 0, O_WD},
         {"schedule", required_argument, 0, O_SCHED}, {"warmup", required_argument, 0, O_WARM},
         {"step-epoch", required_argument, 0, O_STEPE}, {"step-gamma", required_argument, 0, O_STEPG},
         {"clip", required_argument, 0, O_CLIP}, {"patience", required_argument, 0, O_PAT},
@@ -204,6 +206,7 @@ int cmd_train(int argc, char **argv) {
         case O_EPOCHS: bad = cli_int("--epochs", optarg, 1, 100000, &o.epochs); break;
         case O_BATCH: bad = cli_int("--batch-size", optarg, 1, 1 << 16, &o.batch_size); break;
         case O_LR: bad = parse_double("--lr", optarg, 0, 10, &o.lr); break;
+        case O_HEADLR: bad = parse_double("--head-lr", optarg, 1e-12, 10, &o.head_lr); break;
         case O_WD: bad = parse_double("--weight-decay", optarg, 0, 10, &o.weight_decay); break;
         case O_SCHED:
             if (gl_schedule_parse(optarg, &o.schedule) != 0) fprintf(stderr, "gloss train: --schedule: %s\n", gloss_last_error()), bad = 1;
@@ -271,6 +274,15 @@ int cmd_train(int argc, char **argv) {
     }
     if (o.obj.standalone && o.obj.kind == GL_LOSS_CE) {
         fprintf(stderr, "gloss train: --standalone needs an embedding loss (--loss gloss, supcon, triplet or cosine)\n");
+        return EXIT_USAGE;
+    }
+    if (o.head_lr > 0 && !(o.lr > 0)) {
+        fprintf(stderr, "gloss train: --head-lr scales with the schedule of --lr, which must then be above 0\n");
+        return EXIT_USAGE;
+    }
+    if (o.obj.standalone && o.head_lr > 0) {
+        fprintf(stderr, "gloss train: --head-lr has no effect with --standalone (the head is a linear probe fitted "
+                        "after each epoch)\n");
         return EXIT_USAGE;
     }
     if (check_out_dir(o.out_dir) != 0) {

@@ -19,6 +19,8 @@ int gl_adamw_init(gl_adamw *opt, size_t n, double lr, double weight_decay) {
     opt->eps = 1e-8;
     opt->weight_decay = weight_decay;
     opt->n = n;
+    opt->tail = n;
+    opt->tail_lr_scale = 1.0;
     opt->m = gl_calloc(n, sizeof(float));
     opt->v = gl_calloc(n, sizeof(float));
     if (!opt->m || !opt->v) {
@@ -66,21 +68,33 @@ static double sum_squares(const float *x, size_t n) {
     return gl_lanes8_total(a);
 }
 
-void gl_adamw_step(gl_adamw *opt, float *params, const float *grads, const uint8_t *decay_mask) {
-    opt->step++;
-    const double t = (double)opt->step;
+/* elements [i0, i1) of step t at learning rate lr */
+static void adamw_span(gl_adamw *opt, float *params, const float *grads, const uint8_t *decay_mask, size_t i0,
+                       size_t i1, double lr, double t) {
     const float b2 = (float)opt->beta2, eps = (float)opt->eps;
-    const float decay = (float)(1.0 - opt->lr * opt->weight_decay);
-    const float step_size = (float)(opt->lr / (1.0 - pow(opt->beta1, t)));
+    const float decay = (float)(1.0 - lr * opt->weight_decay);
+    const float step_size = (float)(lr / (1.0 - pow(opt->beta1, t)));
     const float bc2_sqrt = (float)sqrt(1.0 - pow(opt->beta2, t));
     const float one_minus_b1 = (float)(1.0 - opt->beta1), one_minus_b2 = (float)(1.0 - opt->beta2);
     float *m = opt->m, *v = opt->v;
     /* elementwise: any split gives the same bits; blocks of 4096 elements per task */
-    const size_t n = opt->n, blk = 4096;
+    const size_t blk = 4096;
 #pragma omp parallel for schedule(static)
-    for (size_t b = 0; b < n; b += blk)
-        adamw_range(params, m, v, grads, decay_mask, b, b + blk < n ? b + blk : n, decay, one_minus_b1, b2,
+    for (size_t b = i0; b < i1; b += blk)
+        adamw_range(params, m, v, grads, decay_mask, b, b + blk < i1 ? b + blk : i1, decay, one_minus_b1, b2,
                     one_minus_b2, bc2_sqrt, eps, step_size);
+}
+
+void gl_adamw_step(gl_adamw *opt, float *params, const float *grads, const uint8_t *decay_mask) {
+    opt->step++;
+    const double t = (double)opt->step;
+    const size_t tail = opt->tail < opt->n ? opt->tail : opt->n;
+    if (opt->tail_lr_scale == 1.0) {
+        adamw_span(opt, params, grads, decay_mask, 0, opt->n, opt->lr, t);
+    } else {
+        adamw_span(opt, params, grads, decay_mask, 0, tail, opt->lr, t);
+        adamw_span(opt, params, grads, decay_mask, tail, opt->n, opt->lr * opt->tail_lr_scale, t);
+    }
 }
 
 double gl_clip_grad_norm(float *grads, size_t n, double max_norm) {

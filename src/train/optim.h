@@ -11,6 +11,10 @@ typedef struct {
     int64_t step;  /* number of steps taken so far */
     size_t n;
     float *m, *v;  /* first and second moments, n floats each */
+    /* elements [tail, n) (the classification head) step with lr * tail_lr_scale,
+     * as a second torch param group would; init sets tail = n, scale 1 */
+    size_t tail;
+    double tail_lr_scale;
 } gl_adamw;
 
 int gl_adamw_init(gl_adamw *opt, size_t n, double lr, double weight_decay);

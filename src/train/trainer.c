@@ -276,6 +276,7 @@ static json_t *opts_json(const gl_train_opts *o) {
     json_object_set_new(j, "bucket", json_boolean(o->bucket));
     json_object_set_new(j, "pad_to_max", json_boolean(o->pad_to_max));
     if (o->bf16) json_object_set_new(j, "bf16", json_true()); /* absent when off: older fingerprints stay valid */
+    if (o->head_lr > 0) json_object_set_new(j, "head_lr", json_real(o->head_lr)); /* likewise */
     return j;
 }
 
@@ -567,6 +568,10 @@ static int trainer_setup(trainer *t, const gl_train_opts *o) {
     if (o->limit_train && o->limit_train < t->data.train.n) t->data.train.n = o->limit_train;
     if (gl_bert_set_head(m, t->data.K, o->seed) != 0 || gl_bert_alloc_grads(m) != 0) return -1;
     if (gl_adamw_init(&t->opt, m->size, o->lr, o->weight_decay) != 0) return -1;
+    if (o->head_lr > 0) { /* the head (cls_w, cls_b) is the tail of the parameter buffer */
+        t->opt.tail = (size_t)(m->p.cls_w - m->params);
+        t->opt.tail_lr_scale = o->head_lr / o->lr;
+    }
     t->decay = gl_malloc(m->size);
     t->best = gl_malloc(m->size * sizeof(float));
     t->st.hist = gl_calloc((size_t)o->epochs + 1, sizeof(epoch_row));

@@ -18,6 +18,7 @@ typedef struct {
     const char *text_col, *label_col;
     int epochs, batch_size, eval_batch_size, max_length, patience;
     double lr, weight_decay, warmup, clip, val_frac;
+    double head_lr;       /* peak learning rate of the classification head, on the same schedule; 0: lr */
     gl_schedule schedule;
     int step_epoch;       /* GL_SCHED_STEP: multiply lr by step_gamma from this epoch (1-based) on */
     double step_gamma;
