@@ -47,6 +47,10 @@ check embed-unwritable 1 "$T/nodir/o.npy" -- "$G" embed --model "$M" --input "$T
 check train-missing 2 "required" -- "$G" train --model "$M"
 check train-bad-loss 2 "--loss" -- "$G" train --model "$M" --data d --out o --loss hinge
 check train-standalone-ce 2 "standalone" -- "$G" train --model "$M" --data d --out o --standalone
+check train-head-lr-zero 2 "--head-lr" -- "$G" train --model "$M" --data d --out o --head-lr 0
+check train-head-lr-standalone 2 "no effect with --standalone" -- "$G" train --model "$M" --data d --out o \
+    --loss supcon --standalone --head-lr 1e-3
+check train-head-lr-lr-zero 2 "--lr" -- "$G" train --model "$M" --data d --out o --lr 0 --head-lr 1e-3
 check train-no-data 1 "$T/nodata" -- "$G" train --model "$M" --data "$T/nodata" --out "$T/o1" --quiet
 # --bf16: trains where the CPU has AVX512-BF16 (recorded in metrics.json), a clear error elsewhere
 # (GLOSS_TEST_CPU_NO_BF16=1: the CPU gloss sees has none although the machine's
