@@ -63,6 +63,15 @@ static void base_opts(gl_train_opts *o, const char *out) {
         o->max_length = cfg.max_position_embeddings;
 }
 
+/* base_opts for a short run: `epochs` epochs over the first `limit` training documents, batch 16, no early stop */
+static void short_opts(gl_train_opts *o, const char *out, int epochs, size_t limit) {
+    base_opts(o, out);
+    o->epochs = epochs;
+    o->limit_train = limit;
+    o->batch_size = 16;
+    o->patience = 0;
+}
+
 /* Fine-tune with CE + G-Loss on the sample data; test accuracy must beat the majority class clearly. */
 static void test_end_to_end(void) {
     char *out = tpath("e2e");
@@ -129,18 +138,10 @@ static void test_end_to_end(void) {
 static void test_resume(void) {
     char *a = tpath("full"), *b = tpath("resumed");
     gl_train_opts o;
-    base_opts(&o, a);
-    o.epochs = 2;
-    o.limit_train = 48;
-    o.batch_size = 16;
-    o.patience = 0;
+    short_opts(&o, a, 2, 48);
     o.bucket = 1;
     CHECK_MSG(gl_train(&o) == 0, "%s", gl_error_message());
-    base_opts(&o, b);
-    o.epochs = 2;
-    o.limit_train = 48;
-    o.batch_size = 16;
-    o.patience = 0;
+    short_opts(&o, b, 2, 48);
     o.bucket = 1;
     o.stop_after = 1;
     CHECK_MSG(gl_train(&o) == 3, "%s", gl_error_message());
@@ -167,13 +168,9 @@ static void test_resume(void) {
 static double head_movement(const char *name, double head_lr, double *enc_change) {
     char *out = tpath(name);
     gl_train_opts o;
-    base_opts(&o, out);
-    o.epochs = 1;
-    o.limit_train = 48;
-    o.batch_size = 16;
+    short_opts(&o, out, 1, 48);
     o.lr = 1e-5;
     o.head_lr = head_lr;
-    o.patience = 0;
     o.map_points = 0;
     CHECK_MSG(gl_train(&o) == 0, "%s", gl_error_message());
     gl_bert init, done;
@@ -213,10 +210,7 @@ static void test_head_lr(void) {
 static void test_standalone(void) {
     char *out = tpath("standalone");
     gl_train_opts o;
-    base_opts(&o, out);
-    o.epochs = 1;
-    o.limit_train = 96;
-    o.batch_size = 16;
+    short_opts(&o, out, 1, 96);
     o.lr = 5e-5;
     o.pool = GL_POOL_MEAN;
     o.obj.kind = GL_LOSS_SUPCON;

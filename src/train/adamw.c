@@ -89,12 +89,9 @@ void gl_adamw_step(gl_adamw *opt, float *params, const float *grads, const uint8
     opt->step++;
     const double t = (double)opt->step;
     const size_t tail = opt->tail < opt->n ? opt->tail : opt->n;
-    if (opt->tail_lr_scale == 1.0) {
-        adamw_span(opt, params, grads, decay_mask, 0, opt->n, opt->lr, t);
-    } else {
-        adamw_span(opt, params, grads, decay_mask, 0, tail, opt->lr, t);
-        adamw_span(opt, params, grads, decay_mask, tail, opt->n, opt->lr * opt->tail_lr_scale, t);
-    }
+    /* with tail = n the second span is empty; with scale 1 both spans step at lr, the bits of one span */
+    adamw_span(opt, params, grads, decay_mask, 0, tail, opt->lr, t);
+    adamw_span(opt, params, grads, decay_mask, tail, opt->n, opt->lr * opt->tail_lr_scale, t);
 }
 
 double gl_clip_grad_norm(float *grads, size_t n, double max_norm) {
