@@ -3,8 +3,9 @@
 # against SciPy's values (tests/fixtures/experiment/stats.json, made by
 # tools/make_stats_fixtures.py), a 2-loss x 2-seed grid on the tiny model and
 # the sample data (report files, no cell rerun, conflicting settings refused),
-# resuming an interrupted cell to the numbers of an uninterrupted one, and the
-# CPU-time record of each cell's runs (runs.json).
+# resuming an interrupted cell to the numbers of an uninterrupted one, the
+# CPU-time record of each cell's runs (runs.json), and the records kept apart
+# from `out` (report and no rerun from them alone).
 set -u
 G=${BUILD:-build}/gloss
 T=$(mktemp -d)
@@ -181,6 +182,42 @@ python3 tools/experiment.py run "$T/a.json" --only 'nosuch/*' >"$T/run2c" 2>&1
 [ $? -eq 1 ] && grep -q "no cell matches" "$T/run2c" || fail "--only matching nothing was not an error"
 python3 tools/experiment.py run "$T/a.json" --gloss "$T/nosuch" >"$T/run2d" 2>&1
 [ $? -eq 1 ] && grep -q "not an executable" "$T/run2d" || fail "a missing --gloss binary was not an error"
+# "records": the small files of every finished cell, kept apart from `out`; a
+# fresh checkout (no `out`) reports from them and reruns nothing
+python3 - "$T" <<'PY' || fail "records grid"
+import json, sys
+g = json.load(open(sys.argv[1] + "/a.json"))
+g.update(records=sys.argv[1] + "/rec", report="results-a")
+json.dump(g, open(sys.argv[1] + "/r.json", "w"))
+json.dump({"probe_test_macro_f1": 0.5, "probe_test_accuracy": 0.5},
+          open(sys.argv[1] + "/a/sample/ce/seed2/probe.json", "w"))
+PY
+python3 tools/experiment.py report "$T/r.json" >/dev/null 2>&1 || fail "report with records failed"
+for c in ce gloss-paper; do
+    for s in 1 2; do
+        for f in command.json metrics.json epochs.csv runs.json; do
+            cmp -s "$T/a/sample/$c/seed$s/$f" "$T/rec/sample/$c/seed$s/$f" || fail "records: $c seed $s $f"
+        done
+        [ "$(ls "$T/rec/sample/$c/seed$s" | grep -c -v -E '^(command.json|metrics.json|epochs.csv|runs.json|probe.json)$')" = 0 ] \
+            || fail "records of $c seed $s hold more than the record files"
+    done
+done
+cmp -s "$T/a/sample/ce/seed2/probe.json" "$T/rec/sample/ce/seed2/probe.json" || fail "a later probe.json was not recorded"
+cp "$T/a/results-a.csv" "$T/results-full.csv"
+mv "$T/a" "$T/a-gone"
+python3 tools/experiment.py run "$T/r.json" >"$T/run-rec" 2>&1 || fail "run from records failed"
+grep -q "4 done, 0 to run" "$T/run-rec" || fail "records: cells counted as not done: $(head -1 "$T/run-rec")"
+[ -e "$T/a/sample/ce/seed1/metrics.json" ] && fail "records: a recorded cell was rerun"
+cmp -s "$T/a/results-a.csv" "$T/results-full.csv" || fail "the report from records differs from the report from out"
+python3 - "$T/rec/sample/ce/seed1/command.json" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+c["args"][c["args"].index("--lr") + 1] = "5e-3"
+json.dump(c, open(sys.argv[1], "w"))
+PY
+python3 tools/experiment.py run "$T/r.json" >"$T/run-rec2" 2>&1
+[ $? -eq 1 ] && grep -q "other arguments" "$T/run-rec2" || fail "records of other arguments were not refused"
+rm -rf "$T/a" && mv "$T/a-gone" "$T/a" && rm "$T/a/sample/ce/seed2/probe.json"
 grid "$T/b.json" "$T/a" 2e-3 "1, 2"
 python3 tools/experiment.py run "$T/b.json" >"$T/run3" 2>&1
 [ $? -eq 1 ] && grep -q "other arguments" "$T/run3" || fail "conflicting grid was not refused"

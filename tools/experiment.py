@@ -28,6 +28,9 @@ GRID.json (see experiments/*.json):
     seeds     [42, 43, ...]
     baseline  loss the others are tested against (default "ce")
     keep_checkpoints  keep checkpoint.safetensors of finished cells (default false)
+    records   a directory, kept under version control, that holds the small
+              record files of every finished cell (RECORD_FILES below) in
+              the same DATASET/LOSS[@SETTING]/seedS layout (default: none)
 
 Each cell runs in OUT/DATASET/LOSS[@SETTING]/seedS/ and records its exact
 command in command.json. A cell whose metrics.json exists is finished and is
@@ -37,6 +40,12 @@ mix. An interrupted cell (Ctrl-C, a killed machine) resumes from its checkpoint.
 Every run of gloss in a cell appends a record to runs.json: start time, binary,
 load average, wall and CPU seconds (the process's own, from wait4), exit
 status and the checkpoint it started from and left.
+
+With "records", a cell's record files are copied there when it finishes and
+again by every run and report (so a probe.json written later follows), and a
+cell found finished in the records counts as finished even where `out` (models,
+embeddings, checkpoints: too large to keep) is gone: a fresh checkout reports
+every cell ever recorded and never reruns one.
 
 The report (OUT/results-GRID.md, .csv, .json, GRID being the grid file's
 name without .json; "report" in the grid changes it) gives, per dataset, loss and setting,
@@ -198,6 +207,7 @@ def load_grid(path):
     g.setdefault("settings", {"default": []})
     g.setdefault("baseline", "ce")
     g.setdefault("keep_checkpoints", False)
+    g.setdefault("records", None)
     for name, ds in g["datasets"].items():
         if not isinstance(ds, dict) or "data" not in ds:
             raise GridError(f"{path}: dataset '{name}' needs a \"data\" directory")
@@ -273,7 +283,21 @@ def read_json(path, missing=None):
         return missing
 
 
+# what a finished cell keeps in the grid's "records": everything the report reads
+RECORD_FILES = ("command.json", "metrics.json", "epochs.csv", "runs.json", "probe.json")
+
+
+def record_dir(g, out):
+    """The records' counterpart of a cell folder, None without "records"."""
+    if not g["records"]:
+        return None
+    return os.path.join(g["records"], os.path.relpath(out, g["out"]))
+
+
 def cell_state(g, c):
+    """(state, folder holding its results, args, recorded command); state is
+    done, partial, todo or conflict. A done cell's folder is its `out` folder,
+    or its records folder where `out` lacks it."""
     out = cell_dir(g, *c)
     args = cell_args(g, *c, out)
     recorded = read_json(os.path.join(out, "command.json"))
@@ -281,6 +305,12 @@ def cell_state(g, c):
         return "conflict", out, args, recorded
     if os.path.exists(os.path.join(out, "metrics.json")):
         return "done", out, args, recorded
+    rec = record_dir(g, out)
+    if rec and os.path.exists(os.path.join(rec, "metrics.json")):
+        kept = read_json(os.path.join(rec, "command.json"))
+        if kept is None or canonical(kept.get("args", [])) != canonical(args):
+            return "conflict", rec, args, kept or {}
+        return "done", rec, args, kept
     if os.path.exists(os.path.join(out, "checkpoint.safetensors")):
         return "partial", out, args, recorded
     return "todo", out, args, recorded
@@ -301,6 +331,33 @@ def write_atomic(path, text):
     except BaseException:
         os.unlink(tmp)
         raise
+
+
+def sync_record(g, out):
+    """Copies a finished cell's record files from `out` to the records
+    (only those that differ, each atomically)."""
+    rec = record_dir(g, out)
+    if rec is None or not os.path.exists(os.path.join(out, "metrics.json")):
+        return
+    os.makedirs(rec, exist_ok=True)
+    for name in RECORD_FILES:
+        src = os.path.join(out, name)
+        if not os.path.exists(src):
+            continue
+        with open(src) as f:
+            text = f.read()
+        dst = os.path.join(rec, name)
+        if os.path.exists(dst):
+            with open(dst) as f:
+                if f.read() == text:
+                    continue
+        write_atomic(dst, text)
+
+
+def sync_records(g):
+    if g["records"]:
+        for c in cells(g):
+            sync_record(g, cell_dir(g, *c))
 
 
 def fmt_time(s):
@@ -380,6 +437,7 @@ def finish_cell(g, out, rc, took):
     m = json.load(open(os.path.join(out, "metrics.json")))
     print(f"  {out}: {fmt_time(took)}, test accuracy {100 * m['test']['accuracy']:.2f}, "
           f"macro-F1 {100 * m['test']['macro_f1']:.2f}", flush=True)
+    sync_record(g, out)
     if not g["keep_checkpoints"]:
         ck = os.path.join(out, "checkpoint.safetensors")
         if os.path.exists(ck):
@@ -388,6 +446,7 @@ def finish_cell(g, out, rc, took):
 
 
 def run_grid(g, jobs, only=None):
+    sync_records(g)
     all_cells = list(cells(g, only))
     if not all_cells:
         raise GridError("no cell matches " + " ".join(only))
@@ -702,6 +761,7 @@ def convergence_svg(title, series):
 
 
 def report(g):
+    sync_records(g)
     rows = summarise(g)
     os.makedirs(g["out"], exist_ok=True)
     if not rows:
