@@ -39,6 +39,7 @@
 #include "loss/cross_entropy.h"
 #include "model/bert.h"
 #include "train/optim.h"
+#include "util/blas_core.h"
 #include "util/error.h"
 #include "util/profile.h"
 #include "util/progress.h"
@@ -341,6 +342,7 @@ fail:
 }
 
 int main(int argc, char **argv) {
+    gl_blas_core_fix(argv); /* the kernels gloss itself runs with */
     if (argc >= 2 && !strcmp(argv[1], "peak")) return run_peak(argc > 2 ? atoi(argv[2]) : 5);
     if (argc >= 3 && (!strcmp(argv[1], "train") || !strcmp(argv[1], "infer"))) {
         int warmup = argc > 3 ? atoi(argv[3]) : 1;

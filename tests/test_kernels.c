@@ -17,6 +17,7 @@
 #include "kernels/vecmath.h"
 #include "model/bert.h"
 #include "train/optim.h"
+#include "util/blas_core.h"
 #include "util/rng.h"
 
 static gl_safetensors st;
@@ -755,7 +756,37 @@ static void test_thread_independence(void) {
     free(x), free(dy), free(w), free(b), free(mean), free(rstd);
 }
 
+static void core_is(const char *detected, gl_cpu_isa isa, const char *want) {
+    const char *got = gl_blas_core_for(detected, isa);
+    CHECK_MSG(want ? got && !strcmp(got, want) : !got, "blas core for %s: %s, expected %s",
+              detected ? detected : "(null)", got ? got : "(none)", want ? want : "(none)");
+}
+
+/* The core gloss makes OpenBLAS use where it fell back to Prescott. */
+static void test_blas_core(void) {
+    gl_cpu_isa none = {0}, avx = {.avx = 1}, avx2 = {.avx = 1, .avx2 = 1, .fma = 1};
+    gl_cpu_isa avx512 = avx2;
+    avx512.avx512f = avx512.avx512bw = avx512.avx512vl = avx512.avx512dq = avx512.avx512cd = 1;
+    gl_cpu_isa avx512f_only = avx2;
+    avx512f_only.avx512f = 1;
+    gl_cpu_isa avx2_nofma = avx;
+    avx2_nofma.avx2 = 1;
+    core_is("Prescott", avx512, "SkylakeX");
+    core_is("PRESCOTT", avx512, "SkylakeX");
+    core_is("Prescott", avx512f_only, "Haswell");  /* AVX-512 F alone is not SkylakeX */
+    core_is("Prescott", avx2, "Haswell");
+    core_is("Prescott", avx2_nofma, "Sandybridge");
+    core_is("Prescott", avx, "Sandybridge");
+    core_is("Prescott", none, NULL);                 /* a real SSE3-only CPU keeps it */
+    core_is("SkylakeX", avx512, NULL);               /* a detected core is never changed */
+    core_is("Cooperlake", avx512, NULL);
+    core_is("Zen", avx2, NULL);
+    core_is("Haswell", avx512, NULL);
+    core_is(NULL, avx512, NULL);
+}
+
 int main(void) {
+    test_blas_core();
     if (gl_st_open(&st, "tests/fixtures/model/kernels_ref.safetensors") != 0) {
         fprintf(stderr, "%s\n", gl_error_message());
         return 1;

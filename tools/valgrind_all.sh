@@ -43,6 +43,9 @@ export OMP_NUM_THREADS=1
 # copies and --bf16 reports that the CPU lacks AVX512-BF16 (the AVX-512 code
 # is covered by the sanitizer build, `make asan`)
 export GLOSS_TEST_CPU_NO_BF16=1
+# set, so that gloss keeps its process instead of restarting itself with other
+# OpenBLAS kernels (util/blas_core.h), which would run outside memcheck
+export OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-Haswell}
 fail=0
 for t in "$@"; do
     start=$(date +%s)

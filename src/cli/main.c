@@ -8,6 +8,7 @@
 
 #include "cli/cli.h"
 #include "gloss.h"
+#include "util/blas_core.h"
 
 static const char *USAGE =
     "gloss " GLOSS_VERSION ": fine-tune BERT-family text encoders with G-Loss and standard losses\n"
@@ -37,6 +38,7 @@ int cli_int(const char *opt, const char *s, int lo, int hi, int *out) {
 }
 
 int main(int argc, char **argv) {
+    gl_blas_core_fix(argv);
     /* A write past the file-size limit (ulimit -f) then fails with EFBIG and is
      * reported like a full disk, with the temp file removed, instead of the
      * default SIGXFSZ killing the process and leaving the temp file behind. */
@@ -51,7 +53,7 @@ int main(int argc, char **argv) {
         return EXIT_OK;
     }
     if (!strcmp(cmd, "--version")) {
-        printf("gloss %s\n", GLOSS_VERSION);
+        printf("gloss %s\nBLAS: %s\n", GLOSS_VERSION, gl_blas_config());
         return EXIT_OK;
     }
     if (!strcmp(cmd, "train")) return cmd_train(argc - 1, argv + 1);
