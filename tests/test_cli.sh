@@ -28,12 +28,12 @@ check version 0 "BLAS: OpenBLAS" -- "$G" --version
 # itself; gloss then restarts itself with the kernels the CPU can run
 if grep -q -w avx2 /proc/cpuinfo 2>/dev/null && grep -q -w fma /proc/cpuinfo; then
     n=$((n + 1))
-    core=$(env -u OPENBLAS_CORETYPE "$G" --version | sed -n 's/^BLAS: .* \([A-Za-z0-9]*\) MAX_THREADS.*/\1/p')
+    core=$(env -u OPENBLAS_CORETYPE "$G" --version | sed -n 's/^BLAS kernels: //p')
     case "$core" in
     "" | [Pp]rescott) echo "FAIL blas-core: an AVX2 CPU runs OpenBLAS core '$core'"; fails=$((fails + 1)) ;;
     esac
     n=$((n + 1))
-    OPENBLAS_CORETYPE=Sandybridge "$G" --version | grep -q "BLAS: .* Sandybridge " \
+    OPENBLAS_CORETYPE=Sandybridge "$G" --version | grep -q -i "^BLAS kernels: Sandybridge$" \
         || { echo "FAIL blas-core: OPENBLAS_CORETYPE set by the user was not kept"; fails=$((fails + 1)); }
 fi
 check no-args 2 "usage" -- "$G"

@@ -53,7 +53,8 @@ int main(int argc, char **argv) {
         return EXIT_OK;
     }
     if (!strcmp(cmd, "--version")) {
-        printf("gloss %s\nBLAS: %s\n", GLOSS_VERSION, gl_blas_config());
+        printf("gloss %s\nBLAS: %s\nBLAS kernels: %s\n", GLOSS_VERSION, gl_blas_config(),
+               gl_blas_corename());
         return EXIT_OK;
     }
     if (!strcmp(cmd, "train")) return cmd_train(argc - 1, argv + 1);

@@ -42,3 +42,4 @@ void gl_blas_core_fix(char **argv) {
 }
 
 const char *gl_blas_config(void) { return openblas_get_config(); }
+const char *gl_blas_corename(void) { return openblas_get_corename(); }

@@ -32,7 +32,9 @@ const char *gl_blas_core_for(const char *detected, gl_cpu_isa isa);
  * overridden, and the restarted program, which has it set, does not restart. */
 void gl_blas_core_fix(char **argv);
 
-/* OpenBLAS's own description of its build and the core in use. */
+/* OpenBLAS's own description of its build and the core in use; the core's
+ * name alone, e.g. "SkylakeX". */
 const char *gl_blas_config(void);
+const char *gl_blas_corename(void);
 
 #endif
