@@ -3,8 +3,8 @@
  * OpenBLAS picks its kernels (its "core") from the CPU model when the library
  * loads. A model newer than the library falls back to Prescott, its SSE3
  * kernels: on an Emerald Rapids Xeon (family 6, model 207) with Debian 12's
- * OpenBLAS 0.3.21, training steps then run 4x slower (sgemm 26 against 104
- * GFLOP/s on one core). The choice is made before main and cannot be changed
+ * OpenBLAS 0.3.21, training steps then run 4x slower (sgemm peak 30 against
+ * 158 GFLOP/s on one core). The choice is made before main and cannot be changed
  * afterwards, so the fix is to start the program again with OPENBLAS_CORETYPE
  * set to the best core the CPU's instruction sets allow. */
 #ifndef GL_BLAS_CORE_H
