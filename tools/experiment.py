@@ -42,7 +42,8 @@ load average, wall and CPU seconds (the process's own, from wait4), exit
 status and the checkpoint it started from and left.
 
 With "records", a cell's record files are copied there when it finishes and
-again by every run and report (so a probe.json written later follows), and a
+again by every report, the one that ends a run included (so a probe.json
+written later follows), and a
 cell found finished in the records counts as finished even where `out` (models,
 embeddings, checkpoints: too large to keep) is gone: a fresh checkout reports
 every cell ever recorded and never reruns one.
@@ -446,7 +447,6 @@ def finish_cell(g, out, rc, took):
 
 
 def run_grid(g, jobs, only=None):
-    sync_records(g)
     all_cells = list(cells(g, only))
     if not all_cells:
         raise GridError("no cell matches " + " ".join(only))
