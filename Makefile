@@ -14,7 +14,7 @@ SAN     ?=
 # it a sqrtf keeps a scalar errno path that blocks vectorising its loop (AdamW);
 # it changes no value
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -fopenmp -fno-math-errno -Iinclude -Isrc $(BLAS_INC) $(CFLAGS) $(SAN)
-LDLIBS  := -lopenblas -lutf8proc -ljansson -lm
+LDLIBS  := -lopenblas -lutf8proc -ljansson -llbfgs -lm
 # Prefer Debian's OpenMP build of OpenBLAS: inside our OpenMP regions it runs
 # single-threaded instead of oversubscribing the cores.
 ARCH    := $(shell gcc -dumpmachine)
@@ -122,7 +122,7 @@ fuzz-ci: fuzz-build
 # memcheck on the tests that run in seconds natively (one thread: valgrind
 # serialises threads anyway and OpenMP's pool only adds "possibly lost" noise)
 VALGRIND_TESTS := test_io test_table test_metrics test_gloss test_metric_losses test_plot test_kernels \
-	test_embed_quality
+	test_embed_quality test_probe
 valgrind: $(VALGRIND_TESTS:%=$(BUILD)/tests/%)
 	@for t in $(VALGRIND_TESTS); do \
 	  OMP_NUM_THREADS=1 valgrind -q --error-exitcode=9 --leak-check=full \

@@ -64,6 +64,10 @@ check train-head-lr-zero 2 "--head-lr" -- "$G" train --model "$M" --data d --out
 check train-head-lr-standalone 2 "no effect with --standalone" -- "$G" train --model "$M" --data d --out o \
     --loss supcon --standalone --head-lr 1e-3
 check train-head-lr-lr-zero 2 "--lr" -- "$G" train --model "$M" --data d --out o --lr 0 --head-lr 1e-3
+for l in "" "1e-3," ",1e-3" "1e-3,,1e-2" "1e-3,x" "-1" "1e-3,1e4" "1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17"; do
+    check "train-probe-l2-bad[$l]" 2 "--probe-l2" -- "$G" train --model "$M" --data d --out o --loss gloss \
+        --standalone --probe-l2 "$l"
+done
 check train-no-data 1 "$T/nodata" -- "$G" train --model "$M" --data "$T/nodata" --out "$T/o1" --quiet
 # --bf16: trains where the CPU has AVX512-BF16 (recorded in metrics.json), a clear error elsewhere
 # (GLOSS_TEST_CPU_NO_BF16=1: the CPU gloss sees has none although the machine's

@@ -223,6 +223,19 @@ static void test_standalone(void) {
     double acc = json_real_value(json_object_get(json_object_get(m, "test"), "accuracy"));
     printf("standalone SupCon + linear probe: test accuracy %.3f\n", acc);
     if (quality_checks()) CHECK(acc >= 0.6);
+    /* one probe fit per default L2 penalty; the head is the best by validation macro-F1 */
+    json_t *fits = json_object_get(json_array_get(json_object_get(m, "probe_fits"), 0), "fits");
+    double chosen = json_real_value(json_object_get(json_array_get(json_object_get(m, "probe_fits"), 0), "l2"));
+    CHECK(json_array_size(json_object_get(m, "probe_fits")) == 1 && json_array_size(fits) == 4);
+    double best = -1, best_l2 = -1;
+    for (size_t i = 0; i < json_array_size(fits); i++) {
+        json_t *f = json_array_get(fits, i);
+        double f1 = json_real_value(json_object_get(f, "val_macro_f1"));
+        CHECK(json_is_true(json_object_get(f, "converged")));
+        if (f1 > best) best = f1, best_l2 = json_real_value(json_object_get(f, "l2"));
+    }
+    CHECK_MSG(chosen == best_l2, "chosen l2 %g, best by validation %g", chosen, best_l2);
+    CHECK(json_array_size(json_object_get(json_object_get(json_object_get(m, "options"), "probe"), "l2")) == 4);
     json_decref(m);
     free(mp);
     free(out);

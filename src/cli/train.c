@@ -41,7 +41,8 @@ static const char *HELP =
     "                       (1 - lambda) CE + lambda E, unless --standalone\n"
     "  --lambda X           weight of E in the combination (default 0.8)\n"
     "  --standalone         train the encoder with E alone; the classifier is then a\n"
-    "                       linear probe fitted on frozen embeddings after each epoch\n"
+    "                       linear probe (logistic regression) fitted to convergence\n"
+    "                       on frozen training embeddings after each epoch\n"
     "  --gamma X            G-Loss: labelled (visible) fraction of each batch (default 0.7)\n"
     "  --sigma S            G-Loss kernel width: a number, dicm (default: smallest\n"
     "                       distance between classes / 3) or root (sqrt(median\n"
@@ -59,7 +60,12 @@ static const char *HELP =
     "  --temperature X      SupCon temperature (default 0.1)\n"
     "  --margin X           triplet margin on Euclidean distances (default 5)\n"
     "  --triplet-mining M   all (default: batch-all) or hard (batch-hard)\n"
-    "  --probe-iters N      standalone: full-batch Adam iterations of the probe (default 300)\n"
+    "  --probe-l2 LIST      standalone: the probe's L2 penalties, comma-separated, on\n"
+    "                       standardised embeddings (default 1e-4,1e-3,1e-2,1e-1); one\n"
+    "                       probe is fitted per value, the best by validation\n"
+    "                       macro-F1 becomes the head (a tie: the larger penalty)\n"
+    "  --probe-iters N      standalone: at most N L-BFGS iterations per probe fit\n"
+    "                       (default 1000; the fit stops earlier when it converges)\n"
     "\n"
     "model:\n"
     "  --pool MODE          pooler (default: tanh pooler on [CLS], exactly what\n"
@@ -150,13 +156,34 @@ static int parse_double(const char *opt, const char *s, double lo, double hi, do
     return 0;
 }
 
+/* --probe-l2: comma-separated penalties, each in [0, 1e3], at most GL_PROBE_L2_MAX */
+static int parse_l2_list(const char *s, gl_train_opts *o) {
+    int n = 0;
+    for (const char *p = s;; n++) {
+        char item[64];
+        size_t len = strcspn(p, ",");
+        if (n == GL_PROBE_L2_MAX || len == 0 || len >= sizeof item) {
+            fprintf(stderr, "gloss: --probe-l2 expects 1 to %d comma-separated numbers, got '%s'\n", GL_PROBE_L2_MAX,
+                    s);
+            return -1;
+        }
+        memcpy(item, p, len);
+        item[len] = 0;
+        if (parse_double("--probe-l2", item, 0, 1e3, &o->probe_l2[n]) != 0) return -1;
+        if (!p[len]) break;
+        p += len + 1;
+    }
+    o->n_probe_l2 = n + 1;
+    return 0;
+}
+
 int cmd_train(int argc, char **argv) {
     gl_train_opts o;
     gl_train_opts_default(&o);
     enum {
         O_MODEL = 256, O_DATA, O_OUT, O_TEXT, O_LABEL, O_VALF, O_LIMIT, O_POOL, O_CW, O_MAXLEN, O_EPOCHS, O_BATCH,
         O_LR, O_WD, O_SCHED, O_WARM, O_STEPE, O_STEPG, O_CLIP, O_PAT, O_SEED, O_EBATCH, O_RESUME, O_STOP, O_QUIET,
-        O_LOSS, O_LAMBDA, O_STANDALONE, O_GAMMA, O_SIGMA, O_SIGSAMPLE, O_VARIANT, O_TEMP, O_MARGIN, O_MINING, O_PROBE,
+        O_LOSS, O_LAMBDA, O_STANDALONE, O_GAMMA, O_SIGMA, O_SIGSAMPLE, O_VARIANT, O_TEMP, O_MARGIN, O_MINING, O_PROBE, O_PROBE_L2,
         O_MAPPTS, O_BUCKET, O_PADMAX, O_BF16, O_HEADLR
     };
     static const struct option opts[] = {
@@ -178,6 +205,7 @@ int cmd_train(int argc, char **argv) {
         {"sigma-sample", required_argument, 0, O_SIGSAMPLE}, {"gloss-variant", required_argument, 0, O_VARIANT},
         {"temperature", required_argument, 0, O_TEMP}, {"margin", required_argument, 0, O_MARGIN},
         {"triplet-mining", required_argument, 0, O_MINING}, {"probe-iters", required_argument, 0, O_PROBE},
+        {"probe-l2", required_argument, 0, O_PROBE_L2},
         {"map-points", required_argument, 0, O_MAPPTS}, {"bucket", no_argument, 0, O_BUCKET},
         {"pad-to-max", no_argument, 0, O_PADMAX}, {"bf16", no_argument, 0, O_BF16}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     optind = 1;
@@ -255,6 +283,7 @@ int cmd_train(int argc, char **argv) {
             else fprintf(stderr, "gloss train: --triplet-mining must be all or hard\n"), bad = 1;
             break;
         case O_PROBE: bad = cli_int("--probe-iters", optarg, 1, 100000, &o.probe_iters); break;
+        case O_PROBE_L2: bad = parse_l2_list(optarg, &o); break;
         case O_MAPPTS: bad = cli_int("--map-points", optarg, 0, 20000, &o.map_points); break;
         case O_BUCKET: o.bucket = 1; break;
         case O_PADMAX: o.pad_to_max = 1; break;

@@ -52,7 +52,9 @@ void gl_train_opts_default(gl_train_opts *o) {
     o->pool = GL_POOL_POOLER;
     o->class_weights = 1;
     gl_objective_default(&o->obj);
-    o->probe_iters = 300;
+    o->probe_iters = 1000;
+    o->n_probe_l2 = 4;
+    for (int i = 0; i < 4; i++) o->probe_l2[i] = pow(10.0, i - 4); /* 1e-4, 1e-3, 1e-2, 1e-1 */
     o->sigma_sample = 2000;
     o->map_points = 2000;
 }
@@ -277,6 +279,12 @@ static json_t *opts_json(const gl_train_opts *o) {
     json_object_set_new(j, "pad_to_max", json_boolean(o->pad_to_max));
     if (o->bf16) json_object_set_new(j, "bf16", json_true()); /* absent when off: older fingerprints stay valid */
     if (o->head_lr > 0) json_object_set_new(j, "head_lr", json_real(o->head_lr)); /* likewise */
+    if (o->obj.standalone) { /* the probe's settings decide the head */
+        json_t *l2 = json_array();
+        for (int i = 0; i < o->n_probe_l2; i++) json_array_append_new(l2, json_real(o->probe_l2[i]));
+        json_object_set_new(j, "probe", json_pack("{s:s, s:o, s:i}", "fit", "lbfgs", "l2", l2, "max_iters",
+                                                  o->probe_iters));
+    }
     return j;
 }
 
@@ -484,6 +492,7 @@ typedef struct {
     gl_objective obj;    /* the options' objective with sigma resolved */
     gloss_stats gstats;  /* G-Loss counters over the run (this process) */
     size_t sigma_used;   /* documents behind a heuristic sigma */
+    json_t *probe_log;   /* standalone: the probe fits of each epoch (this process) */
 } trainer;
 
 static void trainer_free(trainer *t) {
@@ -494,6 +503,7 @@ static void trainer_free(trainer *t) {
     free(t->decay);
     free(t->best);
     free(t->st.hist);
+    json_decref(t->probe_log);
 }
 
 /* A split holding documents idx[0..m) of s (labels and token ids copied). */
@@ -735,19 +745,68 @@ static int train_epoch(trainer *t, const gl_train_opts *o, int epoch, double *lo
     return rc != 0 ? -1 : interrupted ? 3 : 0;
 }
 
-/* Standalone mode: the head is a linear probe fitted on frozen training embeddings. */
-static int fit_probe(trainer *t, const gl_train_opts *o) {
+/* Standalone mode: the head is a linear probe fitted on frozen training
+ * embeddings, once per L2 penalty of o->probe_l2; the fit with the best
+ * validation macro-F1 becomes the head (ties: the stronger penalty). */
+static int fit_probe(trainer *t, const gl_train_opts *o, int epoch) {
     gl_bert *m = &t->model;
-    const gl_split *tr = &t->data.train;
-    const int C = m->cfg.hidden_size;
+    const gl_split *tr = &t->data.train, *va = &t->data.val;
+    const int C = m->cfg.hidden_size, K = t->data.K, nl = o->n_probe_l2;
+    const int choose = nl > 1 && va->n > 0;
     float *X = gl_malloc(sizeof(float) * tr->n * (size_t)C);
-    int rc = X ? gl_predict_split(m, tr, o->pool, o->eval_batch_size, NULL, X, o->quiet, "probe") : -1;
-    if (rc == 0) {
-        double l = gl_probe_fit(X, tr->label, tr->n, C, t->data.K, o->class_weights ? t->data.class_weights : NULL,
-                                o->probe_iters, 1e-4, m->p.cls_w, m->p.cls_b);
-        if (isnan(l)) rc = gl_error("linear probe failed (out of memory?)");
+    float *Xv = choose ? gl_malloc(sizeof(float) * va->n * (size_t)C) : NULL;
+    float *W = gl_malloc(sizeof(float) * ((size_t)K * C + K)), *logit = choose ? gl_malloc(sizeof(float) * K) : NULL;
+    int *pred = choose ? gl_malloc(sizeof(int) * va->n) : NULL;
+    int rc = X && W && (!choose || (Xv && logit && pred)) ? 0 : -1;
+    if (rc == 0) rc = gl_predict_split(m, tr, o->pool, o->eval_batch_size, NULL, X, o->quiet, "probe");
+    if (rc == 0 && choose) rc = gl_predict_split(m, va, o->pool, o->eval_batch_size, NULL, Xv, o->quiet, "probe val");
+    json_t *fits = json_array();
+    double best_f1 = -1.0;
+    int best = -1;
+    /* strongest penalty first, so that a tie keeps it */
+    for (int j = nl - 1; rc == 0 && j >= 0; j--) {
+        gl_probe_info info = {0};
+        float *b = W + (size_t)K * C;
+        rc = gl_probe_fit(X, tr->label, tr->n, C, K, o->class_weights ? t->data.class_weights : NULL, o->probe_iters,
+                          o->probe_l2[j], W, b, &info);
+        if (rc != 0) break;
+        double f1 = NAN;
+        if (choose) {
+            for (size_t i = 0; i < va->n; i++) {
+                linear_forward(logit, Xv + i * (size_t)C, W, b, 1, C, K);
+                int a = 0;
+                for (int k = 1; k < K; k++) a = logit[k] > logit[a] ? k : a;
+                pred[i] = a;
+            }
+            gl_metrics vm = {0};
+            rc = gl_metrics_compute(&vm, va->label, pred, va->n, K);
+            f1 = vm.macro_f1;
+            gl_metrics_free(&vm);
+            if (rc != 0) break;
+        }
+        json_array_append_new(fits, json_pack("{s:f, s:i, s:b, s:f, s:o}", "l2", o->probe_l2[j], "iterations",
+                                              info.iterations, "converged", info.converged, "loss", info.loss,
+                                              "val_macro_f1", choose ? json_real(f1) : json_null()));
+        if (!o->quiet)
+            fprintf(stderr, "probe l2 %g: %d L-BFGS iterations%s, loss %.5f%s", o->probe_l2[j], info.iterations,
+                    info.converged ? "" : " (stopped before the gradient test)", info.loss, choose ? "" : "\n");
+        if (!o->quiet && choose) fprintf(stderr, ", val macro-F1 %.4f\n", f1);
+        if (best < 0 || (choose && f1 > best_f1)) {
+            best = j;
+            best_f1 = f1;
+            memcpy(m->p.cls_w, W, sizeof(float) * (size_t)K * C);
+            memcpy(m->p.cls_b, b, sizeof(float) * K);
+        }
     }
-    free(X);
+    if (rc == 0) {
+        if (!o->quiet && choose) fprintf(stderr, "probe: l2 %g chosen\n", o->probe_l2[best]);
+        if (!t->probe_log) t->probe_log = json_array();
+        json_array_append_new(t->probe_log, json_pack("{s:i, s:f, s:o}", "epoch", epoch + 1, "l2", o->probe_l2[best],
+                                                       "fits", fits));
+    } else {
+        json_decref(fits);
+    }
+    free(X), free(Xv), free(W), free(logit), free(pred);
     return rc;
 }
 
@@ -885,7 +944,7 @@ int gl_train(const gl_train_opts *o) {
             break;
         }
         double train_s = gl_now() - t0;
-        if (t.obj.standalone && t.obj.kind != GL_LOSS_CE && (rc = fit_probe(&t, o)) != 0) break;
+        if (t.obj.standalone && t.obj.kind != GL_LOSS_CE && (rc = fit_probe(&t, o, epoch)) != 0) break;
         gl_metrics_free(&val);
         rc = evaluate(m, &t.data.val, o, &val, "validate", NULL);
         if (rc != 0) break;
@@ -934,6 +993,10 @@ int gl_train(const gl_train_opts *o) {
         if (rc == 0 && t.data.has_test) rc = evaluate(m, &t.data.test, o, &test, "test", emb);
         else if (rc == 0) rc = gl_predict_split(m, es, o->pool, o->eval_batch_size, NULL, emb, o->quiet, "embed");
         if (rc == 0) rc = embedding_report(&t, o, es, emb, t.data.has_test ? "test" : "val", &extra);
+        if (rc == 0 && t.probe_log) {
+            json_object_set_new(extra, "probe_fits", t.probe_log);
+            t.probe_log = NULL;
+        }
         free(emb);
         if (rc == 0) rc = write_metrics(o, &t.data, &val, t.data.has_test ? &test : NULL, &t.st, extra);
         if (rc == 0) rc = gl_hf_export(o->model_dir, o->out_dir, m, t.data.labels, t.data.K, o->pool);

@@ -11,6 +11,8 @@
 #include "train/dataset.h"
 #include "train/objective.h"
 
+#define GL_PROBE_L2_MAX 16
+
 typedef enum { GL_SCHED_CONSTANT = 0, GL_SCHED_STEP, GL_SCHED_LINEAR } gl_schedule;
 
 typedef struct {
@@ -33,7 +35,9 @@ typedef struct {
     int pad_to_max;       /* pad every training batch to max_length (for comparisons) */
     int bf16;             /* training steps' linear layers in bf16 (AVX512-BF16 only; opt-in) */
     gl_objective obj;     /* loss: cross-entropy, G-Loss, baselines; combined or standalone */
-    int probe_iters;      /* standalone: linear-probe iterations (default 300) */
+    int probe_iters;      /* standalone: at most this many L-BFGS iterations per probe fit (default 1000) */
+    int n_probe_l2;       /* standalone: the probe's L2 penalties tried; the best by validation macro-F1 wins */
+    double probe_l2[GL_PROBE_L2_MAX];
     size_t sigma_sample;  /* documents used for the sigma heuristics (default 2000) */
     int map_points;       /* at most this many test points in the t-SNE map (default 2000; 0: no map) */
 } gl_train_opts;
