@@ -37,4 +37,12 @@ static inline double *fx_f64(const gl_safetensors *st, const char *name, int64_t
     return d;
 }
 
+/* fx_f64 of tensor "case<k>.<suffix>": the per-case tensors of the fixture
+ * files that hold numbered cases. */
+static inline double *fx_case_f64(const gl_safetensors *st, int k, const char *suffix, int64_t *numel) {
+    char name[96];
+    snprintf(name, sizeof name, "case%d.%s", k, suffix);
+    return fx_f64(st, name, numel);
+}
+
 #endif

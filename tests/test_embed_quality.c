@@ -51,17 +51,13 @@ static void test_fixture(void) {
         ncases++;
         int64_t nx = 0, ny = 0, ns = 0, np = 0, npc = 0;
         double *Xd = fx_f64(&st, name, &nx);
-#define LOAD(var, suffix, cnt)                                 \
-    snprintf(name, sizeof name, "case%d." suffix, k);          \
-    double *var = fx_f64(&st, name, cnt);
-        LOAD(yd, "y", &ny)
-        LOAD(Kd, "K", NULL)
-        LOAD(sref, "samples", &ns)
-        LOAD(score, "score", NULL)
-        LOAD(per_ref, "per_class", &npc)
-        LOAD(macro_ref, "macro", NULL)
-        LOAD(pca_ref, "pca", &np)
-#undef LOAD
+        double *yd = fx_case_f64(&st, k, "y", &ny);
+        double *Kd = fx_case_f64(&st, k, "K", NULL);
+        double *sref = fx_case_f64(&st, k, "samples", &ns);
+        double *score = fx_case_f64(&st, k, "score", NULL);
+        double *per_ref = fx_case_f64(&st, k, "per_class", &npc);
+        double *macro_ref = fx_case_f64(&st, k, "macro", NULL);
+        double *pca_ref = fx_case_f64(&st, k, "pca", &np);
         if (!Xd || !yd || !Kd || !sref || !score || !per_ref || !macro_ref || !pca_ref) {
             CHECK_MSG(0, "case %d: missing tensors", k);
             free(Xd), free(yd), free(Kd), free(sref), free(score), free(per_ref), free(macro_ref), free(pca_ref);

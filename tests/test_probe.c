@@ -50,18 +50,14 @@ static void test_fixture(void) {
         ncases++;
         int64_t nx = 0, ny = 0, nw = 0;
         double *Xd = fx_f64(&st, name, &nx);
-#define LOAD(var, suffix, cnt)                        \
-    snprintf(name, sizeof name, "case%d." suffix, k); \
-    double *var = fx_f64(&st, name, cnt);
-        LOAD(yd, "y", &ny)
-        LOAD(Kd, "K", NULL)
-        LOAD(cw, "class_w", NULL)
-        LOAD(wtd, "weighted", NULL)
-        LOAD(l2, "l2", NULL)
-        LOAD(Wref, "W", &nw)
-        LOAD(bref, "b", NULL)
-        LOAD(lref, "loss", NULL)
-#undef LOAD
+        double *yd = fx_case_f64(&st, k, "y", &ny);
+        double *Kd = fx_case_f64(&st, k, "K", NULL);
+        double *cw = fx_case_f64(&st, k, "class_w", NULL);
+        double *wtd = fx_case_f64(&st, k, "weighted", NULL);
+        double *l2 = fx_case_f64(&st, k, "l2", NULL);
+        double *Wref = fx_case_f64(&st, k, "W", &nw);
+        double *bref = fx_case_f64(&st, k, "b", NULL);
+        double *lref = fx_case_f64(&st, k, "loss", NULL);
         if (!Xd || !yd || !Kd || !cw || !wtd || !l2 || !Wref || !bref || !lref) {
             CHECK_MSG(0, "case %d: missing tensors", k);
         } else {
