@@ -5,6 +5,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "io/safetensors.h"
 #include "util/error.h"
@@ -43,6 +44,29 @@ static inline double *fx_case_f64(const gl_safetensors *st, int k, const char *s
     char name[96];
     snprintf(name, sizeof name, "case%d.%s", k, suffix);
     return fx_f64(st, name, numel);
+}
+
+/* Opens a fixture file and checks that its metadata names the script that
+ * wrote it. Returns 0, or -1 after printing why (st is then closed). */
+static inline int fx_open_from(gl_safetensors *st, const char *path, const char *script) {
+    if (gl_st_open(st, path) != 0) {
+        fprintf(stderr, "cannot open fixture %s: %s\n", path, gl_error_message());
+        return -1;
+    }
+    if (!st->metadata_json || !strstr(st->metadata_json, script)) {
+        fprintf(stderr, "fixture %s: its metadata does not name %s\n", path, script);
+        gl_st_close(st);
+        return -1;
+    }
+    return 0;
+}
+
+/* The tensor "case<k>.<suffix>", or NULL: the loops over numbered cases stop
+ * at the first k without one. */
+static inline const gl_st_tensor *fx_case(const gl_safetensors *st, int k, const char *suffix) {
+    char name[96];
+    snprintf(name, sizeof name, "case%d.%s", k, suffix);
+    return gl_st_find(st, name);
 }
 
 #endif

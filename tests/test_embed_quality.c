@@ -36,21 +36,18 @@ static double normal(gl_rng *r) {
 
 static void test_fixture(void) {
     gl_safetensors st;
-    if (gl_st_open(&st, FIXTURE) != 0) {
-        CHECK_MSG(0, "cannot open %s: %s", FIXTURE, gl_error_message());
+    if (fx_open_from(&st, FIXTURE, "make_embed_quality_fixtures.py") != 0) {
+        CHECK(0);
         return;
     }
-    CHECK(st.metadata_json && strstr(st.metadata_json, "make_embed_quality_fixtures.py"));
     double worst_s = 0, worst_agg = 0, worst_pca = 0;
     int ncases = 0;
     for (int k = 0;; k++) {
-        char name[64];
-        snprintf(name, sizeof name, "case%d.X", k);
-        const gl_st_tensor *tx = gl_st_find(&st, name);
+        const gl_st_tensor *tx = fx_case(&st, k, "X");
         if (!tx) break;
         ncases++;
         int64_t nx = 0, ny = 0, ns = 0, np = 0, npc = 0;
-        double *Xd = fx_f64(&st, name, &nx);
+        double *Xd = fx_case_f64(&st, k, "X", &nx);
         double *yd = fx_case_f64(&st, k, "y", &ny);
         double *Kd = fx_case_f64(&st, k, "K", NULL);
         double *sref = fx_case_f64(&st, k, "samples", &ns);

@@ -36,20 +36,17 @@ static int argmax_row(const double *X, const double *W, const double *b, int C, 
 
 static void test_fixture(void) {
     gl_safetensors st;
-    if (gl_st_open(&st, FIXTURE) != 0) {
-        CHECK_MSG(0, "cannot open %s: %s", FIXTURE, gl_error_message());
+    if (fx_open_from(&st, FIXTURE, "make_probe_fixtures.py") != 0) {
+        CHECK(0);
         return;
     }
-    CHECK(st.metadata_json && strstr(st.metadata_json, "make_probe_fixtures.py"));
     int ncases = 0;
     for (int k = 0;; k++) {
-        char name[64];
-        snprintf(name, sizeof name, "case%d.X", k);
-        const gl_st_tensor *tx = gl_st_find(&st, name);
+        const gl_st_tensor *tx = fx_case(&st, k, "X");
         if (!tx) break;
         ncases++;
         int64_t nx = 0, ny = 0, nw = 0;
-        double *Xd = fx_f64(&st, name, &nx);
+        double *Xd = fx_case_f64(&st, k, "X", &nx);
         double *yd = fx_case_f64(&st, k, "y", &ny);
         double *Kd = fx_case_f64(&st, k, "K", NULL);
         double *cw = fx_case_f64(&st, k, "class_w", NULL);
