@@ -30,7 +30,10 @@ GRID.json (see experiments/*.json):
     keep_checkpoints  keep checkpoint.safetensors of finished cells (default false)
     records   a directory, kept under version control, that holds the small
               record files of every finished cell (RECORD_FILES below) in
-              the same DATASET/LOSS[@SETTING]/seedS layout (default: none)
+              the same DATASET/LOSS[@SETTING]/seedS layout (default: none);
+              grids that share `out` should share it too, so a cell they
+              have in common (the baseline) is recorded once and counts for
+              each
 
 Each cell runs in OUT/DATASET/LOSS[@SETTING]/seedS/ and records its exact
 command in command.json. A cell whose metrics.json exists is finished and is
