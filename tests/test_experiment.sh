@@ -3,7 +3,8 @@
 # against SciPy's values (tests/fixtures/experiment/stats.json, made by
 # tools/make_stats_fixtures.py), a 2-loss x 2-seed grid on the tiny model and
 # the sample data (report files, no cell rerun, conflicting settings refused),
-# resuming an interrupted cell to the numbers of an uninterrupted one, the
+# resuming an interrupted cell to the numbers of an uninterrupted one (and
+# reporting it as in progress before), the
 # CPU-time record of each cell's runs (runs.json), and the records kept apart
 # from `out` (report and no rerun from them alone).
 set -u
@@ -230,10 +231,27 @@ OMP_NUM_THREADS=1 "$G" train --model tests/fixtures/model/tiny --data data/sampl
     --epochs 2 --max-length 32 --batch-size 16 --limit-train 96 --lr 1e-3 --map-points 40 \
     --seed 3 --stop-after 1 --quiet >/dev/null 2>&1
 [ $? -eq 3 ] || fail "--stop-after did not leave a checkpoint"
+# before it finishes, the report lists it in progress and draws it dashed
+python3 tools/experiment.py report "$T/c.json" >"$T/rep-c" 2>&1 || fail "report of an unfinished grid failed"
+grep -q "No cell has finished yet" "$T/c/results-c.md" \
+    && grep -q "^| sample | ce | default | 3 | 1 | " "$T/c/results-c.md" \
+    && grep -q 'ce seed 3 (running)' "$T/c/results-c-convergence-sample.svg" \
+    && grep -q 'stroke-dasharray' "$T/c/results-c-convergence-sample.svg" \
+    || fail "the cell in progress is not reported: $(cat "$T/rep-c")"
+python3 - "$T/c" <<'PY' || fail "in_progress in results-c.json"
+import json, sys
+j = json.load(open(sys.argv[1] + "/results-c.json"))
+assert j["rows"] == [] and len(j["in_progress"]) == 1, j["in_progress"]
+p = j["in_progress"][0]
+assert (p["loss"], p["seed"], p["epochs"], p["best_epoch"]) == ("ce", 3, 1, 1), p
+assert 0 <= p["best_val_macro_f1"] <= 1 and len(p["val_curve"]) == 1, p
+PY
 python3 tools/experiment.py run "$T/c.json" >"$T/run4" 2>&1 || fail "resuming grid failed"
 grep -q "(resuming)" "$T/run4" || fail "the partial cell was not resumed"
 # its first run was not the runner's, so its CPU time is unknown, not a part
 python3 - "$T/c" <<'PY' || fail "a cell with an unrecorded run got a CPU time"
+import json as _j, sys as _s
+assert _j.load(open(_s.argv[1] + "/results-c.json"))["in_progress"] == []  # finished now
 import csv, json, sys
 runs = json.load(open(sys.argv[1] + "/sample/ce/seed3/runs.json"))
 assert len(runs) == 1 and runs[0]["resumed"] and runs[0]["checkpoint_at_start"], runs

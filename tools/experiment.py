@@ -62,8 +62,12 @@ macro-F1, a two-sided paired t-test (the primary test) and the exact two-sided
 Wilcoxon signed-rank test (which cannot reach p < 0.05 with fewer than 6
 seeds). Cells with a probe.json (tools/probe.py: a linear probe on the run's
 frozen embeddings) add a "Linear probe" table: probe test accuracy and macro-F1,
-paired against the baseline's probes. Pictures: OUT/results-GRID-convergence-DATASET.svg (validation macro-F1 by epoch,
-mean over seeds, one line per loss).
+paired against the baseline's probes. Cells started and not finished that have
+logged an epoch (a long cell stopped, or one still running) are listed under
+"In progress" (epochs logged, best and last validation macro-F1) and enter no
+table or test. Pictures: OUT/results-GRID-convergence-DATASET.svg (validation
+macro-F1 by epoch, mean over seeds, one line per loss; a dashed line per cell in
+progress).
 
 Standard library only.
 """
@@ -538,6 +542,40 @@ def read_cell(out):
     }
 
 
+def read_progress(out):
+    """The epochs an unfinished cell has logged so far (its epochs.csv, which
+    gloss rewrites after every epoch), [] where it has none or it is unreadable."""
+    try:
+        with open(os.path.join(out, "epochs.csv")) as f:
+            return [{"epoch": int(row["epoch"]), "val_macro_f1": float(row["val_macro_f1"]),
+                     "seconds": float(row["seconds"])} for row in csv.DictReader(f)]
+    except (OSError, KeyError, TypeError, ValueError):
+        return []
+
+
+def in_progress(g):
+    """Cells started but not finished that have logged an epoch: a long grid
+    (the paper's protocol runs up to 200 epochs) shows how far each has got.
+    They enter no table or test, only this list and the convergence pictures."""
+    got = []
+    for c in cells(g):
+        state, out, _, _ = cell_state(g, c)
+        if state not in ("partial", "todo"):
+            continue
+        epochs = read_progress(out)
+        if not epochs:
+            continue
+        best = max(epochs, key=lambda e: e["val_macro_f1"])
+        ds, loss, setting, seed = c
+        got.append({"dataset": ds, "loss": loss, "setting": setting, "seed": seed,
+                    "epochs": len(epochs), "best_epoch": best["epoch"],
+                    "best_val_macro_f1": best["val_macro_f1"],
+                    "last_val_macro_f1": epochs[-1]["val_macro_f1"],
+                    "seconds_per_epoch": mean([e["seconds"] for e in epochs]),
+                    "val_curve": [e["val_macro_f1"] for e in epochs]})
+    return got
+
+
 def paired_values(got, base, key):
     """(this loss, baseline) values of `key` over the seeds where both have one."""
     return [(v[key], base[s][key]) for s, v in got
@@ -618,7 +656,7 @@ def cpu_cell(r):
                                       else f" ({r['cpu_minutes_n']} of {r['n']})")
 
 
-def markdown(g, rows):
+def markdown(g, rows, progress=()):
     lines = [f"# {g['name']}", "",
              f"Model `{g['model']}`; every cell: `gloss train {' '.join(map(str, g['common']))}`"
              f" plus its dataset, loss and setting arguments and `--seed S`; "
@@ -634,7 +672,7 @@ def markdown(g, rows):
     head = ("| dataset | loss | setting | seeds | test acc | test macro-F1 | Δ F1 vs "
             f"{g['baseline']} | p(t) | p(W) | silhouette | best epoch | s to best | s/epoch "
             "| CPU min |")
-    lines += [head, "|" + "---|" * 14]
+    lines += [head, "|" + "---|" * 14] if rows else ["No cell has finished yet."]
     for r in rows:
         delta = r.get("diff_macro_f1_mean")
         lines.append(
@@ -647,7 +685,7 @@ def markdown(g, rows):
             f"{pm(r, 'seconds_to_best', 1)} | {pm(r, 'seconds_per_epoch', 1)} | "
             f"{cpu_cell(r)} |")
     seeds = [str(x) for x in g["seeds"]]
-    lines += ["", "## Per seed", "",
+    lines += [] if not rows else ["", "## Per seed", "",
               "Test macro-F1 / accuracy of each finished cell.", "",
               "| dataset | loss | setting | " + " | ".join(f"seed {x}" for x in seeds) + " |",
               "|" + "---|" * (3 + len(seeds))]
@@ -656,6 +694,16 @@ def markdown(g, rows):
         lines.append(f"| {r['dataset']} | {r['loss']} | {r['setting']} | " + " | ".join(
             f"{got[x]['test_macro_f1']:.2f} / {got[x]['test_accuracy']:.2f}" if x in got else ""
             for x in seeds) + " |")
+    if progress:
+        lines += ["", "## In progress", "",
+                  "Cells started and not finished (stopped, or still running): the epochs "
+                  "they have logged. Not in the tables above until they finish.", "",
+                  "| dataset | loss | setting | seed | epochs logged | best val macro-F1 (epoch) "
+                  "| last val macro-F1 | s/epoch |", "|" + "---|" * 8]
+        for r in progress:
+            lines.append(f"| {r['dataset']} | {r['loss']} | {r['setting']} | {r['seed']} | "
+                         f"{r['epochs']} | {r['best_val_macro_f1']:.4f} ({r['best_epoch']}) | "
+                         f"{r['last_val_macro_f1']:.4f} | {r['seconds_per_epoch']:.1f} |")
     probed = [r for r in rows if r["probe_n"]]
     if probed:
         lines += ["", "## Linear probe", "",
@@ -724,11 +772,22 @@ def esc(s):
     return str(s).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def epoch_ticks(n_ep):
+    """The epochs (1-based) that get a label on the x axis: every one up to 20,
+    else the first and the multiples of a round step, about 10 labels."""
+    if n_ep <= 20:
+        return list(range(1, n_ep + 1))
+    step = next(s for s in (2, 5, 10, 20, 50, 100, 200, 500, 1000) if n_ep / s <= 12)
+    return [1] + list(range(step, n_ep + 1, step))
+
+
 def convergence_svg(title, series):
-    """Validation macro-F1 by epoch; series = [(label, [values...])]."""
+    """Validation macro-F1 by epoch; series = [(label, [values...])] or
+    (label, values, dashed) where dashed marks a cell not yet finished."""
     W, H, L, R, T, B = 700, 400, 60, 230, 40, 50
-    ys = [v for _, vs in series for v in vs]
-    n_ep = max(len(vs) for _, vs in series)
+    series = [(s[0], s[1], len(s) > 2 and s[2]) for s in series]
+    ys = [v for _, vs, _ in series for v in vs]
+    n_ep = max(len(vs) for _, vs, _ in series)
     lo, hi = min(ys), max(ys)
     pad = max(0.005, (hi - lo) * 0.08)
     lo, hi = max(0.0, lo - pad), min(1.0, hi + pad)
@@ -744,20 +803,21 @@ def convergence_svg(title, series):
         v = lo + (hi - lo) * k / 5
         o.append(f'<line x1="{L}" y1="{py(v):.1f}" x2="{W - R}" y2="{py(v):.1f}" stroke="#ddd"/>')
         o.append(f'<text x="{L - 6}" y="{py(v) + 4:.1f}" text-anchor="end">{v:.3f}</text>')
-    for e in range(n_ep):
-        o.append(f'<text x="{px(e):.1f}" y="{H - B + 18}" text-anchor="middle">{e + 1}</text>')
+    for e in epoch_ticks(n_ep):
+        o.append(f'<text x="{px(e - 1):.1f}" y="{H - B + 18}" text-anchor="middle">{e}</text>')
     o.append(f'<text x="{(L + W - R) / 2}" y="{H - 12}" text-anchor="middle">epoch</text>')
     o.append(f'<text x="16" y="{(T + H - B) / 2}" text-anchor="middle" '
              f'transform="rotate(-90 16 {(T + H - B) / 2})">validation macro-F1</text>')
-    for i, (label, vs) in enumerate(series):
+    for i, (label, vs, dashed) in enumerate(series):
         col = PALETTE[i % len(PALETTE)]
+        dash = ' stroke-dasharray="6 4"' if dashed else ""
         pts = " ".join(f"{px(e):.1f},{py(v):.1f}" for e, v in enumerate(vs))
-        o.append(f'<polyline points="{pts}" fill="none" stroke="{col}" stroke-width="2"/>')
+        o.append(f'<polyline points="{pts}" fill="none" stroke="{col}" stroke-width="2"{dash}/>')
         for e, v in enumerate(vs):
             o.append(f'<circle cx="{px(e):.1f}" cy="{py(v):.1f}" r="3" fill="{col}"/>')
         y = T + 10 + 18 * i
         o.append(f'<line x1="{W - R + 12}" y1="{y}" x2="{W - R + 32}" y2="{y}" '
-                 f'stroke="{col}" stroke-width="2"/>')
+                 f'stroke="{col}" stroke-width="2"{dash}/>')
         o.append(f'<text x="{W - R + 38}" y="{y + 4}">{esc(label)}</text>')
     o.append("</svg>")
     return "\n".join(o) + "\n"
@@ -766,25 +826,28 @@ def convergence_svg(title, series):
 def report(g):
     sync_records(g)
     rows = summarise(g)
+    progress = in_progress(g)
     os.makedirs(g["out"], exist_ok=True)
-    if not rows:
+    if not rows and not progress:
         print("no finished cells yet")
         return 0
+    name = lambda r: r["loss"] if r["setting"] == "default" else f"{r['loss']}@{r['setting']}"
     pictures = []
     for ds in g["datasets"]:
-        series = [((r["loss"] if r["setting"] == "default" else f"{r['loss']}@{r['setting']}")
-                   + f" ({r['n']} seed{'s' if r['n'] > 1 else ''})",
+        series = [(name(r) + f" ({r['n']} seed{'s' if r['n'] > 1 else ''})",
                    r["val_macro_f1_by_epoch"]) for r in rows if r["dataset"] == ds]
+        series += [(f"{name(r)} seed {r['seed']} (running)", r["val_curve"], True)
+                   for r in progress if r["dataset"] == ds]
         if series:
             p = os.path.join(g["out"], f"{g['report']}-convergence-{ds}.svg")
             write_atomic(p, convergence_svg(f"{ds}: validation macro-F1 (mean over seeds)", series))
             pictures.append(p)
-    md = markdown(g, rows)
+    md = markdown(g, rows, progress)
     base = os.path.join(g["out"], g["report"])
     write_atomic(base + ".md", md)
     write_atomic(base + ".csv", csv_text(rows))
     write_atomic(base + ".json",
-                 json.dumps({"grid": g, "rows": rows}, indent=1) + "\n")
+                 json.dumps({"grid": g, "rows": rows, "in_progress": progress}, indent=1) + "\n")
     print(md.split("\n## Pictures")[0].rstrip())
     print("wrote " + ", ".join([f"{base}.{e}" for e in ("md", "csv", "json")]
                                + pictures))
