@@ -228,8 +228,11 @@ static void test_degenerate_fixture(void) {
         gcase c;
         load_case(&c, prefix);
         snprintf(nm, sizeof nm, "%s.expect", prefix);
-        double *ex = need(nm, NULL);
-        int skip = (int)ex[0], low = (int)ex[1], clamped = (int)ex[2], values = (int)ex[3];
+        int64_t nex = 0;
+        double *ex = need(nm, &nex);
+        CHECK_MSG(nex == 5, "%s.expect has %lld entries, expected 5", prefix, (long long)nex);
+        int skip = (int)ex[0], clamped = (int)ex[2], values = (int)ex[3];
+        int lows[2] = {(int)ex[1], (int)ex[4]}; /* paper, reference */
         free(ex);
         printf(" %s: %s\n", prefix, describe(prefix));
         size_t nn = (size_t)c.B * c.C;
@@ -246,7 +249,8 @@ static void test_degenerate_fixture(void) {
             CHECK(s.skipped_no_hidden == (skip == 1));
             CHECK(s.skipped_no_labelled == (skip == 2));
             CHECK(s.skipped_singular == (skip == 3));
-            CHECK_MSG(s.low_degree == low, "%s %s low_degree %ld, expected %d", prefix, VNAME[v], s.low_degree, low);
+            CHECK_MSG(s.low_degree == lows[v], "%s %s low_degree %ld, expected %d", prefix, VNAME[v], s.low_degree,
+                      lows[v]);
             long want_clamped = (skip == 0 && v == GLOSS_VARIANT_PAPER) ? clamped : 0;
             CHECK_MSG(s.clamped == want_clamped, "%s %s clamped %ld", prefix, VNAME[v], s.clamped);
             if (skip) {
@@ -345,20 +349,31 @@ static void test_degenerate_extra(void) {
         G = gloss_loss(&p, hz, y, lab, 8, 4, 3, NULL, 1.0, dh, NULL, &sk);
         CHECK(sk == 0 && isfinite(G) && all_finite(dh, 32));
 
-        /* sigma = 1e-3 on a spread batch: every degree underflows to 0; T = 0,
-         * F_U = 0: paper -log(prob_floor) with every hidden node clamped,
-         * reference log K; the gradient is 0 */
-        gloss_params pt = params(1e-3, (gloss_variant)v);
+        /* sigma = 1e-4 on a spread batch: every plain kernel entry underflows
+         * to 0. Paper: T is the row softmax, here exactly "go to the nearest
+         * neighbour", no node isolated, F_U one-hot: equal to the result of
+         * iterating F <- T F. Reference: every degree is 0 even after the
+         * global shift except the closest pair's; T = 0 elsewhere, the
+         * gradient is 0 where nothing is connected. */
+        gloss_params pt = params(1e-4, (gloss_variant)v);
         gloss_stats s3 = {0};
         G = gloss_loss(&pt, h, y, lab, 8, 4, 3, NULL, 1.0, dh, &s3, &sk);
-        CHECK(sk == 0 && s3.low_degree == 8 && all_zero(dh, 32));
+        CHECK(isfinite(G) && all_finite(dh, 32));
         if (v == GLOSS_VARIANT_PAPER) {
-            CHECK_NEAR(G, -log(prob_floor), 1e-13);
-            CHECK(s3.clamped == 3);
-        } else {
-            CHECK_NEAR(G, log(3.0), 1e-15);
-            CHECK(s3.clamped == 0);
-        }
+            CHECK_MSG(s3.low_degree == 0, "paper, sigma 1e-4: low_degree %ld", s3.low_degree);
+            double Fs[8 * 3], Fi[8 * 3];
+            int nu = gloss_propagate(&pt, h, y, lab, 8, 4, 3, 0, Fs);
+            int ni = gloss_propagate(&pt, h, y, lab, 8, 4, 3, 200, Fi);
+            if (nu > 0 && sk == 0) {
+                CHECK(ni == nu);
+                for (int k = 0; k < nu * 3; k++) {
+                    CHECK_NEAR(Fs[k], Fi[k], 1e-9);
+                    CHECK(fabs(Fs[k]) < 1e-9 || fabs(Fs[k] - 1.0) < 1e-9); /* one-hot */
+                }
+            } else
+                CHECK_MSG(s3.skipped_singular == 1, "paper, sigma 1e-4: neither solved nor singular");
+        } else
+            CHECK(s3.low_degree >= 6 && s3.clamped == 0);
 
         /* labels outside [0, K): a hidden one is left out, a visible one adds
          * no row of Y_L; never a crash or NaN */

@@ -15,8 +15,13 @@ with respect to the raw embeddings h comes from autograd:
     e      = h / clamp_min(|h|, 1e-12)                       (row-wise)
     d2_ij  = sum_c (e_ic - e_jc)^2
     W      = exp(-d2 / (2 sigma^2)) * (1 - I)
-    paper:      T = W / rowsum(W)
-    reference:  A = W + W^T ; S = diag(a^-1/2) A diag(a^-1/2), a = rowsum(A);
+    paper:      T = W / rowsum(W), evaluated as torch.softmax of -d2 / (2 sigma^2)
+                over each row with the diagonal masked to -inf: the same
+                matrix, with no underflow for any sigma (no node is isolated)
+    reference:  W is evaluated as exp(-(d2 - m) / (2 sigma^2)), m = the
+                smallest off-diagonal d2 (detached): one global scale of W,
+                which the chain below is invariant to;
+                A = W + W^T ; S = diag(a^-1/2) A diag(a^-1/2), a = rowsum(A);
                 S = S / colsum(S) ; T = S / rowsum(S)
     F_U    = torch.linalg.solve(I - T_UU, T_UL Y_L)          (Y_L one-hot)
     paper:      G = -sum_U w_y log(clamp_min(F_U[i, y_i], 1e-10)) / sum_U w_y
@@ -24,10 +29,9 @@ with respect to the raw embeddings h comes from autograd:
 The labelled mask and the class weights are given explicitly in each case.
 torch.autograd.gradcheck validates the reference on two small cases.
 
-Degree guard (used only for the low-degree degenerate case, and checked to be a
-no-op everywhere else): a node whose degree (paper: rowsum W; reference:
-rowsum A) is below 1e-300 is isolated: its row of T is zero (reference: its
-row and column of S are zero); in the reference chain a column or row sum of S
+Degree guard of the reference variant (used only for the degenerate cases, and
+checked to be a no-op everywhere else): a node whose degree (rowsum A) is below
+1e-300 is isolated: its row and column of S are zero; a column or row sum of S
 or of the column-normalised matrix below 1e-300 likewise gives a zero
 column/row. This is the behaviour documented in src/loss/gloss.c.
 
@@ -47,12 +51,14 @@ case{i}.reference.loss, case{i}.reference.grad   same, reference variant
 case{i}.paper.F, case{i}.reference.F  F64 (|U|, K)  the propagated F_U, rows
                                  in increasing node order
 deg{j}.h, .y, .labelled, .class_w, .sigma         as above
-deg{j}.expect       I64 (4)      [skip, low_degree, clamped_paper, has_values]
+deg{j}.expect       I64 (5)      [skip, low_degree_paper, clamped_paper, has_values,
+                                  low_degree_reference]
                                  skip: 0 none, 1 U empty (skipped_no_hidden),
                                  2 L empty (skipped_no_labelled),
                                  3 singular / ill-conditioned (skipped_singular);
-                                 low_degree: expected gloss_stats.low_degree
-                                 (per call, only meaningful when skip is 0 or 3);
+                                 low_degree_*: expected gloss_stats.low_degree
+                                 (per call, only meaningful when skip is 0 or 3;
+                                 always 0 for the paper variant);
                                  clamped_paper: expected gloss_stats.clamped for
                                  the paper variant (when skip is 0);
                                  has_values: 1 if deg{j}.paper.* and
@@ -69,8 +75,11 @@ class (true gradient exactly 0); two pairs of identical normalised embeddings
 (one pair with different raw norms); sigma = 0.05 with an outlier whose degree
 is ~1e-130 (near underflow, still normal) inside a tight group; sigma = 50.
 degenerate (C side only): U empty; L empty; sigma = 1e-3 with exactly-zero and
-subnormal degrees (four isolated nodes) next to a tight well-connected group
-(expected values from the guarded reference); an exactly singular I - T_UU
+subnormal plain degrees (four nodes isolated in the reference variant, none in
+the paper one) next to a tight well-connected group (expected values from the
+guarded reference); sigma = 0.03 on a spread batch of 32, where every row of
+the plain kernel lies below 1e-300 (the regime dicm reaches on R52); an
+exactly singular I - T_UU
 (two identical hidden nodes whose edges to L underflow to 0); an
 ill-conditioned one (edges to L ~ 1e-14).
 """
@@ -88,15 +97,9 @@ RCOND_MIN = 1e-12
 TINY = 1e-300
 
 
-def transition(W, variant, guard):
-    """T from W. With guard, nodes of tiny degree are isolated (see docstring)."""
-    if variant == "paper":
-        d = W.sum(1)
-        if not guard:
-            return W / d[:, None], torch.zeros(W.shape[0], dtype=torch.bool)
-        low = d < TINY
-        ds = torch.where(low, torch.ones_like(d), d)
-        return torch.where(low[:, None], torch.zeros_like(W), W / ds[:, None]), low
+def transition(W, guard):
+    """T from W, reference variant. With guard, nodes of tiny degree are
+    isolated (see docstring)."""
     A = W + W.T
     a = A.sum(1)
     if not guard:
@@ -121,8 +124,13 @@ def graph(h, sigma, variant, guard):
     B = h.shape[0]
     e = h / h.norm(dim=1, keepdim=True).clamp_min(1e-12)
     d2 = (e[:, None, :] - e[None, :, :]).pow(2).sum(-1)
-    W = torch.exp(-d2 / (2 * sigma * sigma)) * (1 - torch.eye(B))
-    return transition(W, variant, guard)
+    off = ~torch.eye(B, dtype=torch.bool)
+    if variant == "paper":
+        z = torch.where(off, -d2 / (2 * sigma * sigma), torch.full_like(d2, -math.inf))
+        return torch.softmax(z, dim=1), torch.zeros(B, dtype=torch.bool)
+    m = d2.detach()[off].min()
+    W = torch.exp(-(d2 - m) / (2 * sigma * sigma)) * off
+    return transition(W, guard)
 
 
 def gloss_torch(h, y, lab, w, sigma, variant, guard=False):
@@ -281,14 +289,14 @@ def main():
                                             atol=1e-7, rtol=1e-6)
 
     # ---------------- degenerate cases (C side) ----------------
-    degs = []  # (desc, h, y, lab, w, sigma, expect[skip, low, clamped_paper], values?)
+    degs = []  # (desc, h, y, lab, w, sigma, expect[skip, low_paper, clamped_paper], values?, low_reference)
     B, C, K = 6, 8, 2
     h = torch.randn(B, C, generator=gen)
     y = torch.tensor([0, 1, 0, 1, 0, 1])
     degs.append(("U empty (every node labelled)", h, y, torch.ones(B, dtype=torch.uint8), torch.ones(K), 0.5,
-                 [1, 0, 0], False))
+                 [1, 0, 0], False, 0))
     degs.append(("L empty (no node labelled)", h, y, torch.zeros(B, dtype=torch.uint8), torch.ones(K), 0.5,
-                 [2, 0, 0], False))
+                 [2, 0, 0], False, 0))
 
     # sigma = 1e-3 (2 sigma^2 = 2e-6): nodes 0..3 a tight group (d2 ~ 1e-5);
     # 4, 5 a pair at d2 = 1.44e-3 (W = exp(-720), subnormal degree); 6, 7 isolated
@@ -307,8 +315,25 @@ def main():
     h = h * (0.5 + 2.5 * torch.rand(B, 1, generator=gen))
     y = torch.tensor([0, 1, 0, 1, 2, 2, 0, 1])
     lab = torch.tensor([1, 1, 0, 0, 0, 1, 0, 1], dtype=torch.uint8)
-    degs.append(("sigma=1e-3: nodes 4..7 low degree (subnormal or 0), group 0..3 connected", h, y, lab,
-                 torch.tensor([1.0, 1.3, 0.6]), 1e-3, [0, 4, 2], True))
+    degs.append(("sigma=1e-3: nodes 4..7 of subnormal or 0 plain degree (reference: isolated), group 0..3 tight",
+                 h, y, lab, torch.tensor([1.0, 1.3, 0.6]), 1e-3, [0, 0, None], True, 4))
+
+    # sigma = 0.03 (2 sigma^2 = 1.8e-3) on a spread batch of 32 (8 classes, C =
+    # 64): nearest neighbours at d2 > 1.3, so every row of the plain kernel is
+    # below 1e-300; the paper variant must still propagate (own generator)
+    g2 = torch.Generator().manual_seed(7)
+    B, C, K = 32, 64, 8
+    y = torch.arange(B) % K
+    y = y[torch.randperm(B, generator=g2)]
+    h = clustered(g2, B, C, K, y, 0.3, 1.0)
+    lab = random_labelled(g2, B, 0.7, y)
+    e = h / h.norm(dim=1, keepdim=True)
+    d2 = (e[:, None, :] - e[None, :, :]).pow(2).sum(-1) + 10 * torch.eye(B)
+    under = (torch.exp(-d2.min(1).values / (2 * 0.03 ** 2)) < TINY).sum().item()
+    print(f"sigma=0.03 case: {under} of {B} rows of the plain kernel below {TINY:g}")
+    assert under == B
+    degs.append(("sigma=0.03 on a spread batch of 32: every plain kernel row below 1e-300", h, y, lab,
+                 0.5 + 1.5 * torch.rand(K, generator=g2), 0.03, [0, 0, None], True, None))
 
     # exactly singular: hidden nodes 0, 1 identical, orthogonal to the labelled
     # group 2..4; with sigma = 0.03 exp(-2 / 0.0018) == 0, so T_UU = [[0,1],[1,0]]
@@ -324,7 +349,7 @@ def main():
     y = torch.tensor([0, 1, 0, 1, 2])
     lab = torch.tensor([0, 0, 1, 1, 1], dtype=torch.uint8)
     degs.append(("exactly singular I - T_UU (hidden pair disconnected from L)", h, y, lab, torch.ones(K), 0.03,
-                 [3, 0, 0], False))
+                 [3, 0, 0], False, 0))
 
     # ill-conditioned: same layout, labelled group at d2 ~ 0.645 from the hidden
     # pair, sigma = 0.1: edges to L ~ exp(-32) ~ 1e-14, rcond ~ 1e-14
@@ -335,9 +360,17 @@ def main():
     c0 = cosv * u + math.sqrt(1 - cosv * cosv) * vv
     for j in (2, 3, 4):
         h[j] = c0 + 0.003 * torch.randn(C, generator=gen)
-    degs.append(("ill-conditioned I - T_UU (edges to L ~ 1e-14)", h, y, lab, torch.ones(K), 0.1, [3, 0, 0], False))
+    degs.append(("ill-conditioned I - T_UU (edges to L ~ 1e-14)", h, y, lab, torch.ones(K), 0.1, [3, 0, 0], False, 0))
 
-    for j, (desc, h, y, lab, w, sigma, expect, values) in enumerate(degs):
+    for j, (desc, h, y, lab, w, sigma, expect, values, low_ref) in enumerate(degs):
+        if values:  # counts not fixed by construction come from the guarded reference
+            _, _, FU, _ = evaluate(h, y.to(torch.int64), lab, w, sigma, "paper", guard=True)
+            clamped = int((FU.gather(1, y[lab == 0][:, None]) < FLOOR).sum())
+            assert expect[2] is None or expect[2] == clamped
+            expect = [expect[0], expect[1], clamped]
+            _, _, _, low = evaluate(h, y.to(torch.int64), lab, w, sigma, "reference", guard=True)
+            assert low_ref is None or int(low.sum()) == low_ref
+            low_ref = int(low.sum())
         p = f"deg{j}"
         meta[p] = desc
         tensors[p + ".h"] = h.contiguous()
@@ -345,8 +378,8 @@ def main():
         tensors[p + ".labelled"] = lab.to(torch.uint8)
         tensors[p + ".class_w"] = w.to(torch.float64)
         tensors[p + ".sigma"] = torch.tensor(float(sigma))
-        tensors[p + ".expect"] = torch.tensor(expect + [1 if values else 0], dtype=torch.int64)
-        line = f"{p}: expect {expect}"
+        tensors[p + ".expect"] = torch.tensor(expect + [1 if values else 0, low_ref], dtype=torch.int64)
+        line = f"{p}: expect {expect} low_reference {low_ref}"
         if expect[0] == 3:
             cnd = cond_IminusTUU(h, lab, sigma, "paper")
             tensors[p + ".cond"] = torch.tensor(cnd)
@@ -354,9 +387,7 @@ def main():
         if values:
             for v in ("paper", "reference"):
                 G, g, FU, low = evaluate(h, y.to(torch.int64), lab, w, sigma, v, guard=True)
-                assert int(low.sum()) == expect[1]
-                if v == "paper":
-                    assert int((FU.gather(1, y[lab == 0][:, None]) < FLOOR).sum()) == expect[2]
+                assert int(low.sum()) == (expect[1] if v == "paper" else low_ref)
                 tensors[f"{p}.{v}.loss"] = G
                 tensors[f"{p}.{v}.grad"] = g.contiguous()
                 line += f"  {v}: G={G.item():.6g} |g|={g.norm().item():.3g}"

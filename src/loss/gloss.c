@@ -9,17 +9,21 @@
  *  - L empty (no node labelled): skipped, stats->skipped_no_labelled++.
  *    (U is tested first, so B = 0 counts as "no hidden".)
  *  - every hidden node has a weight of 0 (class weights): skipped, no counter.
- *  - a node whose degree (paper: sum_j W_ij; reference: sum_j A_ij) is 0 or
- *    below 1e-300 (a very small sigma, an outlier) is isolated: its row of T
- *    is zero (reference: its row and column of the symmetric normalisation
- *    are zero); in the reference chain a column sum or row sum below 1e-300
- *    likewise gives a zero column / row. Each such node counts once in
- *    stats->low_degree (per call, counted also when the batch is later
- *    skipped as singular). A hidden isolated node gets F_U row = 0: paper,
- *    its true-class probability is clamped to prob_floor (counted in
- *    stats->clamped, no gradient); reference, its logits are all 0. No
- *    gradient flows through the zeroed rows/columns (they are constants).
- *  - a class with no visible node: F_U[:, c] = 0; as above.
+ *  - paper: the kernel is shifted per row (build_kernel), so every degree is
+ *    at least 1 and no node is isolated, whatever sigma; a very small sigma
+ *    makes T approach "go to the nearest neighbour".
+ *  - reference: a node whose degree (sum_j A_ij of the globally shifted
+ *    kernel) is 0 or below 1e-300 (a very small sigma, an outlier) is
+ *    isolated: its row and column of the symmetric normalisation are zero; a
+ *    column sum or row sum below 1e-300 later in the chain likewise gives a
+ *    zero column / row. Each such node counts once in stats->low_degree (per
+ *    call, counted also when the batch is later skipped as singular). A
+ *    hidden isolated node gets F_U row = 0, so logits all 0. No gradient
+ *    flows through the zeroed rows/columns (they are constants).
+ *  - a class with no visible node: F_U[:, c] = 0 (paper: a hidden node of
+ *    that class has its true-class probability clamped to prob_floor,
+ *    counted in stats->clamped, no gradient). Likewise a hidden node whose
+ *    propagated probability of its true class is below prob_floor.
  *  - I - T_UU singular (dgetrf info > 0) or reciprocal condition number
  *    (dgecon, 1-norm) below rcond_min, or not a number: skipped,
  *    stats->skipped_singular++ (e.g. a group of hidden nodes whose edges to L
@@ -149,7 +153,18 @@ static int ws_alloc(ws_t *w, int B, int C, int K, int nU, int nL, int want_grad)
 /* ---- forward, step 1-2: L2 normalisation and the Gaussian kernel ----------
  *   r_i = max(|h_i|, eps), e_i = h_i / r_i
  *   d2_ij = sum_c (e_ic - e_jc)^2 (differences, exact 0 for equal rows),
- *   W_ij = exp(-d2_ij / (2 sigma^2)), W_ii = 0; W is symmetric.            */
+ *   W_ij = exp(-d2_ij / (2 sigma^2)), W_ii = 0.
+ * Stored shifted, so that a small sigma does not underflow the kernel:
+ *   paper:      W'_ij = W_ij exp(m_i / (2 sigma^2)), m_i = min_{j != i} d2_ij
+ *               (each row's largest entry is 1). T = D^-1 W is invariant to a
+ *               scale per row, so T is exactly the row softmax of
+ *               -d2_ij / (2 sigma^2): no node is ever isolated by underflow.
+ *   reference:  W'_ij = W_ij exp(m / (2 sigma^2)), m = min_{i != j} d2_ij;
+ *               the authors' chain (symmetric, column, row normalisation) is
+ *               invariant to one global scale only, so rows far from every
+ *               other node can still underflow there (see the guards below).
+ * The shifts are constants for the gradient: the result does not depend on
+ * them. W' is symmetric for the reference variant, not for the paper one.  */
 static void build_kernel(ws_t *w, const double *h) {
     const int B = w->B, C = w->C;
     for (int i = 0; i < B; i++) {
@@ -161,10 +176,10 @@ static void build_kernel(ws_t *w, const double *h) {
         double *ei = w->e + (size_t)i * C;
         for (int k = 0; k < C; k++) ei[k] = hi[k] / w->r[i];
     }
-    const double g = 1.0 / (2.0 * w->sigma * w->sigma);
+    double *D2 = w->W; /* d2 first, then the kernel in place */
     for (int i = 0; i < B; i++) {
         const double *ei = w->e + (size_t)i * C;
-        w->W[(size_t)i * B + i] = 0.0;
+        D2[(size_t)i * B + i] = 0.0;
         for (int j = i + 1; j < B; j++) {
             const double *ej = w->e + (size_t)j * C;
             double s0 = 0, s1 = 0, s2 = 0, s3 = 0; /* four partial sums: vectorisable */
@@ -179,10 +194,25 @@ static void build_kernel(ws_t *w, const double *h) {
                 s0 += t * t;
             }
             double s = (s0 + s1) + (s2 + s3);
-            double v = exp(-s * g);
-            w->W[(size_t)i * B + j] = v;
-            w->W[(size_t)j * B + i] = v;
+            D2[(size_t)i * B + j] = s;
+            D2[(size_t)j * B + i] = s;
         }
+    }
+    const double g = 1.0 / (2.0 * w->sigma * w->sigma);
+    double mall = INFINITY; /* NaN distances are ignored by the minima */
+    for (int i = 0; i < B; i++)
+        for (int j = 0; j < B; j++)
+            if (j != i && D2[(size_t)i * B + j] < mall) mall = D2[(size_t)i * B + j];
+    for (int i = 0; i < B; i++) {
+        double *row = w->W + (size_t)i * B;
+        double m = mall;
+        if (w->variant == GLOSS_VARIANT_PAPER) {
+            m = INFINITY;
+            for (int j = 0; j < B; j++)
+                if (j != i && row[j] < m) m = row[j];
+        }
+        if (!isfinite(m)) m = 0.0;
+        for (int j = 0; j < B; j++) row[j] = j == i ? 0.0 : exp(-(row[j] - m) * g);
     }
 }
 
@@ -362,8 +392,9 @@ static void backward_transition(ws_t *w) {
 }
 
 /* Kernel and normalisation backward: dW (w->dX) -> dh.
- *   W_ij = exp(-d2_ij / (2 sigma^2)) (i != j; W_ii constant):
- *     dd2_ij = -dW_ij W_ij / (2 sigma^2); d2 is symmetric, so with
+ *   W'_ij = exp(-(d2_ij - m) / (2 sigma^2)) (i != j; W_ii and the shift m
+ *   constant):
+ *     dd2_ij = -dW'_ij W'_ij / (2 sigma^2); d2 is symmetric, so with
  *     g_ij = dd2_ij + dd2_ji:  de_i = sum_{j != i} 2 g_ij (e_i - e_j), done once
  *     per pair i < j (differences, not the Gram form: equal rows give exactly 0)
  *   e_i = h_i / r_i:  r_i = |h_i| > eps: dh_i = (de_i - e_i (e_i . de_i)) / r_i
@@ -377,8 +408,8 @@ static void backward_embed(ws_t *w, const double *h, double scale, double *dh) {
         const double *ei = w->e + (size_t)i * C;
         double *dei = de + (size_t)i * C;
         for (int j = i + 1; j < B; j++) {
-            double wij = w->W[(size_t)i * B + j];
-            double g = -(w->dX[(size_t)i * B + j] + w->dX[(size_t)j * B + i]) * wij * gam;
+            double g = -(w->dX[(size_t)i * B + j] * w->W[(size_t)i * B + j] +
+                         w->dX[(size_t)j * B + i] * w->W[(size_t)j * B + i]) * gam;
             if (g == 0.0) continue;
             const double *ej = w->e + (size_t)j * C;
             double *dej = de + (size_t)j * C;

@@ -1,7 +1,8 @@
 /* gloss.h: G-Loss, the graph-guided loss of ../shared/docs/gloss-method.md.
  * One evaluation on a batch of B pooled embeddings h (B, C):
  *   e_i = h_i / |h_i| ; W_ij = exp(-|e_i - e_j|^2 / (2 sigma^2)), W_ii = 0
- *   T = D^-1 W (paper) or the authors' normalisation chain (reference)
+ *   T = D^-1 W (paper; computed as the row softmax of -d2 / (2 sigma^2), so
+ *   no sigma underflows it) or the authors' normalisation chain (reference)
  *   F_U = (I - T_UU)^-1 T_UL Y_L   (LU solve in float64, never an inverse)
  *   paper:     G = - sum_U w_y log F_U[i, y_i] / sum_U w_y
  *   reference: G = weighted softmax cross-entropy of F_U taken as logits
@@ -27,7 +28,7 @@ typedef struct {
     long skipped_no_labelled;/* L empty: no loss */
     long skipped_singular;   /* I - T_UU singular or ill-conditioned: no loss */
     long clamped;            /* hidden nodes whose true-class probability hit prob_floor (paper) */
-    long low_degree;         /* nodes whose degree underflowed (treated as isolated) */
+    long low_degree;         /* reference: nodes whose degree underflowed (treated as isolated); paper: never */
 } gloss_stats;
 
 void gloss_params_default(gloss_params *p);
