@@ -784,8 +784,10 @@ def epoch_ticks(n_ep):
 def convergence_svg(title, series):
     """Validation macro-F1 by epoch; series = [(label, [values...])] or
     (label, values, dashed) where dashed marks a cell not yet finished."""
-    W, H, L, R, T, B = 700, 400, 60, 230, 40, 50
     series = [(s[0], s[1], len(s) > 2 and s[2]) for s in series]
+    # the legend's column fits its longest label (about 7 px a character at 12 px)
+    R = max(230, 50 + 7 * max(len(str(s[0])) for s in series))
+    W, H, L, T, B = 470 + R, 400, 60, 40, 50
     ys = [v for _, vs, _ in series for v in vs]
     n_ep = max(len(vs) for _, vs, _ in series)
     lo, hi = min(ys), max(ys)
