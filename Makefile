@@ -96,12 +96,12 @@ bench: $(BUILD)/bench/bench_train
 
 # libFuzzer targets for the parsers (fuzz/README.md), built with clang under
 # ASan + UBSan into build-fuzz/: table (CSV/TSV/JSONL/text), config,
-# safetensors, vocab, tokenizer. `make fuzz` runs each for FUZZ_SECONDS,
+# safetensors, vocab, tokenizer, st_config. `make fuzz` runs each for FUZZ_SECONDS,
 # `make fuzz-ci` each for 60 s; new corpus entries and crashes stay in build-fuzz/.
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 600
-FUZZ_TARGETS := table config safetensors vocab tokenizer
-FUZZ_LIB_SRC := src/io/table.c src/io/config.c src/io/safetensors.c src/text/tokenizer.c \
+FUZZ_TARGETS := table config safetensors vocab tokenizer st_config
+FUZZ_LIB_SRC := src/io/table.c src/io/config.c src/io/safetensors.c src/io/st_config.c src/text/tokenizer.c \
 	src/text/unicode_compat.c src/text/utf8.c src/util/error.c src/util/fileio.c
 FUZZ_FLAGS   := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Iinclude -Isrc -O2 -g -fno-omit-frame-pointer \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
@@ -122,7 +122,7 @@ fuzz-ci: fuzz-build
 # memcheck on the tests that run in seconds natively (one thread: valgrind
 # serialises threads anyway and OpenMP's pool only adds "possibly lost" noise)
 VALGRIND_TESTS := test_io test_table test_metrics test_gloss test_metric_losses test_plot test_kernels \
-	test_embed_quality test_probe
+	test_embed_quality test_probe test_pool test_sigma
 valgrind: $(VALGRIND_TESTS:%=$(BUILD)/tests/%)
 	@for t in $(VALGRIND_TESTS); do \
 	  OMP_NUM_THREADS=1 valgrind -q --error-exitcode=9 --leak-check=full \

@@ -1,7 +1,8 @@
 #!/bin/sh
 # fuzz/run.sh TARGET SECONDS [extra libFuzzer options...]
 #
-# Runs one libFuzzer target (table, config, safetensors, vocab, tokenizer; built
+# Runs one libFuzzer target (table, config, safetensors, vocab, tokenizer,
+# st_config; built
 # by `make fuzz-build` into build-fuzz/fuzz_TARGET) for SECONDS on a working
 # copy of its seed corpus: fuzz/corpus/TARGET is copied into
 # build-fuzz/corpus/TARGET (kept between runs), and new entries go there, never
@@ -18,7 +19,7 @@ set -eu
 
 if [ $# -lt 2 ]; then
     echo "usage: $0 TARGET SECONDS [libFuzzer options...]" >&2
-    echo "targets: table config safetensors vocab tokenizer" >&2
+    echo "targets: table config safetensors vocab tokenizer st_config" >&2
     exit 2
 fi
 target=$1
@@ -29,9 +30,9 @@ cd "$(dirname "$0")/.."
 bin=build-fuzz/fuzz_$target
 case $target in
 table | safetensors) max_len=1048576 ;; # 1 MB
-config | vocab | tokenizer) max_len=65536 ;;
+config | vocab | tokenizer | st_config) max_len=65536 ;;
 *)
-    echo "$0: unknown target '$target' (table config safetensors vocab tokenizer)" >&2
+    echo "$0: unknown target '$target' (table config safetensors vocab tokenizer st_config)" >&2
     exit 2
     ;;
 esac
@@ -127,6 +128,16 @@ EOF
         echo '"\x00"'
         echo '"\x00\x00\x00\x00\x00\x00\x00"'
         echo '"\xff\xff\xff\xff\xff\xff\xff\x7f"'
+        ;;
+    st_config)
+        json_dict
+        printf '"\\"%s\\""\n' idx name path type sentence_transformers.models.Transformer \
+            sentence_transformers.models.Pooling sentence_transformers.models.Dense \
+            sentence_transformers.models.Normalize word_embedding_dimension embedding_dimension pooling_mode \
+            pooling_mode_cls_token pooling_mode_mean_tokens pooling_mode_max_tokens \
+            pooling_mode_mean_sqrt_len_tokens mean_sqrt_len_tokens in_features out_features bias \
+            activation_function torch.nn.modules.activation.Tanh max_seq_length do_lower_case
+        echo '"\x00"'
         ;;
     vocab | tokenizer)
         text_dict

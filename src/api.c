@@ -1,10 +1,12 @@
 /* api.c: the public API of include/gloss.h on top of the internal modules. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "gloss.h"
 #include "io/config.h"
 #include "model/bert.h"
+#include "model/pool_auto.h"
 #include "text/tokenizer.h"
 #include "util/error.h"
 #include "util/fileio.h"
@@ -14,6 +16,9 @@ struct gloss_model {
     gl_tokenizer *tok;
     gl_bert_acts acts;
     int acts_ready;
+    char *dir;
+    gl_st_config st;       /* its sentence-transformers files, checked at load */
+    gl_pool_choice choice; /* the last gloss_model_pooling */
 };
 
 const char *gloss_last_error(void) { return gl_error_message(); }
@@ -36,7 +41,10 @@ gloss_model *gloss_model_load(const char *dir) {
         m->tok = NULL;
     }
     free(vocab);
-    if (!m->tok) {
+    m->dir = m->tok ? gl_strdup(dir) : NULL;
+    if (!m->dir || gl_st_config_load(&m->st, dir, c->hidden_size) != 0) {
+        gl_tokenizer_free(m->tok);
+        free(m->dir);
         gl_bert_free(&m->bert);
         free(m);
         return NULL;
@@ -49,6 +57,7 @@ void gloss_model_free(gloss_model *m) {
     if (m->acts_ready) gl_bert_acts_free(&m->acts);
     gl_tokenizer_free(m->tok);
     gl_bert_free(&m->bert);
+    free(m->dir);
     free(m);
 }
 
@@ -56,6 +65,38 @@ int gloss_model_hidden_size(const gloss_model *m) { return m->bert.cfg.hidden_si
 int gloss_model_num_layers(const gloss_model *m) { return m->bert.cfg.num_layers; }
 int gloss_model_max_length(const gloss_model *m) { return m->bert.cfg.max_position_embeddings; }
 int gloss_model_has_pooler(const gloss_model *m) { return m->bert.has_pooler; }
+int gloss_model_max_seq_length(const gloss_model *m) { return m->st.max_seq_length; }
+
+int gloss_pool_parse(const char *name, gloss_pool *out) {
+    gl_pool p;
+    if (gl_pool_parse(name, &p) != 0) return -1;
+    *out = (gloss_pool)p;
+    return 0;
+}
+
+const char *gloss_pool_name(gloss_pool pool) { return gl_pool_name((gl_pool)pool); }
+
+int gloss_model_pooling(gloss_model *m, gloss_pool requested, gloss_pool *resolved, int *normalize,
+                        const char **source) {
+    if (requested < GLOSS_POOL_AUTO || requested > GLOSS_POOL_MEAN_SQRT_LEN)
+        return gl_error("unknown pooling %d", (int)requested);
+    if (gl_pool_resolve(&m->bert, m->dir, (gl_pool)requested, &m->choice) != 0) return -1;
+    if (resolved) *resolved = (gloss_pool)m->choice.pool;
+    if (normalize) *normalize = m->choice.normalize;
+    if (source) *source = m->choice.source;
+    return 0;
+}
+
+void gloss_normalize_rows(float *x, size_t n, int dim) {
+    for (size_t i = 0; i < n; i++) {
+        float *r = x + i * (size_t)dim;
+        double s = 0;
+        for (int c = 0; c < dim; c++) s += (double)r[c] * r[c];
+        double nrm = sqrt(s);
+        float inv = (float)(1.0 / (nrm > 1e-12 ? nrm : 1e-12));
+        for (int c = 0; c < dim; c++) r[c] *= inv;
+    }
+}
 
 int gloss_tokenize(const gloss_model *m, const char *text, int max_length, int32_t *ids, int cap) {
     int32_t *buf = NULL;
@@ -81,6 +122,8 @@ int gloss_embed(gloss_model *m, const char *const *texts, size_t n, gloss_pool p
     int maxpos = m->bert.cfg.max_position_embeddings;
     if (max_length <= 0 || max_length > maxpos) max_length = maxpos;
     if (batch_size <= 0) batch_size = 32;
+    if (pool == GLOSS_POOL_AUTO && gloss_model_pooling(m, pool, &pool, NULL, NULL) != 0) return -1;
+    if (pool < GLOSS_POOL_MEAN || pool > GLOSS_POOL_MEAN_SQRT_LEN) return gl_error("unknown pooling %d", (int)pool);
     if (pool == GLOSS_POOL_POOLER && !m->bert.has_pooler)
         return gl_error("--pool pooler: this checkpoint has no pooler weights (pooler.dense.*)");
     int32_t **tok = gl_calloc((size_t)batch_size, sizeof(int32_t *));

@@ -40,7 +40,8 @@ check no-args 2 "usage" -- "$G"
 check unknown-cmd 2 "unknown command" -- "$G" frobnicate
 for c in train eval predict embed; do check "$c-help" 0 "usage: gloss $c" -- "$G" $c --help; done
 check embed-missing-args 2 "required" -- "$G" embed --model "$M"
-check embed-bad-pool 2 "--pool" -- "$G" embed --model "$M" --input x --output y --pool max
+check embed-bad-pool 2 "--pool" -- "$G" embed --model "$M" --input x --output y --pool maximum
+check embed-bad-normalize 2 "--normalize" -- "$G" embed --model "$M" --input x --output y --normalize maybe
 check embed-bad-int 2 "--batch-size" -- "$G" embed --model "$M" --input x --output y --batch-size 0
 check embed-no-model 1 "$T/nomodel/config.json" -- "$G" embed --model "$T/nomodel" --input x --output "$T/o.npy"
 printf 'first document\nsecond one, with a comma\n' >"$T/in.txt"
@@ -83,6 +84,80 @@ else
         --epochs 1 --max-length 32 --limit-train 64 --map-points 0 --bf16 --quiet
 fi
 check predict-not-finetuned 1 "id2label" -- "$G" predict --model "$M" --input "$T/in.txt"
+
+# sentence-transformers layout: --pool auto takes the checkpoint's pooling (and
+# Normalize); bad modules.json / pooling configs are errors naming file and key
+if [ -f "$M/modules.json" ]; then
+    check embed-auto-st 0 "pool mean (from 1_Pooling/config.json), L2-normalised" -- "$G" embed --model "$M" \
+        --input "$T/in.txt" --output "$T/o.npy"
+    check embed-explicit-cls 0 "pool cls (--pool), max length" -- "$G" embed --model "$M" --input "$T/in.txt" \
+        --output "$T/o.npy" --pool cls
+    n=$((n + 1))
+    grep -q "L2-normalised" "$T/err" && { echo "FAIL embed-explicit-cls: normalised"; fails=$((fails + 1)); }
+fi
+check embed-auto-pooler 0 "pool pooler (no pooling declared; trained pooler weights)" -- "$G" embed \
+    --model "$TINY" --input "$T/in.txt" --output "$T/o.npy"
+ST="$T/stmodel"
+st_model() { # a copy of the tiny model with the sentence-transformers files given as NAME TEXT pairs
+    rm -rf "$ST" && mkdir -p "$ST/1_Pooling" && cp "$TINY"/* "$ST"/
+    while [ $# -gt 1 ]; do printf '%s' "$2" >"$ST/$1"; shift 2; done
+}
+MODS='[{"idx":0,"name":"0","path":"","type":"sentence_transformers.models.Transformer"},
+{"idx":1,"name":"1","path":"1_Pooling","type":"sentence_transformers.models.Pooling"},
+{"idx":2,"name":"2","path":"2_Normalize","type":"sentence_transformers.models.Normalize"}]'
+POOL_MAX='{"word_embedding_dimension": 32, "pooling_mode_cls_token": false, "pooling_mode_mean_tokens": false,
+"pooling_mode_max_tokens": true, "pooling_mode_mean_sqrt_len_tokens": false}'
+st_model modules.json "$MODS" 1_Pooling/config.json "$POOL_MAX"
+check embed-st-max 0 "pool max (from 1_Pooling/config.json), L2-normalised" -- "$G" embed --model "$ST" \
+    --input "$T/in.txt" --output "$T/o.npy"
+check embed-st-normalize-no 0 "wrote $T/o.npy (2 x 32 float32, pool max)" -- "$G" embed --model "$ST" \
+    --input "$T/in.txt" --output "$T/o.npy" --normalize no
+st_model modules.json '[{"idx":0,' 1_Pooling/config.json "$POOL_MAX"
+check embed-st-bad-json 1 "$ST/modules.json: invalid JSON" -- "$G" embed --model "$ST" --input "$T/in.txt" \
+    --output "$T/o.npy"
+check train-st-bad-json 1 "$ST/modules.json: invalid JSON" -- "$G" train --model "$ST" --data data/sample \
+    --out "$T/st-bad" --quiet
+st_model modules.json '[{"path":"1_Pooling","type":["Pooling"]}]' 1_Pooling/config.json "$POOL_MAX"
+check embed-st-bad-type 1 "$ST/modules.json: entry 0: key \"type\" must be a string" -- "$G" embed \
+    --model "$ST" --input "$T/in.txt" --output "$T/o.npy"
+st_model modules.json "$(echo "$MODS" | sed 's/"1_Pooling"/"7_Pooling"/')" 1_Pooling/config.json "$POOL_MAX"
+check embed-st-no-path 1 "key \"path\" is \"7_Pooling\" but" -- "$G" embed --model "$ST" --input "$T/in.txt" \
+    --output "$T/o.npy" --pool mean
+st_model modules.json "$MODS" 1_Pooling/config.json "$(echo "$POOL_MAX" | sed 's/: 32/: 384/')"
+check train-st-dim 1 "$ST/1_Pooling/config.json: key \"word_embedding_dimension\" is 384" -- "$G" train \
+    --model "$ST" --data data/sample --out "$T/st-bad" --quiet
+st_model 1_Pooling/config.json "$(echo "$POOL_MAX" | sed 's/"pooling_mode_cls_token": false/"pooling_mode_cls_token": true/')"
+check embed-st-two-modes 1 "$ST/1_Pooling/config.json: key \"pooling_mode_max_tokens\": more than one" -- \
+    "$G" embed --model "$ST" --input "$T/in.txt" --output "$T/o.npy"
+st_model 1_Pooling/config.json '{"word_embedding_dimension": 32, "pooling_mode_lasttoken": true}'
+check embed-st-unknown-mode 1 "\"pooling_mode_lasttoken\" is true" -- "$G" embed --model "$ST" \
+    --input "$T/in.txt" --output "$T/o.npy"
+st_model 1_Pooling/config.json '{"word_embedding_dimension": 32, "pooling_mode_mean_tokens": "true"}'
+check embed-st-wrong-type 1 "\"pooling_mode_mean_tokens\" must be true or false" -- "$G" embed --model "$ST" \
+    --input "$T/in.txt" --output "$T/o.npy"
+# training records and exports the pooling: config.json, metrics.json, modules.json + 1_Pooling
+st_model modules.json "$MODS" 1_Pooling/config.json "$POOL_MAX"
+check train-st-max 0 "pool max (from 1_Pooling/config.json)" -- "$G" train --model "$ST" --data data/sample \
+    --out "$T/st-out" --epochs 1 --max-length 32 --limit-train 64 --map-points 0
+n=$((n + 1))
+if ! grep -q '"gloss_pooling": "max"' "$T/st-out/config.json" || ! grep -q '"pool": "max"' "$T/st-out/metrics.json" ||
+    ! grep -q '"pooling_mode_max_tokens": true' "$T/st-out/1_Pooling/config.json" ||
+    ! grep -q '"max_seq_length": 32' "$T/st-out/sentence_bert_config.json" ||
+    ! grep -q '"path": "2_Normalize"' "$T/st-out/modules.json"; then
+    echo "FAIL train-st-max-export"; fails=$((fails + 1))
+fi
+check embed-st-export 0 "pool max (from 1_Pooling/config.json), L2-normalised, max length 32" -- "$G" embed \
+    --model "$T/st-out" --input "$T/in.txt" --output "$T/o.npy"
+check eval-st-export 0 "" -- "$G" eval --model "$T/st-out" --data data/sample/test.csv --quiet
+check train-auto-pooler 0 "pool pooler (no pooling declared; trained pooler weights)" -- "$G" train \
+    --model "$TINY" --data data/sample --out "$T/pooler-out" --epochs 1 --max-length 32 --limit-train 64 \
+    --map-points 0
+n=$((n + 1))
+if ! [ -f "$T/pooler-out/2_Dense/model.safetensors" ] || grep -q Normalize "$T/pooler-out/modules.json"; then
+    echo "FAIL train-auto-pooler-export"; fails=$((fails + 1))
+fi
+check embed-pooler-export 0 "pool pooler (from 1_Pooling/config.json + 2_Dense/config.json), max length 32" -- \
+    "$G" embed --model "$T/pooler-out" --input "$T/in.txt" --output "$T/o.npy"
 
 echo "test_cli.sh: $((n - fails)) of $n checks passed"
 [ $fails -eq 0 ]

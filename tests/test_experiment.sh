@@ -48,6 +48,17 @@ try:
     assert False, "a missing variable was not refused"
 except ex.GridError as e:
     assert "gamma" in str(e)
+# "pinned": first in the command, overridable, and a cell recorded without
+# them (before they were pinned) is still the same cell; any other difference is not
+g["pinned"] = ["--lr", "3e-5", "--pool", "pooler"]
+a = ex.cell_args(g, "d", "x", "default", 1, "o")
+assert a[7:12] == ["o", "--lr", "3e-5", "--pool", "pooler"], a
+old = a[:8] + a[12:]
+assert ex.same_cell(g, a, a) and ex.same_cell(g, old, a)
+assert not ex.same_cell(g, old[:-1] + ["2"], a)
+assert not ex.same_cell(g, a[:10] + ["mean"] + a[11:], a)
+del g["pinned"]
+assert not ex.same_cell(g, old, a) and ex.same_cell(g, old, ex.cell_args(g, "d", "x", "default", 1, "o"))
 print("statistics: %d betainc values and %d paired tests match SciPy %s"
       % (len(f["betainc"]), len(f["paired"]), f["scipy"]))
 sys.exit(1 if bad else 0)

@@ -162,7 +162,31 @@ static void compare_reference(const gcase *c, gloss_variant v, const char *prefi
         CHECK_MSG(ef <= REL_TOL, "%s %s F_U rel %.2e", prefix, VNAME[v], ef);
         if (ef > worst_F) worst_F = ef;
         printf("  F rel %.1e", ef);
-        free(F), free(Fr);
+        free(F);
+    }
+
+    /* diagnostics: effective neighbours of T and label propagation accuracy */
+    snprintf(nm, sizeof nm, "%s.%s.neff", prefix, VNAME[v]);
+    double *nr = need(nm, NULL);
+    double en = fabs(stats.neff_sum - nr[0]) / nr[0];
+    double en2 = fabs(gloss_neff_median(&p, c->h, c->B, c->C) - nr[0]) / nr[0];
+    CHECK_MSG(stats.neff_batches == 1 && en <= REL_TOL && en2 <= REL_TOL, "%s %s neff %.17g / %.17g vs %.17g",
+              prefix, VNAME[v], stats.neff_sum, gloss_neff_median(&p, c->h, c->B, c->C), nr[0]);
+    CHECK(nr[0] >= 1.0 && nr[0] <= c->B - 1);
+    free(nr);
+    if (Fr) {
+        long nodes = 0, correct = 0;
+        for (int i = 0, a = 0; i < c->B; i++) {
+            if (c->lab[i]) continue;
+            const double *f = Fr + (size_t)a++ * c->K;
+            if (c->y[i] < 0 || c->y[i] >= c->K) continue;
+            int best = 0;
+            for (int k = 1; k < c->K; k++) best = f[k] > f[best] ? k : best;
+            nodes++, correct += best == c->y[i];
+        }
+        CHECK_MSG(stats.hidden_nodes == nodes && stats.hidden_correct == correct,
+                  "%s %s propagation accuracy %ld/%ld vs %ld/%ld", prefix, VNAME[v], stats.hidden_correct,
+                  stats.hidden_nodes, correct, nodes);
     }
 
     /* the same loss without a gradient; scale multiplies the gradient */
@@ -173,6 +197,7 @@ static void compare_reference(const gcase *c, gloss_variant v, const char *prefi
     double es = 0;
     for (size_t i = 0; i < n; i++) es = fmax(es, fabs(dh2[i] + 0.37 * dh[i]));
     CHECK_MSG(es <= 1e-15 * (1 + norm2(dh, n)), "scale: %.2e", es);
+    free(Fr);
 
     /* central finite differences on a few coordinates: the largest |g| and
      * three fixed pseudo-random ones */

@@ -72,6 +72,40 @@ static void short_opts(gl_train_opts *o, const char *out, int epochs, size_t lim
     o->patience = 0;
 }
 
+/* epochs.csv of a combined G-Loss run: every epoch's gradient ratio at the
+ * pooled vector is the balance asked for (it is set per step to exactly that),
+ * propagation accuracy is a fraction, T has more than one effective neighbour. */
+static void check_gloss_diagnostics(const char *out, int epochs, double balance) {
+    char *p = gl_path_join(out, "epochs.csv");
+    FILE *f = fopen(p, "r");
+    CHECK_MSG(f != NULL, "%s", p);
+    char line[1024];
+    int rows = 0;
+    CHECK(f && fgets(line, sizeof line, f) &&
+          strstr(line, "grad_ratio,embedding_weight,lp_accuracy,neighbours_median,gloss_skipped,gloss_clamped\n"));
+    while (f && fgets(line, sizeof line, f)) {
+        double v[13];
+        char *q = line;
+        int k = 0;
+        for (; k < 13; k++) {
+            char *end;
+            v[k] = strtod(q, &end);
+            if (end == q) break;
+            q = *end == ',' ? end + 1 : end;
+        }
+        CHECK_MSG(k == 13, "%s: row %d has %d numbers", p, rows + 1, k);
+        CHECK_NEAR(v[7], balance, 1e-6 * balance);
+        CHECK(v[8] > 0);                /* the mean weight beta of G */
+        CHECK(v[9] >= 0 && v[9] <= 1);  /* propagation accuracy */
+        CHECK(v[10] > 1 && v[10] < 16); /* effective neighbours, batch 16 */
+        CHECK(v[11] == 0);              /* no batch skipped */
+        rows++;
+    }
+    CHECK(rows == epochs);
+    if (f) fclose(f);
+    free(p);
+}
+
 /* Fine-tune with CE + G-Loss on the sample data; test accuracy must beat the majority class clearly. */
 static void test_end_to_end(void) {
     char *out = tpath("e2e");
@@ -113,6 +147,11 @@ static void test_end_to_end(void) {
     CHECK(s_micro >= -1.0 && s_micro <= 1.0);
     CHECK(json_real_value(json_object_get(obj, "sigma")) > 0);
     CHECK(json_integer_value(json_object_get(json_object_get(m, "gloss_stats"), "batches")) == 4 * 15);
+    /* the default weighting and kernel width of G-Loss, and its diagnostics per epoch */
+    CHECK(json_real_value(json_object_get(obj, "balance")) == GL_GLOSS_BALANCE_DEFAULT);
+    CHECK(json_object_get(obj, "lambda") == NULL);
+    CHECK_NEAR(json_real_value(json_object_get(obj, "sigma_effective_neighbours")), GL_GLOSS_KNN_DEFAULT, 0.05);
+    check_gloss_diagnostics(out, 4, GL_GLOSS_BALANCE_DEFAULT);
     json_decref(m);
     /* outputs a user reads exist */
     static const char *files[] = {"epochs.csv",         "training.svg",      "config.json",

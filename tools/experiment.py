@@ -20,6 +20,11 @@ GRID.json (see experiments/*.json):
     threads   OMP_NUM_THREADS for every cell (default 2)
     jobs      cells run at the same time (default 1; --jobs overrides)
     common    arguments given to every `gloss train`
+    pinned    arguments put first, before "common" (which can override them):
+              the defaults of gloss at the time the grid ran, so that a cell
+              run by a later gloss whose defaults changed computes the same
+              thing. A cell recorded before "pinned" was added (its command
+              lacks them) still counts as the same cell
     datasets  {name: {"data": DIR, "args": [...], "vars": {...}}}
     losses    {name: [args...]}            e.g. "gloss-paper": ["--loss", "gloss"];
               "{name}" in any argument is the dataset's variable of that name,
@@ -261,6 +266,7 @@ def cell_args(g, ds, loss, setting, seed, out):
 
     return ([g["gloss"], "train", "--model", g["model"], "--data", d["data"],
              "--out", out]
+            + [subst(a) for a in g.get("pinned", [])]
             + [subst(a) for a in g["common"]] + [subst(a) for a in d.get("args", [])]
             + [subst(a) for a in g["losses"][loss]]
             + [subst(a) for a in g["settings"][setting]]
@@ -280,6 +286,19 @@ def canonical(args):
             pairs.append((rest[i], None))
             i += 1
     return sorted(pairs, key=lambda p: (p[0], p[1] or ""))
+
+
+def same_cell(g, recorded, args):
+    """A recorded command is this cell's: the same options, or the same
+    without the grid's "pinned" ones (recorded before they were pinned)."""
+    have = canonical(recorded)
+    if have == canonical(args):
+        return True
+    pinned = g.get("pinned", [])
+    if not pinned:
+        return False
+    n = 8  # binary, train, --model M, --data D, --out O
+    return have == canonical(args[:n] + args[n + len(pinned):])
 
 
 def read_json(path, missing=None):
@@ -309,14 +328,14 @@ def cell_state(g, c):
     out = cell_dir(g, *c)
     args = cell_args(g, *c, out)
     recorded = read_json(os.path.join(out, "command.json"))
-    if recorded is not None and canonical(recorded.get("args", [])) != canonical(args):
+    if recorded is not None and not same_cell(g, recorded.get("args", []), args):
         return "conflict", out, args, recorded
     if os.path.exists(os.path.join(out, "metrics.json")):
         return "done", out, args, recorded
     rec = record_dir(g, out)
     if rec and os.path.exists(os.path.join(rec, "metrics.json")):
         kept = read_json(os.path.join(rec, "command.json"))
-        if kept is None or canonical(kept.get("args", [])) != canonical(args):
+        if kept is None or not same_cell(g, kept.get("args", []), args):
             return "conflict", rec, args, kept or {}
         return "done", rec, args, kept
     if os.path.exists(os.path.join(out, "checkpoint.safetensors")):

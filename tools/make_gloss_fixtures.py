@@ -161,7 +161,16 @@ def evaluate(h, y, lab, w, sigma, variant, guard=False):
     if not guard:  # the guard must not change anything on a regular case
         G2, _, _, low2 = gloss_torch(h, y, lab, w, sigma, variant, True)
         assert not low2.any() and abs(G2.item() - G.item()) <= 1e-14 * max(1.0, abs(G.item()))
-    return G.detach(), g.detach(), FU.detach(), low
+    return G.detach(), g.detach(), FU.detach(), low, T.detach()
+
+
+def neff_median(T):
+    """Median over the non-zero rows of T of the effective neighbours
+    1 / sum_j T_ij^2 (the mean of the two middle values for an even count)."""
+    s = (T * T).sum(dim=1)
+    v, _ = torch.sort(1.0 / s[s > 0])
+    n = v.numel()
+    return v[n // 2] if n % 2 else 0.5 * (v[n // 2 - 1] + v[n // 2])
 
 
 def unit(v):
@@ -270,8 +279,9 @@ def main():
         tensors[p + ".sigma"] = torch.tensor(float(sigma))
         line = f"{p:7s} B={h.shape[0]:2d} C={h.shape[1]:2d} K={w.shape[0]} |U|={(lab == 0).sum().item():2d}"
         for v in ("paper", "reference"):
-            G, g, FU, _ = evaluate(h, y.to(torch.int64), lab, w, sigma, v)
+            G, g, FU, _, T = evaluate(h, y.to(torch.int64), lab, w, sigma, v)
             tensors[f"{p}.{v}.loss"] = G
+            tensors[f"{p}.{v}.neff"] = neff_median(T).reshape(1)
             tensors[f"{p}.{v}.grad"] = g.contiguous()
             tensors[f"{p}.{v}.F"] = FU.contiguous()
             rc = 1.0 / cond_IminusTUU(h, lab, sigma, v)
@@ -364,11 +374,11 @@ def main():
 
     for j, (desc, h, y, lab, w, sigma, expect, values, low_ref) in enumerate(degs):
         if values:  # counts not fixed by construction come from the guarded reference
-            _, _, FU, _ = evaluate(h, y.to(torch.int64), lab, w, sigma, "paper", guard=True)
+            _, _, FU, _, _ = evaluate(h, y.to(torch.int64), lab, w, sigma, "paper", guard=True)
             clamped = int((FU.gather(1, y[lab == 0][:, None]) < FLOOR).sum())
             assert expect[2] is None or expect[2] == clamped
             expect = [expect[0], expect[1], clamped]
-            _, _, _, low = evaluate(h, y.to(torch.int64), lab, w, sigma, "reference", guard=True)
+            _, _, _, low, _ = evaluate(h, y.to(torch.int64), lab, w, sigma, "reference", guard=True)
             assert low_ref is None or int(low.sum()) == low_ref
             low_ref = int(low.sum())
         p = f"deg{j}"
@@ -386,7 +396,7 @@ def main():
             line += f" cond={cnd:.3g}"
         if values:
             for v in ("paper", "reference"):
-                G, g, FU, low = evaluate(h, y.to(torch.int64), lab, w, sigma, v, guard=True)
+                G, g, FU, low, _ = evaluate(h, y.to(torch.int64), lab, w, sigma, v, guard=True)
                 assert int(low.sum()) == (expect[1] if v == "paper" else low_ref)
                 tensors[f"{p}.{v}.loss"] = G
                 tensors[f"{p}.{v}.grad"] = g.contiguous()

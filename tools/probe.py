@@ -49,7 +49,9 @@ def probe(cell, gloss):
     if not os.path.exists(train_npy):
         subprocess.run([gloss, "embed", "--model", cell, "--input", os.path.join(data, "train.csv"),
                         "--output", train_npy, "--pool", o["pool"], "--max-length", str(o["max_length"]),
-                        "--text-col", o["text_col"], "--quiet"], check=True)
+                        "--text-col", o["text_col"], "--normalize", "no", "--quiet"], check=True)
+        # --normalize no: test_embeddings.npy, which the probe is scored on, holds the
+        # pooled vectors before a checkpoint's Normalize module
     Xtr = np.load(train_npy).astype(np.float64)
     Xte = np.load(os.path.join(cell, "test_embeddings.npy")).astype(np.float64)
     ytr = labels_of(os.path.join(data, "train.csv"), label_col)

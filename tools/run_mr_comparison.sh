@@ -5,7 +5,7 @@
 set -eu
 G=${G:-build/gloss}
 DATA=${DATA:-../shared/data/mr}
-COMMON="--model models/all-MiniLM-L6-v2 --data $DATA --max-length 64 --batch-size 32 --lr 3e-5 --epochs 3 --seed 42"
+COMMON="--model models/all-MiniLM-L6-v2 --data $DATA --max-length 64 --batch-size 32 --lr 3e-5 --epochs 3 --seed 42 --pool pooler"
 run() {
     name=$1
     shift

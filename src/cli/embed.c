@@ -23,12 +23,23 @@ static const char *HELP =
     "                     plain text, one document per line\n"
     "  --output OUT.npy   where to write the embeddings (atomically)\n"
     "  --text-col NAME    column holding the text in CSV/TSV/JSONL (default: text)\n"
-    "  --pool MODE        mean: mean over non-padding tokens (default; what\n"
-    "                     sentence-transformers uses for all-MiniLM-L6-v2)\n"
+    "  --pool MODE        auto (default): the checkpoint's own pooling where it\n"
+    "                     declares one (sentence-transformers' modules.json /\n"
+    "                     1_Pooling/config.json; a model written by gloss train\n"
+    "                     declares the one it was trained with), else the pooler\n"
+    "                     where its weights are trained, else mean; or one of\n"
+    "                     mean: mean over non-padding tokens\n"
     "                     cls: the last hidden state of [CLS]\n"
     "                     pooler: the checkpoint's pooler, tanh(W h_[CLS] + b)\n"
+    "                     max: maximum over non-padding tokens, per channel\n"
+    "                     mean_sqrt_len: sum over non-padding tokens / sqrt(count)\n"
+    "  --normalize WHEN   auto (default): scale each embedding to unit L2 norm when\n"
+    "                     the checkpoint declares a Normalize module (modules.json)\n"
+    "                     and --pool is auto or the declared pooling, as\n"
+    "                     sentence-transformers' encode does; yes; no\n"
     "  --max-length N     truncate documents to N tokens including [CLS] and\n"
-    "                     [SEP] (default 128; at most the model's positions)\n"
+    "                     [SEP] (default: the checkpoint's sentence_bert_config.json\n"
+    "                     max_seq_length, else 128; at most the model's positions)\n"
     "  --batch-size N     documents per forward pass (default 32)\n"
     "  --quiet            no progress display\n"
     "  -h, --help         this help\n";
@@ -44,13 +55,15 @@ static int on_progress(size_t done, size_t total, void *user) {
 }
 
 int cmd_embed(int argc, char **argv) {
-    const char *model_dir = NULL, *input = NULL, *output = NULL, *text_col = "text", *pool_s = "mean";
-    int max_length = 128, batch = 32, quiet = 0;
+    const char *model_dir = NULL, *input = NULL, *output = NULL, *text_col = "text", *pool_s = "auto",
+               *norm_s = "auto";
+    int max_length = 0, batch = 32, quiet = 0;
     static const struct option opts[] = {
         {"model", required_argument, 0, 'm'},    {"input", required_argument, 0, 'i'},
         {"output", required_argument, 0, 'o'},   {"text-col", required_argument, 0, 't'},
         {"pool", required_argument, 0, 'p'},     {"max-length", required_argument, 0, 'L'},
         {"batch-size", required_argument, 0, 'b'}, {"quiet", no_argument, 0, 'q'},
+        {"normalize", required_argument, 0, 'n'},
         {"help", no_argument, 0, 'h'},           {0, 0, 0, 0}};
     optind = 1;
     int c;
@@ -61,6 +74,7 @@ int cmd_embed(int argc, char **argv) {
         case 'o': output = optarg; break;
         case 't': text_col = optarg; break;
         case 'p': pool_s = optarg; break;
+        case 'n': norm_s = optarg; break;
         case 'L':
             if (cli_int("--max-length", optarg, 3, 1 << 20, &max_length)) return EXIT_USAGE;
             break;
@@ -81,11 +95,16 @@ int cmd_embed(int argc, char **argv) {
         return EXIT_USAGE;
     }
     gloss_pool pool;
-    if (!strcmp(pool_s, "mean")) pool = GLOSS_POOL_MEAN;
-    else if (!strcmp(pool_s, "cls")) pool = GLOSS_POOL_CLS;
-    else if (!strcmp(pool_s, "pooler")) pool = GLOSS_POOL_POOLER;
-    else {
-        fprintf(stderr, "gloss embed: --pool must be mean, cls or pooler, got '%s'\n", pool_s);
+    if (gloss_pool_parse(pool_s, &pool) != 0) {
+        fprintf(stderr, "gloss embed: --pool must be auto, mean, cls, pooler, max or mean_sqrt_len, got '%s'\n",
+                pool_s);
+        return EXIT_USAGE;
+    }
+    int normalize = -1; /* auto */
+    if (!strcmp(norm_s, "yes")) normalize = 1;
+    else if (!strcmp(norm_s, "no")) normalize = 0;
+    else if (strcmp(norm_s, "auto")) {
+        fprintf(stderr, "gloss embed: --normalize must be auto, yes or no, got '%s'\n", norm_s);
         return EXIT_USAGE;
     }
 
@@ -94,6 +113,22 @@ int cmd_embed(int argc, char **argv) {
         fprintf(stderr, "gloss embed: %s\n", gloss_last_error());
         return EXIT_ERROR;
     }
+    int declared_norm;
+    const char *source;
+    if (gloss_model_pooling(model, pool, &pool, &declared_norm, &source) != 0) {
+        fprintf(stderr, "gloss embed: %s\n", gloss_last_error());
+        gloss_model_free(model);
+        return EXIT_ERROR;
+    }
+    if (normalize < 0) normalize = declared_norm;
+    if (max_length == 0) { /* the checkpoint's own limit where it declares one, capped by its positions */
+        int msl = gloss_model_max_seq_length(model);
+        max_length = msl > 0 ? msl : 128;
+        if (max_length > gloss_model_max_length(model)) max_length = gloss_model_max_length(model);
+    }
+    if (!quiet)
+        fprintf(stderr, "pool %s (%s)%s, max length %d\n", gloss_pool_name(pool), source,
+                normalize ? ", L2-normalised" : "", max_length);
     if (max_length > gloss_model_max_length(model)) {
         fprintf(stderr, "gloss embed: --max-length %d exceeds the model's %d positions\n", max_length,
                 gloss_model_max_length(model));
@@ -133,11 +168,14 @@ int cmd_embed(int argc, char **argv) {
         goto done;
     }
     gl_progress_finish(&pr.bar, NULL);
+    if (normalize) gloss_normalize_rows(emb, table.nrows, H);
     if (gl_npy_write_f32(output, emb, (int64_t)table.nrows, H) != 0) {
         fprintf(stderr, "gloss embed: %s\n", gloss_last_error());
         goto done;
     }
-    if (!quiet) fprintf(stderr, "wrote %s (%zu x %d float32, pool %s)\n", output, table.nrows, H, pool_s);
+    if (!quiet)
+        fprintf(stderr, "wrote %s (%zu x %d float32, pool %s%s)\n", output, table.nrows, H, gloss_pool_name(pool),
+                normalize ? ", L2-normalised" : "");
     rc = EXIT_OK;
 done:
     free(texts);

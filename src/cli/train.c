@@ -23,7 +23,9 @@ static const char *HELP =
     "embedding_pca.svg), checkpoint.safetensors (for --resume) and the fine-tuned\n"
     "model in Hugging Face layout (config.json with id2label, model.safetensors,\n"
     "vocab.txt, tokenizer_config.json) that transformers loads with\n"
-    "AutoModelForSequenceClassification.\n"
+    "AutoModelForSequenceClassification, with the sentence-transformers files\n"
+    "(modules.json, 1_Pooling/, sentence_bert_config.json) that\n"
+    "SentenceTransformer loads: its embeddings are gloss embed's.\n"
     "\n"
     "data:\n"
     "  --model DIR          checkpoint to start from (config.json, model.safetensors, vocab.txt)\n"
@@ -37,19 +39,33 @@ static const char *HELP =
     "\n"
     "objective:\n"
     "  --loss L             ce (default), gloss, supcon, triplet or cosine. Except for\n"
-    "                       ce, the embedding loss E is combined with cross-entropy:\n"
-    "                       (1 - lambda) CE + lambda E, unless --standalone\n"
-    "  --lambda X           weight of E in the combination (default 0.8)\n"
+    "                       ce, the embedding loss E is combined with cross-entropy,\n"
+    "                       unless --standalone\n"
+    "  --balance R          combine as CE + beta E, beta set at every step so that the\n"
+    "                       gradient of beta E at the pooled vector has R times the\n"
+    "                       norm of cross-entropy's: E shapes the encoder without\n"
+    "                       swamping the classifier's loss (default for --loss gloss:\n"
+    "                       R = " GL_STR(GL_GLOSS_BALANCE_DEFAULT) "; 0: off)\n"
+    "  --lambda X           the fixed combination (1 - lambda) CE + lambda E instead\n"
+    "                       (default 0.8 for supcon, triplet, cosine; for gloss when\n"
+    "                       given). epochs.csv logs the ratio of the two gradients\n"
+    "                       (grad_ratio) every epoch, whichever is used\n"
     "  --standalone         train the encoder with E alone; the classifier is then a\n"
     "                       linear probe (logistic regression) fitted to convergence\n"
     "                       on frozen training embeddings after each epoch\n"
     "  --gamma X            G-Loss: labelled (visible) fraction of each batch (default 0.7)\n"
-    "  --sigma S            G-Loss kernel width: a number, dicm (default: smallest\n"
-    "                       distance between classes / 3) or root (sqrt(median\n"
-    "                       distance / 3)), both on the normalised training\n"
-    "                       embeddings of the initial model (a seeded sample of\n"
-    "                       --sigma-sample documents; the value used is logged)\n"
+    "  --sigma S            G-Loss kernel width: knn:K (default knn:" GL_STR(GL_GLOSS_KNN_DEFAULT) "): the sigma at\n"
+    "                       which the median row of T has K effective neighbours\n"
+    "                       (1 / sum_j T_ij^2) in batches of --batch-size; a number;\n"
+    "                       dicm (smallest distance between classes / 3) or root\n"
+    "                       (sqrt(median distance / 3)), both raised where needed to\n"
+    "                       leave at least 2 effective neighbours (logged). All on\n"
+    "                       the normalised training embeddings of the initial model\n"
+    "                       with the pooling used (a seeded sample of --sigma-sample\n"
+    "                       documents; the value used is logged and in metrics.json)\n"
     "  --sigma-sample N     documents for the sigma heuristics (default 2000)\n"
+    "  --sigma-floor N      effective neighbours dicm and root are raised to (default 2;\n"
+    "                       0: off, as before this floor existed)\n"
     "  --gloss-variant V    paper (default): T = D^-1 W and the negative\n"
     "                       log-likelihood of the propagated labels of the hidden\n"
     "                       nodes. reference: exactly the authors' code: their\n"
@@ -68,20 +84,34 @@ static const char *HELP =
     "                       (default 1000; the fit stops earlier when it converges)\n"
     "\n"
     "model:\n"
-    "  --pool MODE          pooler (default: tanh pooler on [CLS], exactly what\n"
-    "                       BertForSequenceClassification computes), mean, or cls.\n"
-    "                       With mean/cls the exported head sits on that pooling,\n"
-    "                       recorded as gloss_pooling in config.json; gloss eval and\n"
-    "                       predict honour it, transformers' class does not.\n"
+    "  --pool MODE          auto (default): the checkpoint's own pooling where it\n"
+    "                       declares one (sentence-transformers' modules.json /\n"
+    "                       1_Pooling/config.json), else the tanh pooler where it has\n"
+    "                       trained pooler weights, else mean; the choice is logged.\n"
+    "                       pooler: tanh(W h_[CLS] + b), exactly what\n"
+    "                       BertForSequenceClassification computes; mean; cls;\n"
+    "                       max (per channel over the tokens); mean_sqrt_len\n"
+    "                       (sum over the tokens / sqrt(their number)).\n"
+    "                       The head sits on the pooled vector, before any L2\n"
+    "                       normalisation the checkpoint declares (a Normalize\n"
+    "                       module, which the export keeps). The pooling is recorded\n"
+    "                       as gloss_pooling in config.json (gloss eval and predict\n"
+    "                       honour it; transformers' class always uses the pooler)\n"
+    "                       and as modules.json, 1_Pooling/ (and 2_Dense/ for the\n"
+    "                       pooler), so that sentence-transformers loads --out\n"
+    "                       with it.\n"
     "  --class-weights W    balanced (default: N / (K * N_k), as sklearn) or none\n"
     "  --max-length N       tokens per document incl. [CLS]/[SEP] (default 128)\n"
     "\n"
     "optimisation:\n"
-    "  --epochs N           maximum epochs (default 3)\n"
+    "  --epochs N           maximum epochs (default 4)\n"
     "  --batch-size N       documents per step (default 32)\n"
-    "  --lr X               peak learning rate of AdamW (default 3e-5)\n"
+    "  --lr X               peak learning rate of AdamW (default 1e-4)\n"
     "  --head-lr X          peak learning rate of the classification head, on the same\n"
-    "                       schedule (default: --lr)\n"
+    "                       schedule (default 3e-3: a freshly initialised linear head\n"
+    "                       needs larger steps than the pre-trained encoder; 'lr':\n"
+    "                       the same as --lr). The defaults of --lr, --head-lr,\n"
+    "                       --epochs and --pool come from the study in docs/defaults.md\n"
     "  --weight-decay X     decoupled weight decay, not on biases/LayerNorm (default 0.01)\n"
     "  --schedule S         linear (default: warm-up then linear decay to 0),\n"
     "                       constant, or step (x --step-gamma from --step-epoch on)\n"
@@ -184,7 +214,7 @@ int cmd_train(int argc, char **argv) {
         O_MODEL = 256, O_DATA, O_OUT, O_TEXT, O_LABEL, O_VALF, O_LIMIT, O_POOL, O_CW, O_MAXLEN, O_EPOCHS, O_BATCH,
         O_LR, O_WD, O_SCHED, O_WARM, O_STEPE, O_STEPG, O_CLIP, O_PAT, O_SEED, O_EBATCH, O_RESUME, O_STOP, O_QUIET,
         O_LOSS, O_LAMBDA, O_STANDALONE, O_GAMMA, O_SIGMA, O_SIGSAMPLE, O_VARIANT, O_TEMP, O_MARGIN, O_MINING, O_PROBE, O_PROBE_L2,
-        O_MAPPTS, O_BUCKET, O_PADMAX, O_BF16, O_HEADLR
+        O_MAPPTS, O_BUCKET, O_PADMAX, O_BF16, O_HEADLR, O_BALANCE, O_SIGFLOOR
     };
     static const struct option opts[] = {
         {"model", required_argument, 0, O_MODEL}, {"data", required_argument, 0, O_DATA},
@@ -200,16 +230,17 @@ int cmd_train(int argc, char **argv) {
         {"seed", required_argument, 0, O_SEED}, {"eval-batch-size", required_argument, 0, O_EBATCH},
         {"resume", no_argument, 0, O_RESUME}, {"stop-after", required_argument, 0, O_STOP},
         {"quiet", no_argument, 0, O_QUIET}, {"loss", required_argument, 0, O_LOSS},
-        {"lambda", required_argument, 0, O_LAMBDA}, {"standalone", no_argument, 0, O_STANDALONE},
+        {"lambda", required_argument, 0, O_LAMBDA}, {"balance", required_argument, 0, O_BALANCE},
+        {"standalone", no_argument, 0, O_STANDALONE},
         {"gamma", required_argument, 0, O_GAMMA}, {"sigma", required_argument, 0, O_SIGMA},
-        {"sigma-sample", required_argument, 0, O_SIGSAMPLE}, {"gloss-variant", required_argument, 0, O_VARIANT},
+        {"sigma-sample", required_argument, 0, O_SIGSAMPLE}, {"sigma-floor", required_argument, 0, O_SIGFLOOR}, {"gloss-variant", required_argument, 0, O_VARIANT},
         {"temperature", required_argument, 0, O_TEMP}, {"margin", required_argument, 0, O_MARGIN},
         {"triplet-mining", required_argument, 0, O_MINING}, {"probe-iters", required_argument, 0, O_PROBE},
         {"probe-l2", required_argument, 0, O_PROBE_L2},
         {"map-points", required_argument, 0, O_MAPPTS}, {"bucket", no_argument, 0, O_BUCKET},
         {"pad-to-max", no_argument, 0, O_PADMAX}, {"bf16", no_argument, 0, O_BF16}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     optind = 1;
-    int c, bad = 0, iv;
+    int c, bad = 0, iv, lambda_set = 0, balance_set = 0, head_lr_set = 0;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1 && !bad) {
         switch (c) {
         case O_MODEL: o.model_dir = optarg; break;
@@ -234,7 +265,11 @@ int cmd_train(int argc, char **argv) {
         case O_EPOCHS: bad = cli_int("--epochs", optarg, 1, 100000, &o.epochs); break;
         case O_BATCH: bad = cli_int("--batch-size", optarg, 1, 1 << 16, &o.batch_size); break;
         case O_LR: bad = parse_double("--lr", optarg, 0, 10, &o.lr); break;
-        case O_HEADLR: bad = parse_double("--head-lr", optarg, 1e-12, 10, &o.head_lr); break;
+        case O_HEADLR:
+            head_lr_set = 1;
+            if (!strcmp(optarg, "lr")) o.head_lr = 0; /* the library's "same as --lr" */
+            else bad = parse_double("--head-lr", optarg, 1e-12, 10, &o.head_lr);
+            break;
         case O_WD: bad = parse_double("--weight-decay", optarg, 0, 10, &o.weight_decay); break;
         case O_SCHED:
             if (gl_schedule_parse(optarg, &o.schedule) != 0) fprintf(stderr, "gloss train: --schedule: %s\n", gloss_last_error()), bad = 1;
@@ -255,17 +290,22 @@ int cmd_train(int argc, char **argv) {
         case O_LOSS:
             if (gl_loss_parse(optarg, &o.obj.kind) != 0) fprintf(stderr, "gloss train: --loss: %s\n", gloss_last_error()), bad = 1;
             break;
-        case O_LAMBDA: bad = parse_double("--lambda", optarg, 0, 1, &o.obj.lambda); break;
+        case O_LAMBDA: bad = parse_double("--lambda", optarg, 0, 1, &o.obj.lambda), lambda_set = 1; break;
+        case O_BALANCE: bad = parse_double("--balance", optarg, 0, 1e3, &o.obj.balance), balance_set = 1; break;
         case O_STANDALONE: o.obj.standalone = 1; break;
         case O_GAMMA: bad = parse_double("--gamma", optarg, 0.01, 0.99, &o.obj.gamma); break;
         case O_SIGMA:
-            if (!strcmp(optarg, "dicm")) o.obj.sigma_mode = GL_SIGMA_DICM;
+            if (!strncmp(optarg, "knn:", 4)) {
+                o.obj.sigma_mode = GL_SIGMA_KNN;
+                bad = parse_double("--sigma knn:K", optarg + 4, 1, 1e6, &o.obj.sigma_knn);
+            } else if (!strcmp(optarg, "dicm")) o.obj.sigma_mode = GL_SIGMA_DICM;
             else if (!strcmp(optarg, "root")) o.obj.sigma_mode = GL_SIGMA_ROOT;
             else {
                 o.obj.sigma_mode = GL_SIGMA_VALUE;
                 bad = parse_double("--sigma", optarg, 1e-6, 1e6, &o.obj.gloss.sigma);
             }
             break;
+        case O_SIGFLOOR: bad = parse_double("--sigma-floor", optarg, 0, 1e6, &o.obj.sigma_floor); break;
         case O_SIGSAMPLE:
             bad = cli_int("--sigma-sample", optarg, 2, 100000, &iv);
             o.sigma_sample = (size_t)iv;
@@ -305,6 +345,13 @@ int cmd_train(int argc, char **argv) {
         fprintf(stderr, "gloss train: --standalone needs an embedding loss (--loss gloss, supcon, triplet or cosine)\n");
         return EXIT_USAGE;
     }
+    /* an explicit --lambda means the fixed combination; --balance 0 turns the balance off too */
+    if (lambda_set && balance_set && o.obj.balance > 0) {
+        fprintf(stderr, "gloss train: --lambda and --balance are two ways of weighting the embedding loss; give one\n");
+        return EXIT_USAGE;
+    }
+    if (lambda_set) o.obj.balance = 0; /* otherwise GL_BALANCE_AUTO or the value given */
+    if (!head_lr_set && (o.obj.standalone || !(o.lr > 0))) o.head_lr = 0; /* the default does not apply */
     if (o.head_lr > 0 && !(o.lr > 0)) {
         fprintf(stderr, "gloss train: --head-lr scales with the schedule of --lr, which must then be above 0\n");
         return EXIT_USAGE;

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "io/st_config.h"
 #include "util/error.h"
 #include "util/fileio.h"
 
@@ -34,13 +35,18 @@ static int copy_file(const char *src, const char *dst) {
 }
 
 int gl_hf_export(const char *src_dir, const char *out_dir, const gl_bert *m, char *const *labels, int K,
-                 gl_pool pool) {
+                 gl_pool pool, int max_length) {
     char *src_cfg = gl_path_join(src_dir, "config.json"), *dst_cfg = gl_path_join(out_dir, "config.json");
     char *src_voc = gl_path_join(src_dir, "vocab.txt"), *dst_voc = gl_path_join(out_dir, "vocab.txt");
     char *src_tc = gl_path_join(src_dir, "tokenizer_config.json"),
          *dst_tc = gl_path_join(out_dir, "tokenizer_config.json");
     char *dst_st = gl_path_join(out_dir, "model.safetensors");
-    int rc = (src_cfg && dst_cfg && src_voc && dst_voc && src_tc && dst_tc && dst_st) ? 0 : -1;
+    char *src_cst = gl_path_join(src_dir, "config_sentence_transformers.json"),
+         *dst_cst = gl_path_join(out_dir, "config_sentence_transformers.json");
+    int rc = (src_cfg && dst_cfg && src_voc && dst_voc && src_tc && dst_tc && dst_st && src_cst && dst_cst) ? 0 : -1;
+    gl_st_config sc = {0}; /* the source's Normalize module is carried over */
+    if (rc == 0 && pool == GL_POOL_AUTO) rc = gl_error("%s: pooling 'auto' must be resolved before export", out_dir);
+    if (rc == 0) rc = gl_st_config_load(&sc, src_dir, m->cfg.hidden_size);
     json_t *cfg = NULL;
     if (rc == 0) {
         json_error_t err;
@@ -76,7 +82,14 @@ int gl_hf_export(const char *src_dir, const char *out_dir, const gl_bert *m, cha
             json_decref(tc);
         }
     }
+    /* sentence-transformers: the pooling trained with, the source's Normalize, modules.json last */
+    if (rc == 0 && gl_file_exists(src_cst)) rc = copy_file(src_cst, dst_cst);
+    if (rc == 0)
+        rc = gl_st_export(out_dir, gl_pool_name(pool), sc.normalize, m->cfg.hidden_size, max_length,
+                          m->cfg.do_lower_case, m->p.pool_w, m->p.pool_b);
     json_decref(cfg);
+    free(src_cst);
+    free(dst_cst);
     free(src_cfg);
     free(dst_cfg);
     free(src_voc);
@@ -124,8 +137,12 @@ int gl_hf_labels(const char *dir, char ***labels_out, int *K_out, gl_pool *pool)
     if (!labels) rc = -1;
     *pool = GL_POOL_POOLER;
     json_t *p = json_object_get(cfg, "gloss_pooling");
+    if (rc == 0 && p && !json_is_string(p)) rc = gl_error("%s: key \"gloss_pooling\" must be a string", path);
     if (rc == 0 && json_is_string(p) && gl_pool_parse(json_string_value(p), pool) != 0)
-        rc = gl_error_prefix("%s: gloss_pooling: ", path);
+        rc = gl_error_prefix("%s: key \"gloss_pooling\": ", path);
+    if (rc == 0 && *pool == GL_POOL_AUTO)
+        rc = gl_error("%s: key \"gloss_pooling\" is \"auto\"; a fine-tuned model records the pooling it was "
+                      "trained with", path);
 done:
     if (rc != 0) {
         gl_hf_labels_free(labels, K);

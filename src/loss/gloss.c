@@ -110,7 +110,7 @@ static int ws_alloc(ws_t *w, int B, int C, int K, int nU, int nL, int want_grad)
     size_t BB = (size_t)B * B, BC = (size_t)B * C, UU = (size_t)nU * nU, UK = (size_t)nU * K;
     size_t nd = B + BC + 2 * BB + B                       /* r e W T deg */
                 + 3 * BB + 3 * (size_t)B                  /* A S P u c q */
-                + UU + 2 * UK + 4 * (size_t)nU            /* M F dF work */
+                + UU + 2 * UK + 4 * (size_t)nU + B        /* M F dF work */
                 + (want_grad ? 3 * BB + BC + B : 0);      /* dT dX dY de du */
     size_t ni = (size_t)nU + nL + 2 * (size_t)nU;
     size_t bytes = nd * sizeof(double) + ni * sizeof(int) + (size_t)B;
@@ -132,7 +132,7 @@ static int ws_alloc(ws_t *w, int B, int C, int K, int nU, int nL, int want_grad)
     w->M = d, d += UU;
     w->F = d, d += UK;
     w->dF = d, d += UK;
-    w->work = d, d += 4 * (size_t)nU;
+    w->work = d, d += 4 * (size_t)nU + B; /* dgecon's 4 nU, or B for neff_median */
     if (want_grad) {
         w->dT = d, d += BB;
         w->dX = d, d += BB;
@@ -449,6 +449,26 @@ static double split(ws_t *w, const uint8_t *labelled, const int *y, const double
     return wsum;
 }
 
+static int cmp_dbl(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* median over the non-zero rows of T of 1 / sum_j T_ij^2; tmp holds B doubles */
+static double neff_median(const ws_t *w, double *tmp) {
+    const int B = w->B;
+    int n = 0;
+    for (int i = 0; i < B; i++) {
+        const double *t = w->T + (size_t)i * B;
+        double s = 0;
+        for (int j = 0; j < B; j++) s += t[j] * t[j];
+        if (s > 0) tmp[n++] = 1.0 / s;
+    }
+    if (n == 0) return 0.0;
+    qsort(tmp, (size_t)n, sizeof(double), cmp_dbl);
+    return n % 2 ? tmp[n / 2] : 0.5 * (tmp[n / 2 - 1] + tmp[n / 2]);
+}
+
 static void count_split(const uint8_t *labelled, int B, int *nU, int *nL) {
     *nU = *nL = 0;
     for (int i = 0; i < B; i++) labelled[i] ? ++*nL : ++*nU;
@@ -488,6 +508,18 @@ double gloss_loss(const gloss_params *p, const double *h, const int *y, const ui
         if (stats) stats->skipped_singular++;
         ws_free(&w);
         return 0.0;
+    }
+    if (stats) { /* diagnostics: propagation accuracy on U, effective neighbours */
+        for (int a = 0; a < w.nU; a++) {
+            int yi = y[w.U[a]], best = 0;
+            if (yi < 0 || yi >= K) continue;
+            for (int k = 1; k < K; k++)
+                if (w.F[a + (size_t)k * w.nU] > w.F[a + (size_t)best * w.nU]) best = k;
+            stats->hidden_nodes++;
+            stats->hidden_correct += best == yi;
+        }
+        stats->neff_sum += neff_median(&w, w.work);
+        stats->neff_batches++;
     }
 
     /* ---- forward, step 5: the loss; dF = dG/dF_U ----------------------------
@@ -535,6 +567,19 @@ double gloss_loss(const gloss_params *p, const double *h, const int *y, const ui
     }
     ws_free(&w);
     return G;
+}
+
+double gloss_neff_median(const gloss_params *p, const double *h, int B, int C) {
+    if (B < 2) return 0.0;
+    ws_t w;
+    if (ws_alloc(&w, B, C, 1, 0, 0, 0) != 0) return NAN;
+    w.variant = p->variant;
+    w.sigma = p->sigma;
+    build_kernel(&w, h);
+    build_transition(&w);
+    double med = neff_median(&w, w.work);
+    ws_free(&w);
+    return med;
 }
 
 int gloss_propagate(const gloss_params *p, const double *h, const int *y, const uint8_t *labelled, int B, int C,

@@ -29,9 +29,21 @@ typedef struct {
     long skipped_singular;   /* I - T_UU singular or ill-conditioned: no loss */
     long clamped;            /* hidden nodes whose true-class probability hit prob_floor (paper) */
     long low_degree;         /* reference: nodes whose degree underflowed (treated as isolated); paper: never */
+    /* diagnostics of the batches that gave a loss */
+    long hidden_nodes;       /* hidden nodes with a label in [0, K) */
+    long hidden_correct;     /* ... whose argmax of F_U is their true label (label propagation accuracy) */
+    double neff_sum;         /* sum over batches of the median over rows of 1 / sum_j T_ij^2 */
+    long neff_batches;       /* batches behind neff_sum */
 } gloss_stats;
 
 void gloss_params_default(gloss_params *p);
+
+/* Effective neighbours of node i in T: 1 / sum_j T_ij^2 (1 when T's row puts
+ * all its weight on one node, B - 1 when it spreads it evenly). Returns their
+ * median over the B rows of the T that gloss_loss builds from h (B, C) with
+ * p's sigma and variant (rows left at zero by an isolated node are left out;
+ * 0 when every row is), or NaN when out of memory. */
+double gloss_neff_median(const gloss_params *p, const double *h, int B, int C);
 
 /* labelled[i] = 1 for nodes in L (labels visible), 0 for U (hidden).
  * class_w: K weights or NULL (all 1). Returns G (0 when the batch is skipped,

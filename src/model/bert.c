@@ -439,33 +439,65 @@ void gl_bert_backward(gl_bert *m, gl_bert_acts *a, float *dhidden) {
 
 /* --------------------------------------------------------------- pooling */
 
+static const char *const pool_names[] = {"mean", "cls", "pooler", "max", "mean_sqrt_len"};
+
 int gl_pool_parse(const char *s, gl_pool *out) {
-    if (!strcmp(s, "mean")) *out = GL_POOL_MEAN;
-    else if (!strcmp(s, "cls")) *out = GL_POOL_CLS;
-    else if (!strcmp(s, "pooler")) *out = GL_POOL_POOLER;
-    else return gl_error("unknown pooling '%s' (expected mean, cls or pooler)", s);
-    return 0;
+    if (!strcmp(s, "auto")) {
+        *out = GL_POOL_AUTO;
+        return 0;
+    }
+    for (int i = 0; i < (int)(sizeof pool_names / sizeof *pool_names); i++)
+        if (!strcmp(s, pool_names[i])) {
+            *out = (gl_pool)i;
+            return 0;
+        }
+    return gl_error("unknown pooling '%s' (expected auto, mean, cls, pooler, max or mean_sqrt_len)", s);
 }
 
-const char *gl_pool_name(gl_pool p) { return p == GL_POOL_MEAN ? "mean" : p == GL_POOL_CLS ? "cls" : "pooler"; }
+const char *gl_pool_name(gl_pool p) {
+    return p >= 0 && p < (int)(sizeof pool_names / sizeof *pool_names) ? pool_names[p] : "auto";
+}
+
+/* Non-padding tokens of row b, clamped to 1e-9 as sentence-transformers does. */
+static float token_count(const uint8_t *mask, int b, int T) {
+    float cnt = 0.0f;
+    for (int t = 0; t < T; t++) cnt += mask[(size_t)b * T + t] ? 1.0f : 0.0f;
+    return cnt > 1e-9f ? cnt : 1e-9f;
+}
+
+/* mean and mean_sqrt_len: sum(h * mask) / clamp(n)  or  / sqrt(clamp(n)) */
+static float sum_scale(gl_pool pool, float cnt) { return pool == GL_POOL_MEAN ? 1.0f / cnt : 1.0f / sqrtf(cnt); }
+
+/* max: the first non-padding token holding the largest value of channel c; -1 if none */
+static int argmax_token(const float *h, const uint8_t *mask_row, int T, int C, int c) {
+    int best = -1;
+    for (int t = 0; t < T; t++)
+        if (mask_row[t] && (best < 0 || h[(size_t)t * C + c] > h[(size_t)best * C + c])) best = t;
+    return best;
+}
 
 int gl_pool_forward(const gl_bert *m, gl_pool pool, float *out, const float *hidden, const uint8_t *mask, int B,
                     int T) {
     const int C = m->cfg.hidden_size;
+    if (pool == GL_POOL_AUTO) return gl_error("pooling 'auto' must be resolved before the forward pass");
     for (int b = 0; b < B; b++) {
         float *o = out + (size_t)b * C;
         const float *h = hidden + (size_t)b * T * C;
-        if (pool == GL_POOL_MEAN) {
-            /* sentence-transformers: sum(h * mask) / clamp(sum(mask), 1e-9) */
+        if (pool == GL_POOL_MEAN || pool == GL_POOL_MEAN_SQRT_LEN) {
+            /* sentence-transformers: sum(h * mask) / clamp(sum(mask), 1e-9), or / sqrt of it */
             memset(o, 0, C * sizeof(float));
-            float cnt = 0.0f;
             for (int t = 0; t < T; t++) {
                 if (!mask[(size_t)b * T + t]) continue;
-                cnt += 1.0f;
                 for (int c = 0; c < C; c++) o[c] += h[(size_t)t * C + c];
             }
-            float inv = 1.0f / (cnt > 1e-9f ? cnt : 1e-9f);
-            for (int c = 0; c < C; c++) o[c] *= inv;
+            float s = sum_scale(pool, token_count(mask, b, T));
+            for (int c = 0; c < C; c++) o[c] *= s;
+        } else if (pool == GL_POOL_MAX) {
+            /* max over non-padding tokens per channel (0 for a document without tokens) */
+            for (int c = 0; c < C; c++) {
+                int t = argmax_token(h, mask + (size_t)b * T, T, C, c);
+                o[c] = t < 0 ? 0.0f : h[(size_t)t * C + c];
+            }
         } else {
             memcpy(o, h, C * sizeof(float)); /* [CLS] */
         }
@@ -485,15 +517,25 @@ int gl_pool_forward(const gl_bert *m, gl_pool pool, float *out, const float *hid
 int gl_pool_backward(gl_bert *m, gl_pool pool, float *dhidden, const float *dout, const float *pooled,
                      const float *hidden, const uint8_t *mask, int B, int T) {
     const int C = m->cfg.hidden_size;
-    if (pool == GL_POOL_MEAN) {
+    if (pool == GL_POOL_AUTO) return gl_error("pooling 'auto' must be resolved before the backward pass");
+    if (pool == GL_POOL_MEAN || pool == GL_POOL_MEAN_SQRT_LEN) {
         for (int b = 0; b < B; b++) {
-            float cnt = 0.0f;
-            for (int t = 0; t < T; t++) cnt += mask[(size_t)b * T + t] ? 1.0f : 0.0f;
-            float inv = 1.0f / (cnt > 1e-9f ? cnt : 1e-9f);
+            float s = sum_scale(pool, token_count(mask, b, T));
             for (int t = 0; t < T; t++) {
                 if (!mask[(size_t)b * T + t]) continue;
                 float *d = dhidden + ((size_t)b * T + t) * C;
-                for (int c = 0; c < C; c++) d[c] += dout[(size_t)b * C + c] * inv;
+                for (int c = 0; c < C; c++) d[c] += dout[(size_t)b * C + c] * s;
+            }
+        }
+        return 0;
+    }
+    if (pool == GL_POOL_MAX) {
+        /* the whole gradient of a channel goes to the token the forward took it from */
+        for (int b = 0; b < B; b++) {
+            const float *h = hidden + (size_t)b * T * C;
+            for (int c = 0; c < C; c++) {
+                int t = argmax_token(h, mask + (size_t)b * T, T, C, c);
+                if (t >= 0) dhidden[((size_t)b * T + t) * C + c] += dout[(size_t)b * C + c];
             }
         }
         return 0;

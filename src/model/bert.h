@@ -112,11 +112,26 @@ const float *gl_bert_forward(gl_bert *m, gl_bert_acts *a, const int32_t *ids, co
  * Accumulates into m->grads. Needs activations from gl_bert_acts_init. */
 void gl_bert_backward(gl_bert *m, gl_bert_acts *a, float *dhidden);
 
-/* Pooling of the last hidden state into (B, C). */
-typedef enum { GL_POOL_MEAN = 0, GL_POOL_CLS = 1, GL_POOL_POOLER = 2 } gl_pool;
+/* Pooling of the last hidden state into (B, C), over the non-padding tokens:
+ *   mean           sum_t h_t / n                (sentence-transformers' mean)
+ *   cls            h_[CLS]
+ *   pooler         tanh(W h_[CLS] + b), BertForSequenceClassification's
+ *   max            max_t h_t per channel; the gradient goes to the argmax token
+ *   mean_sqrt_len  sum_t h_t / sqrt(n)
+ * GL_POOL_AUTO is a request only (gl_pool_resolve, model/pool_auto.h); the
+ * forward and backward refuse it. The values are those of gloss.h's gloss_pool. */
+typedef enum {
+    GL_POOL_AUTO = -1,
+    GL_POOL_MEAN = 0,
+    GL_POOL_CLS = 1,
+    GL_POOL_POOLER = 2,
+    GL_POOL_MAX = 3,
+    GL_POOL_MEAN_SQRT_LEN = 4
+} gl_pool;
+/* "auto", "mean", "cls", "pooler", "max", "mean_sqrt_len" */
 int gl_pool_parse(const char *s, gl_pool *out);
 const char *gl_pool_name(gl_pool p);
-/* Returns -1 only if scratch memory cannot be allocated (pooler). */
+/* Returns -1 only if scratch memory cannot be allocated (pooler) or pool is AUTO. */
 int gl_pool_forward(const gl_bert *m, gl_pool pool, float *out, const float *hidden, const uint8_t *mask, int B,
                     int T);
 /* dhidden (B,T,C) += d(pooled)/d(hidden)^T dout; pooler parameter gradients go to m->grads.

@@ -13,11 +13,21 @@ void gl_objective_default(gl_objective *o) {
     memset(o, 0, sizeof *o);
     o->kind = GL_LOSS_CE;
     o->lambda = 0.8;
+    o->balance = GL_BALANCE_AUTO;
     gloss_params_default(&o->gloss);
     o->gamma = 0.7;
-    o->sigma_mode = GL_SIGMA_DICM;
+    o->sigma_mode = GL_SIGMA_KNN;
+    o->sigma_knn = GL_GLOSS_KNN_DEFAULT;
+    o->sigma_floor = GL_SIGMA_FLOOR_NEFF;
     o->temperature = 0.1;
     o->margin = 5.0;
+}
+
+gl_objective gl_objective_resolve(const gl_objective *o) {
+    gl_objective r = *o;
+    if (r.balance < 0) r.balance = r.kind == GL_LOSS_GLOSS && !r.standalone ? GL_GLOSS_BALANCE_DEFAULT : 0.0;
+    if (r.standalone || r.kind == GL_LOSS_CE) r.balance = 0.0;
+    return r;
 }
 
 static const char *LOSS_NAMES[] = {"ce", "gloss", "supcon", "triplet", "cosine"};
@@ -117,4 +127,121 @@ double gl_sigma_heuristic(gl_sigma_mode mode, const float *X, const int *y, size
     if (used) *used = m;
     if (mode == GL_SIGMA_ROOT) return sqrt(median / 3.0);
     return isinf(dicm) ? median / 3.0 : dicm / 3.0;
+}
+
+/* ------------------------------------------------- sigma by effective neighbours */
+
+#define NEFF_BATCHES 32 /* seeded batches behind each measurement */
+
+typedef struct {
+    gloss_params p;
+    int R, B, C;
+    double *H; /* R batches of B rows */
+} neff_probe;
+
+static int neff_probe_init(neff_probe *q, const gloss_params *p, const float *X, size_t n, int C, int B,
+                           uint64_t seed) {
+    memset(q, 0, sizeof *q);
+    if (n < 2) return gl_error("the sigma heuristic needs at least 2 documents, got %zu", n);
+    q->p = *p;
+    q->B = B > (int)n ? (int)n : B;
+    q->C = C;
+    q->R = NEFF_BATCHES;
+    size_t *idx = malloc(sizeof(size_t) * n);
+    q->H = malloc(sizeof(double) * (size_t)q->R * q->B * C);
+    if (!idx || !q->H) {
+        free(idx);
+        free(q->H);
+        return gl_error("sigma heuristic: out of memory");
+    }
+    gl_rng r = {gl_splitmix64(seed ^ 0x6e656666ull)};
+    for (int b = 0; b < q->R; b++) {
+        for (size_t i = 0; i < n; i++) idx[i] = i;
+        gl_rng_sample_prefix(&r, idx, n, (size_t)q->B);
+        for (int i = 0; i < q->B; i++)
+            for (int c = 0; c < C; c++) q->H[((size_t)b * q->B + i) * C + c] = X[idx[i] * (size_t)C + c];
+    }
+    free(idx);
+    return 0;
+}
+
+static double neff_probe_at(neff_probe *q, double sigma) {
+    double med[NEFF_BATCHES];
+    q->p.sigma = sigma;
+    for (int b = 0; b < q->R; b++) {
+        med[b] = gloss_neff_median(&q->p, q->H + (size_t)b * q->B * q->C, q->B, q->C);
+        if (isnan(med[b])) return NAN;
+    }
+    qsort(med, (size_t)q->R, sizeof(double), cmp_double);
+    return q->R % 2 ? med[q->R / 2] : 0.5 * (med[q->R / 2 - 1] + med[q->R / 2]);
+}
+
+double gl_neff_at_sigma(const gloss_params *p, double sigma, const float *X, size_t n, int C, int B, uint64_t seed) {
+    neff_probe q;
+    if (neff_probe_init(&q, p, X, n, C, B, seed) != 0) return NAN;
+    double v = neff_probe_at(&q, sigma);
+    free(q.H);
+    return v;
+}
+
+double gl_sigma_for_neff(const gloss_params *p, const float *X, size_t n, int C, int B, double target, uint64_t seed,
+                         double *achieved) {
+    neff_probe q;
+    if (neff_probe_init(&q, p, X, n, C, B, seed) != 0) return NAN;
+    if (!(target >= 1.0 && target <= q.B - 1)) {
+        free(q.H);
+        gl_error("%g effective neighbours asked for, but a batch of %d documents allows 1 to %d", target, q.B, q.B - 1);
+        return NAN;
+    }
+    /* unit vectors are at most 2 apart: sigma 1e-4 is "nearest neighbour only", 1e3 uniform */
+    double lo = log(1e-4), hi = log(1e3), v = NAN;
+    for (int it = 0; it < 60; it++) {
+        double mid = 0.5 * (lo + hi);
+        v = neff_probe_at(&q, exp(mid));
+        if (isnan(v)) break;
+        if (v < target) lo = mid;
+        else hi = mid;
+    }
+    double sigma = exp(hi);
+    if (achieved) *achieved = isnan(v) ? NAN : neff_probe_at(&q, sigma);
+    free(q.H);
+    if (isnan(v)) {
+        gl_error("sigma heuristic: out of memory");
+        return NAN;
+    }
+    return sigma;
+}
+
+int gl_sigma_resolve(const gl_objective *o, const float *X, const int *y, size_t n, int C, int B, uint64_t seed,
+                     gl_sigma_info *info) {
+    memset(info, 0, sizeof *info);
+    const gloss_params *gp = &o->gloss;
+    if (o->sigma_mode == GL_SIGMA_VALUE) {
+        info->sigma = gp->sigma;
+        info->neff = gl_neff_at_sigma(gp, gp->sigma, X, n, C, B, seed);
+        return isnan(info->neff) ? -1 : 0;
+    }
+    if (o->sigma_mode == GL_SIGMA_KNN) {
+        info->sigma = gl_sigma_for_neff(gp, X, n, C, B, o->sigma_knn, seed, &info->neff);
+        return isnan(info->sigma) ? gl_error_prefix("--sigma knn:%g: ", o->sigma_knn) : 0;
+    }
+    double sigma = gl_sigma_heuristic(o->sigma_mode, X, y, n, C, n, seed, NULL);
+    if (!(sigma > 0) || !isfinite(sigma)) return gl_error("sigma heuristic gave %g; pass --sigma VALUE", sigma);
+    double neff = gl_neff_at_sigma(gp, sigma, X, n, C, B, seed);
+    if (isnan(neff)) return -1;
+    info->sigma = sigma;
+    info->neff = neff;
+    /* the floor: below 2 effective neighbours T is close to a nearest-neighbour
+     * map and G-Loss degenerates (a batch's own minimum distance sets the scale) */
+    int Bn = B > (int)n ? (int)n : B;
+    if (neff < o->sigma_floor && Bn - 1 >= o->sigma_floor) {
+        double got, raised = gl_sigma_for_neff(gp, X, n, C, B, o->sigma_floor, seed, &got);
+        if (isnan(raised)) return -1;
+        info->floored = 1;
+        info->heuristic_sigma = sigma;
+        info->heuristic_neff = neff;
+        info->sigma = raised;
+        info->neff = got;
+    }
+    return 0;
 }

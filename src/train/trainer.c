@@ -22,6 +22,7 @@
 #include "io/safetensors.h"
 #include "kernels/kernels.h"
 #include "loss/cross_entropy.h"
+#include "model/pool_auto.h"
 #include "train/embed_quality.h"
 #include "train/metrics.h"
 #include "train/optim.h"
@@ -35,12 +36,14 @@ void gl_train_opts_default(gl_train_opts *o) {
     memset(o, 0, sizeof *o);
     o->text_col = "text";
     o->label_col = "label";
-    o->epochs = 3;
+    /* defaults chosen on validation splits: docs/defaults.md */
+    o->epochs = 4;
     o->batch_size = 32;
     o->eval_batch_size = 64;
     o->max_length = 128;
     o->patience = 3;
-    o->lr = 3e-5;
+    o->lr = 1e-4;
+    o->head_lr = 3e-3;
     o->weight_decay = 0.01;
     o->warmup = 0.1;
     o->clip = 1.0;
@@ -49,7 +52,7 @@ void gl_train_opts_default(gl_train_opts *o) {
     o->step_epoch = 30;
     o->step_gamma = 0.1;
     o->seed = 42;
-    o->pool = GL_POOL_POOLER;
+    o->pool = GL_POOL_AUTO;
     o->class_weights = 1;
     gl_objective_default(&o->obj);
     o->probe_iters = 1000;
@@ -223,10 +226,21 @@ static int evaluate(gl_bert *m, const gl_split *s, const gl_train_opts *o, gl_me
 
 /* ------------------------------------------------------ training state */
 
+/* Diagnostics of the embedding loss over one epoch (partial sums). */
+typedef struct {
+    double ratio_sum;  /* sum over steps of |grad of the weighted E| / |grad of the weighted CE| at the pooled vector */
+    double ratio_n;    /* steps behind ratio_sum (both gradients non-zero) */
+    double beta_sum;   /* --balance: sum of the per-step weight of E */
+    double lp_nodes, lp_correct;  /* G-Loss: hidden nodes, and those label propagation gets right */
+    double neff_sum, neff_n;      /* G-Loss: sum of per-batch median effective neighbours, batches */
+    double skipped, clamped;      /* G-Loss: skipped batches, clamped hidden nodes */
+} epoch_diag;
+
 typedef struct {
     int epoch;
     double loss, val_acc, val_f1, seconds, tokens_per_s;
     double train_seconds; /* the epoch without validation (and probe) */
+    epoch_diag diag;
 } epoch_row;
 
 typedef struct {
@@ -234,6 +248,7 @@ typedef struct {
     int64_t step;      /* training steps (batches) taken */
     int64_t epoch_step;    /* steps done in the unfinished epoch (after an interruption) */
     double epoch_loss, epoch_tokens, epoch_seconds; /* its partial sums */
+    epoch_diag epoch_diag;                          /* likewise */
     int64_t nonfinite;     /* steps skipped for a NaN/Inf loss or gradient */
     int64_t adam_step;     /* optimiser steps taken (bias correction) */
     int best_epoch;    /* 1-based, 0: none yet */
@@ -247,17 +262,22 @@ typedef struct {
 static char *out_path(const gl_train_opts *o, const char *name) { return gl_path_join(o->out_dir, name); }
 
 /* A fingerprint of the options that must not change across --resume. */
-static json_t *objective_json(const gl_objective *b) {
-    static const char *sigma_modes[] = {"value", "dicm", "root"};
-    json_t *j = json_pack("{s:s, s:f, s:b}", "loss", gl_loss_name(b->kind), "lambda", b->lambda, "standalone",
-                          b->standalone);
+static json_t *objective_json(const gl_objective *ob) {
+    const gl_objective r = gl_objective_resolve(ob), *b = &r;
+    static const char *sigma_modes[] = {"value", "dicm", "root", "knn"};
+    json_t *j = json_pack("{s:s, s:b}", "loss", gl_loss_name(b->kind), "standalone", b->standalone);
+    if (!(b->balance > 0)) json_object_set_new(j, "lambda", json_real(b->lambda)); /* unused with the balance */
     if (b->kind == GL_LOSS_GLOSS) {
         json_object_set_new(j, "gloss_variant",
                             json_string(b->gloss.variant == GLOSS_VARIANT_PAPER ? "paper" : "reference"));
         json_object_set_new(j, "gamma", json_real(b->gamma));
         json_object_set_new(j, "sigma_mode", json_string(sigma_modes[b->sigma_mode]));
         if (b->sigma_mode == GL_SIGMA_VALUE) json_object_set_new(j, "sigma", json_real(b->gloss.sigma));
+        if (b->sigma_mode == GL_SIGMA_KNN) json_object_set_new(j, "sigma_knn", json_real(b->sigma_knn));
+        if ((b->sigma_mode == GL_SIGMA_DICM || b->sigma_mode == GL_SIGMA_ROOT))
+            json_object_set_new(j, "sigma_floor", json_real(b->sigma_floor));
     }
+    if (b->balance > 0 && b->kind != GL_LOSS_CE) json_object_set_new(j, "balance", json_real(b->balance)); /* absent when off */
     if (b->kind == GL_LOSS_SUPCON) json_object_set_new(j, "temperature", json_real(b->temperature));
     if (b->kind == GL_LOSS_TRIPLET) {
         json_object_set_new(j, "margin", json_real(b->margin));
@@ -288,21 +308,36 @@ static json_t *opts_json(const gl_train_opts *o) {
     return j;
 }
 
+static json_t *diag_json(const epoch_diag *d) {
+    return json_pack("{s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f}", "ratio_sum", d->ratio_sum, "ratio_n", d->ratio_n,
+                     "beta_sum", d->beta_sum, "lp_nodes", d->lp_nodes, "lp_correct", d->lp_correct, "neff_sum",
+                     d->neff_sum, "neff_n", d->neff_n, "skipped", d->skipped, "clamped", d->clamped);
+}
+
+/* absent (a checkpoint from before the diagnostics): zeros */
+static void diag_read(json_t *j, epoch_diag *d) {
+    memset(d, 0, sizeof *d);
+    if (json_is_object(j))
+        json_unpack(j, "{s?F, s?F, s?F, s?F, s?F, s?F, s?F, s?F, s?F}", "ratio_sum", &d->ratio_sum, "ratio_n",
+                    &d->ratio_n, "beta_sum", &d->beta_sum, "lp_nodes", &d->lp_nodes, "lp_correct", &d->lp_correct,
+                    "neff_sum", &d->neff_sum, "neff_n", &d->neff_n, "skipped", &d->skipped, "clamped", &d->clamped);
+}
+
 static json_t *state_json(const train_state *st) {
     json_t *h = json_array();
     for (int i = 0; i < st->nhist; i++) {
         const epoch_row *r = &st->hist[i];
-        json_array_append_new(h, json_pack("{s:i, s:f, s:f, s:f, s:f, s:f, s:f}", "epoch", r->epoch, "loss",
+        json_array_append_new(h, json_pack("{s:i, s:f, s:f, s:f, s:f, s:f, s:f, s:o}", "epoch", r->epoch, "loss",
                                            r->loss, "val_accuracy", r->val_acc, "val_macro_f1", r->val_f1,
                                            "seconds", r->seconds, "tokens_per_s", r->tokens_per_s, "train_seconds",
-                                           r->train_seconds));
+                                           r->train_seconds, "diag", diag_json(&r->diag)));
     }
-    return json_pack("{s:i, s:I, s:i, s:f, s:i, s:f, s:o, s:I, s:f, s:f, s:f, s:I, s:I}", "epochs_done",
+    return json_pack("{s:i, s:I, s:i, s:f, s:i, s:f, s:o, s:I, s:f, s:f, s:f, s:I, s:I, s:o}", "epochs_done",
                      st->epochs_done, "step", (json_int_t)st->step, "best_epoch", st->best_epoch, "best_f1",
                      st->best_f1, "bad_epochs", st->bad_epochs, "seconds", st->seconds, "history", h, "epoch_step",
                      (json_int_t)st->epoch_step, "epoch_loss", st->epoch_loss, "epoch_tokens", st->epoch_tokens,
                      "epoch_seconds", st->epoch_seconds, "nonfinite_steps", (json_int_t)st->nonfinite, "adam_step",
-                     (json_int_t)st->adam_step);
+                     (json_int_t)st->adam_step, "epoch_diag", diag_json(&st->epoch_diag));
 }
 
 #define CHECKPOINT_FORMAT "gloss-checkpoint-2"
@@ -382,9 +417,11 @@ static int load_checkpoint(const gl_train_opts *o, gl_bert *m, gl_adamw *opt, fl
             st->adam_step = astep;
             opt->step = astep;
             st->nhist = (int)json_array_size(h);
+            diag_read(json_object_get(sj, "epoch_diag"), &st->epoch_diag);
             for (int i = 0; i < st->nhist; i++) {
                 epoch_row *r = &st->hist[i];
                 r->train_seconds = 0;
+                diag_read(json_object_get(json_array_get(h, (size_t)i), "diag"), &r->diag);
                 json_unpack(json_array_get(h, (size_t)i), "{s:i, s:F, s:F, s:F, s:F, s:F, s?F}", "epoch",
                             &r->epoch, "loss", &r->loss, "val_accuracy", &r->val_acc, "val_macro_f1", &r->val_f1,
                             "seconds", &r->seconds, "tokens_per_s", &r->tokens_per_s, "train_seconds",
@@ -409,11 +446,28 @@ static int write_epochs_csv(const gl_train_opts *o, const train_state *st) {
         free(path);
         return -1;
     }
-    fprintf(af.f, "epoch,train_loss,val_accuracy,val_macro_f1,seconds,tokens_per_s,train_seconds\n");
+    fprintf(af.f, "epoch,train_loss,val_accuracy,val_macro_f1,seconds,tokens_per_s,train_seconds,grad_ratio,"
+                  "embedding_weight,lp_accuracy,neighbours_median,gloss_skipped,gloss_clamped\n");
+    const gl_objective *ob = &o->obj;
+    const int emb = ob->kind != GL_LOSS_CE, gl = ob->kind == GL_LOSS_GLOSS, both = emb && !ob->standalone;
     for (int i = 0; i < st->nhist; i++) {
         const epoch_row *r = &st->hist[i];
-        fprintf(af.f, "%d,%.6f,%.6f,%.6f,%.2f,%.1f,%.2f\n", r->epoch, r->loss, r->val_acc, r->val_f1, r->seconds,
+        const epoch_diag *d = &r->diag;
+        fprintf(af.f, "%d,%.6f,%.6f,%.6f,%.2f,%.1f,%.2f,", r->epoch, r->loss, r->val_acc, r->val_f1, r->seconds,
                 r->tokens_per_s, r->train_seconds);
+        /* empty where a column does not apply (cross-entropy alone, standalone, no G-Loss) */
+        if (both && d->ratio_n > 0) fprintf(af.f, "%.6g", d->ratio_sum / d->ratio_n);
+        fputc(',', af.f);
+        if (both && d->ratio_n > 0) fprintf(af.f, "%.6g", d->beta_sum / d->ratio_n); /* mean weight of E */
+        else if (emb) fprintf(af.f, "%.6g", ob->standalone ? 1.0 : ob->lambda);
+        fputc(',', af.f);
+        if (gl && d->lp_nodes > 0) fprintf(af.f, "%.6f", d->lp_correct / d->lp_nodes);
+        fputc(',', af.f);
+        if (gl && d->neff_n > 0) fprintf(af.f, "%.4f", d->neff_sum / d->neff_n);
+        fputc(',', af.f);
+        if (gl) fprintf(af.f, "%.0f,%.0f", d->skipped, d->clamped);
+        else fputc(',', af.f);
+        fputc('\n', af.f);
     }
     int rc = gl_atomic_commit(&af);
     free(path);
@@ -492,6 +546,7 @@ typedef struct {
     gl_objective obj;    /* the options' objective with sigma resolved */
     gloss_stats gstats;  /* G-Loss counters over the run (this process) */
     size_t sigma_used;   /* documents behind a heuristic sigma */
+    gl_sigma_info sigma; /* the sigma used, its effective neighbours, the floor */
     json_t *probe_log;   /* standalone: the probe fits of each epoch (this process) */
 } trainer;
 
@@ -544,27 +599,37 @@ static int resolve_sigma(trainer *t, const gl_train_opts *o) {
     if (rc != 0) return -1;
     float *X = gl_malloc(sizeof(float) * m * (size_t)t->model.cfg.hidden_size);
     rc = X ? gl_predict_split(&t->model, &sub, o->pool, o->eval_batch_size, NULL, X, o->quiet, "sigma") : -1;
+    static const char *names[] = {"value", "dicm", "root", "knn"};
+    const int B = o->batch_size;
+    gl_sigma_info si;
+    if (rc == 0) rc = gl_sigma_resolve(&t->obj, X, sub.label, m, t->model.cfg.hidden_size, B, o->seed, &si);
+    t->sigma_used = m;
     if (rc == 0) {
-        double sigma = gl_sigma_heuristic(o->obj.sigma_mode, X, sub.label, m, t->model.cfg.hidden_size, m, o->seed,
-                                          &t->sigma_used);
-        if (!(sigma > 0) || !isfinite(sigma)) rc = gl_error("sigma heuristic gave %g; pass --sigma VALUE", sigma);
-        t->obj.gloss.sigma = sigma;
-        if (rc == 0 && !o->quiet)
-            fprintf(stderr, "sigma (%s) = %.6g from %zu training documents%s\n",
-                    o->obj.sigma_mode == GL_SIGMA_DICM ? "dicm" : "root", sigma, m, m < n ? " (a seeded sample)" : "");
+        t->obj.gloss.sigma = si.sigma;
+        t->sigma = si;
+        if (si.floored && !o->quiet)
+            fprintf(stderr, "sigma floor: %s gave sigma %.6g with %.2f effective neighbours per row of T at batch %d; "
+                            "raised to %.6g (%g effective neighbours)\n",
+                    names[o->obj.sigma_mode], si.heuristic_sigma, si.heuristic_neff, B, si.sigma, o->obj.sigma_floor);
+        if (!o->quiet)
+            fprintf(stderr, "sigma (%s) = %.6g from %zu training documents%s: %.2f effective neighbours per row of T "
+                            "(median, batch %d)\n",
+                    names[o->obj.sigma_mode], si.sigma, m, m < n ? " (a seeded sample)" : "", si.neff, B);
     }
     free(X);
     gl_split_free(&sub);
     return rc;
 }
 
-static int trainer_setup(trainer *t, const gl_train_opts *o) {
+static int trainer_setup(trainer *t, gl_train_opts *o) {
     memset(t, 0, sizeof *t);
     if (mkdir_p(o->out_dir) != 0) return -1;
     if (gl_bert_load(&t->model, o->model_dir) != 0) return -1;
     gl_bert *m = &t->model;
-    if (o->pool == GL_POOL_POOLER && !m->has_pooler)
-        return gl_error("%s has no pooler weights: use --pool mean or --pool cls", o->model_dir);
+    gl_pool_choice pc; /* --pool auto becomes the checkpoint's own pooling (model/pool_auto.h) */
+    if (gl_pool_resolve(m, o->model_dir, o->pool, &pc) != 0) return -1;
+    o->pool = pc.pool;
+    if (!o->quiet) fprintf(stderr, "pool %s (%s)\n", gl_pool_name(pc.pool), pc.source);
     if (o->max_length > m->cfg.max_position_embeddings)
         return gl_error("--max-length %d exceeds the model's %d positions", o->max_length,
                         m->cfg.max_position_embeddings);
@@ -589,7 +654,7 @@ static int trainer_setup(trainer *t, const gl_train_opts *o) {
     for (int i = 0; i < m->nparams; i++)
         memset(t->decay + m->table[i].offset, m->table[i].decay, m->table[i].numel);
     memcpy(t->best, m->params, m->size * sizeof(float));
-    t->obj = o->obj;
+    t->obj = gl_objective_resolve(&o->obj);
     if (o->obj.kind == GL_LOSS_GLOSS && o->obj.sigma_mode != GL_SIGMA_VALUE) return resolve_sigma(t, o);
     return 0;
 }
@@ -611,7 +676,14 @@ static int fault_nan(int64_t step) {
 /* One training epoch (or its remainder after an interruption). Returns 0 when
  * the epoch is complete (mean loss in *loss_out), 3 when interrupted (the
  * partial sums are in t->st), -1 on error. */
-static int train_epoch(trainer *t, const gl_train_opts *o, int epoch, double *loss_out, double *tokens_out) {
+static double norm2f(const float *x, size_t n) {
+    double s = 0;
+    for (size_t i = 0; i < n; i++) s += (double)x[i] * x[i];
+    return sqrt(s);
+}
+
+static int train_epoch(trainer *t, const gl_train_opts *o, int epoch, double *loss_out, double *tokens_out,
+                       epoch_diag *diag_out) {
     gl_bert *m = &t->model;
     const gl_split *tr = &t->data.train;
     const int C = m->cfg.hidden_size, K = t->data.K, Bmax = o->batch_size;
@@ -620,7 +692,7 @@ static int train_epoch(trainer *t, const gl_train_opts *o, int epoch, double *lo
     const int64_t total_steps = steps_per_epoch * o->epochs;
     size_t *order = gl_malloc(n * sizeof(size_t));
     size_t *batch_perm = gl_malloc((size_t)steps_per_epoch * sizeof(size_t) + 1);
-    float *pooled = gl_malloc((size_t)Bmax * C * sizeof(float) * 3);
+    float *pooled = gl_malloc((size_t)Bmax * C * sizeof(float) * 4);
     float *logits = gl_malloc((size_t)Bmax * K * sizeof(float) * 2);
     float *dH = gl_malloc((size_t)Bmax * o->max_length * C * sizeof(float));
     batch_buf b = {0};
@@ -629,6 +701,7 @@ static int train_epoch(trainer *t, const gl_train_opts *o, int epoch, double *lo
     if (rc == 0) rc = batch_alloc(&b, Bmax, o->max_length);
     if (rc == 0) rc = gl_bert_acts_init(&acts, m, Bmax, o->max_length);
     double loss_sum = t->st.epoch_loss, tokens = t->st.epoch_tokens;
+    epoch_diag dg = t->st.epoch_diag;
     int bad_in_a_row = 0, interrupted = 0;
     if (rc == 0) {
         /* the epoch's order depends only on (seed, epoch): resuming reproduces it */
@@ -647,6 +720,7 @@ static int train_epoch(trainer *t, const gl_train_opts *o, int epoch, double *lo
         }
     }
     float *pooled_d = pooled + (size_t)Bmax * C, *dpooled = pooled_d + (size_t)Bmax * C;
+    float *demb = dpooled + (size_t)Bmax * C; /* the embedding loss's gradient at the pooled vector */
     float *dlogits = logits + (size_t)Bmax * K;
     gl_progress bar;
     char label[32], status[96];
@@ -669,7 +743,8 @@ static int train_epoch(trainer *t, const gl_train_opts *o, int epoch, double *lo
         const gl_objective *ob = &t->obj;
         const double *cw = o->class_weights ? t->data.class_weights : NULL;
         const int use_ce = ob->kind == GL_LOSS_CE || !ob->standalone;
-        const double w_ce = ob->kind == GL_LOSS_CE ? 1.0 : 1.0 - ob->lambda;
+        const int balance = ob->kind != GL_LOSS_CE && use_ce && ob->balance > 0;
+        const double w_ce = ob->kind == GL_LOSS_CE || balance ? 1.0 : 1.0 - ob->lambda;
         double w_emb = ob->standalone ? 1.0 : ob->lambda;
         gl_bert_zero_grads(m);
         memset(dpooled, 0, (size_t)B * C * sizeof(float));
@@ -686,13 +761,34 @@ static int train_epoch(trainer *t, const gl_train_opts *o, int epoch, double *lo
         }
         if (ob->kind != GL_LOSS_CE) {
             /* the authors' code divides G by |U| again in combined mode (reference variant) */
-            if (ob->kind == GL_LOSS_GLOSS && ob->gloss.variant == GLOSS_VARIANT_REFERENCE && !ob->standalone) {
+            if (ob->kind == GL_LOSS_GLOSS && ob->gloss.variant == GLOSS_VARIANT_REFERENCE && !ob->standalone &&
+                !balance) {
                 int nU = B - (int)(ob->gamma * B + 0.5);
                 if (nU > 0) w_emb /= nU;
             }
             int skipped;
-            double E = gl_objective_embedding_loss(ob, pooled, b.y, B, C, K, cw, w_emb, gl_rng_key(key, 0x67726170ull),
-                                                   dpooled, &t->gstats, &skipped);
+            const gloss_stats g0 = t->gstats;
+            memset(demb, 0, (size_t)B * C * sizeof(float));
+            double E = gl_objective_embedding_loss(ob, pooled, b.y, B, C, K, cw, balance ? 1.0 : w_emb,
+                                                   gl_rng_key(key, 0x67726170ull), demb, &t->gstats, &skipped);
+            double n_ce = use_ce ? norm2f(dpooled, (size_t)B * C) : 0.0, n_e = norm2f(demb, (size_t)B * C);
+            if (balance) { /* CE + beta E, beta such that |beta dE| = balance |dCE| at the pooled vector */
+                w_emb = n_ce > 0 && n_e > 0 && isfinite(n_e) ? ob->balance * n_ce / n_e : 0.0;
+                for (size_t i = 0; i < (size_t)B * C; i++) demb[i] = (float)(demb[i] * w_emb);
+                n_e *= w_emb;
+            }
+            if (use_ce && n_ce > 0 && n_e > 0 && isfinite(n_e)) {
+                dg.ratio_sum += n_e / n_ce;
+                dg.ratio_n += 1;
+                dg.beta_sum += w_emb;
+            }
+            for (size_t i = 0; i < (size_t)B * C; i++) dpooled[i] += demb[i];
+            dg.lp_nodes += (double)(t->gstats.hidden_nodes - g0.hidden_nodes);
+            dg.lp_correct += (double)(t->gstats.hidden_correct - g0.hidden_correct);
+            dg.neff_sum += t->gstats.neff_sum - g0.neff_sum;
+            dg.neff_n += (double)(t->gstats.neff_batches - g0.neff_batches);
+            dg.skipped += skipped;
+            dg.clamped += (double)(t->gstats.clamped - g0.clamped);
             loss += w_emb * E; /* NaN (also on allocation failure) makes this a non-finite step */
         }
         memset(dH, 0, (size_t)B * T * C * sizeof(float));
@@ -733,6 +829,9 @@ static int train_epoch(trainer *t, const gl_train_opts *o, int epoch, double *lo
     t->st.epoch_step = interrupted ? s : 0;
     t->st.epoch_loss = interrupted ? loss_sum : 0;
     t->st.epoch_tokens = interrupted ? tokens : 0;
+    *diag_out = dg;
+    memset(&t->st.epoch_diag, 0, sizeof t->st.epoch_diag);
+    if (interrupted) t->st.epoch_diag = dg;
     gl_bert_acts_free(&acts);
     batch_free(&b);
     free(order);
@@ -835,6 +934,12 @@ static int embedding_report(trainer *t, const gl_train_opts *o, const gl_split *
     if (t->obj.kind == GL_LOSS_GLOSS) {
         json_object_set_new(obj, "sigma", json_real(t->obj.gloss.sigma));
         if (t->obj.sigma_mode != GL_SIGMA_VALUE) json_object_set_new(obj, "sigma_documents", json_integer((json_int_t)t->sigma_used));
+        if (t->sigma.neff > 0) json_object_set_new(obj, "sigma_effective_neighbours", json_real(t->sigma.neff));
+        if (t->sigma.floored)
+            json_object_set_new(obj, "sigma_floor",
+                                json_pack("{s:f, s:f, s:f}", "heuristic_sigma", t->sigma.heuristic_sigma,
+                                          "heuristic_effective_neighbours", t->sigma.heuristic_neff,
+                                          "effective_neighbours", t->sigma.neff));
         const gloss_stats *g = &t->gstats;
         json_object_set_new(j, "gloss_stats",
                             json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:s}", "batches", (json_int_t)g->batches,
@@ -902,9 +1007,25 @@ static int embedding_report(trainer *t, const gl_train_opts *o, const gl_split *
     return rc;
 }
 
-int gl_train(const gl_train_opts *o) {
+/* One line per epoch: how strongly the embedding loss shapes the encoder. */
+static void log_diag(const gl_objective *ob, const epoch_diag *d) {
+    fprintf(stderr, "  %s:", ob->kind == GL_LOSS_GLOSS ? "G-Loss" : gl_loss_name(ob->kind));
+    if (!ob->standalone && d->ratio_n > 0)
+        fprintf(stderr, " gradient at the pooled vector %.3g x cross-entropy's (weight %.3g)", d->ratio_sum / d->ratio_n,
+                d->beta_sum / d->ratio_n);
+    if (ob->kind == GL_LOSS_GLOSS) {
+        if (d->lp_nodes > 0) fprintf(stderr, "; propagation accuracy %.4f on hidden nodes", d->lp_correct / d->lp_nodes);
+        if (d->neff_n > 0) fprintf(stderr, "; %.2f effective neighbours per row of T", d->neff_sum / d->neff_n);
+        fprintf(stderr, "; %.0f batches skipped, %.0f nodes clamped", d->skipped, d->clamped);
+    }
+    fputc('\n', stderr);
+}
+
+int gl_train(const gl_train_opts *o_in) {
+    gl_train_opts resolved = *o_in; /* trainer_setup resolves --pool auto in it */
+    const gl_train_opts *o = &resolved;
     trainer t;
-    int rc = trainer_setup(&t, o);
+    int rc = trainer_setup(&t, &resolved);
     gl_bert *m = &t.model;
     if (rc == 0 && o->resume) {
         rc = load_checkpoint(o, m, &t.opt, t.best, &t.st);
@@ -925,12 +1046,13 @@ int gl_train(const gl_train_opts *o) {
         }
         int epoch = t.st.epochs_done;
         double t0 = gl_now() - t.st.epoch_seconds, tokens = 0, loss = 0;
+        epoch_diag diag;
         if (o->bf16 && gl_linear_set_bf16(1) != 0) {
             gl_error("--bf16: this CPU has no AVX512-BF16");
             rc = -1;
             break;
         }
-        int er = train_epoch(&t, o, epoch, &loss, &tokens);
+        int er = train_epoch(&t, o, epoch, &loss, &tokens, &diag);
         gl_linear_set_bf16(0); /* validation, test and export stay fp32 */
         if (er == 3) { /* interrupted at a step boundary: checkpoint and stop */
             t.st.epoch_seconds = gl_now() - t0;
@@ -951,7 +1073,7 @@ int gl_train(const gl_train_opts *o) {
         double secs = gl_now() - t0;
         epoch_row *r = &t.st.hist[t.st.nhist++];
         *r = (epoch_row){epoch + 1, loss, val.accuracy, val.macro_f1, secs, train_s > 0 ? tokens / train_s : 0,
-                         train_s};
+                         train_s, diag};
         t.st.epochs_done++;
         t.st.seconds += secs;
         int improved = t.st.best_epoch == 0 || val.macro_f1 > t.st.best_f1;
@@ -966,6 +1088,7 @@ int gl_train(const gl_train_opts *o) {
         if (!o->quiet)
             fprintf(stderr, "epoch %d: loss %.4f  val accuracy %.4f  val macro-F1 %.4f%s  (%.1f s, %.0f tokens/s)\n",
                     epoch + 1, loss, val.accuracy, val.macro_f1, improved ? "  best" : "", secs, r->tokens_per_s);
+        if (!o->quiet && t.obj.kind != GL_LOSS_CE) log_diag(&t.obj, &diag);
         rc = save_checkpoint(o, m, &t.opt, t.best, &t.st);
         if (rc == 0) rc = write_epochs_csv(o, &t.st);
         if (rc == 0) rc = write_curves(o, &t.st);
@@ -999,7 +1122,8 @@ int gl_train(const gl_train_opts *o) {
         }
         free(emb);
         if (rc == 0) rc = write_metrics(o, &t.data, &val, t.data.has_test ? &test : NULL, &t.st, extra);
-        if (rc == 0) rc = gl_hf_export(o->model_dir, o->out_dir, m, t.data.labels, t.data.K, o->pool);
+        if (rc == 0) rc = gl_hf_export(o->model_dir, o->out_dir, m, t.data.labels, t.data.K, o->pool,
+                                       o->max_length);
         if (rc == 0 && !o->quiet) {
             fprintf(stderr, "best epoch %d: val accuracy %.4f macro-F1 %.4f\n", t.st.best_epoch, val.accuracy,
                     val.macro_f1);

@@ -25,7 +25,7 @@ typedef struct {
     int step_epoch;       /* GL_SCHED_STEP: multiply lr by step_gamma from this epoch (1-based) on */
     double step_gamma;
     uint64_t seed;
-    gl_pool pool;
+    gl_pool pool;         /* GL_POOL_AUTO (default): gl_train resolves it (model/pool_auto.h) */
     int class_weights;    /* 1: balanced, 0: none */
     int resume;
     int stop_after;       /* stop (as if interrupted) after this many epochs; 0: never */
