@@ -141,8 +141,7 @@ DEMO_OUT ?= out/demo
 demo: setup
 	$(MAKE) all
 	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-$$(nproc)} build/gloss train --model models/all-MiniLM-L6-v2 \
-	  --data data/sample --out $(DEMO_OUT) --loss gloss --pool mean --epochs 4 --batch-size 16 --lr 1e-4 \
-	  --max-length 48
+	  --data data/sample --out $(DEMO_OUT) --loss gloss
 
 model:
 	sh tools/fetch_model.sh

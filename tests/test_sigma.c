@@ -70,7 +70,7 @@ static void test_knn(void) {
 
 static void test_resolve(void) {
     const size_t n = 200;
-    const int C = 8, K = 2, B = 16;
+    const int C = 8, K = 2, B = 40;
     int y[200];
     float *X = clusters(n, C, K, y, 11);
     gl_objective o;
@@ -81,6 +81,13 @@ static void test_resolve(void) {
     CHECK(o.sigma_mode == GL_SIGMA_KNN && o.sigma_knn == GL_GLOSS_KNN_DEFAULT);
     CHECK(gl_sigma_resolve(&o, X, y, n, C, B, 42, &si) == 0);
     CHECK(!si.floored && fabs(si.neff - GL_GLOSS_KNN_DEFAULT) < 1e-2);
+    /* a K the batch cannot have: half the other nodes of a batch */
+    o.sigma_knn = 40;
+    CHECK(gl_sigma_resolve(&o, X, y, n, C, B, 42, &si) == 0);
+    CHECK(si.knn_reduced && si.knn == 0.5 * (B - 1) && fabs(si.neff - si.knn) < 1e-2);
+    o.sigma_knn = B - 2;
+    CHECK(gl_sigma_resolve(&o, X, y, n, C, B, 42, &si) == 0 && !si.knn_reduced && fabs(si.neff - (B - 2)) < 2e-2);
+    o.sigma_knn = GL_GLOSS_KNN_DEFAULT;
     /* dicm where two documents of different classes nearly coincide: its
      * sigma (their distance / 3) leaves about one neighbour; the floor raises it */
     memcpy(X + C, X, sizeof(float) * C);

@@ -222,7 +222,13 @@ int gl_sigma_resolve(const gl_objective *o, const float *X, const int *y, size_t
         return isnan(info->neff) ? -1 : 0;
     }
     if (o->sigma_mode == GL_SIGMA_KNN) {
-        info->sigma = gl_sigma_for_neff(gp, X, n, C, B, o->sigma_knn, seed, &info->neff);
+        int Bn = B > (int)n ? (int)n : B;
+        info->knn = o->sigma_knn;
+        if (info->knn > Bn - 2 && Bn >= 3) { /* e.g. the default 16 with --batch-size 16 */
+            info->knn = 0.5 * (Bn - 1);
+            info->knn_reduced = 1;
+        }
+        info->sigma = gl_sigma_for_neff(gp, X, n, C, B, info->knn, seed, &info->neff);
         return isnan(info->sigma) ? gl_error_prefix("--sigma knn:%g: ", o->sigma_knn) : 0;
     }
     double sigma = gl_sigma_heuristic(o->sigma_mode, X, y, n, C, n, seed, NULL);

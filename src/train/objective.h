@@ -36,8 +36,8 @@ typedef struct {
 /* Defaults of --loss gloss chosen by the study in docs/defaults.md: the
  * gradient balance (CE + beta E, |beta dE| = balance |dCE|) and the effective
  * neighbours per row of T that set sigma. */
-#define GL_GLOSS_BALANCE_DEFAULT 0.5
-#define GL_GLOSS_KNN_DEFAULT 8
+#define GL_GLOSS_BALANCE_DEFAULT 0.3
+#define GL_GLOSS_KNN_DEFAULT 16
 #define GL_BALANCE_AUTO (-1.0)
 #define GL_SIGMA_FLOOR_NEFF 2.0 /* dicm and root are raised to leave at least this many effective neighbours */
 #define GL_STR_(x) #x
@@ -80,7 +80,8 @@ double gl_sigma_for_neff(const gloss_params *p, const float *X, size_t n, int C,
 double gl_neff_at_sigma(const gloss_params *p, double sigma, const float *X, size_t n, int C, int B, uint64_t seed);
 
 /* G-Loss's sigma from the initial embeddings X (n, C) with labels y, for
- * batches of B: knn:K (o->sigma_knn effective neighbours), or dicm / root
+ * batches of B: knn:K (o->sigma_knn effective neighbours; a K that a batch
+ * of B cannot have, K > B - 2, becomes (B - 1) / 2 with knn_reduced = 1), or dicm / root
  * raised to o->sigma_floor effective neighbours where they leave fewer
  * (floored = 1, heuristic_* = what the heuristic gave). -1 with gl_error set
  * on failure. */
@@ -88,6 +89,8 @@ typedef struct {
     double sigma, neff;                  /* the sigma used and its effective neighbours */
     int floored;
     double heuristic_sigma, heuristic_neff;
+    int knn_reduced;                     /* knn: K was too large for the batch */
+    double knn;                          /* knn: the K aimed at */
 } gl_sigma_info;
 int gl_sigma_resolve(const gl_objective *o, const float *X, const int *y, size_t n, int C, int B, uint64_t seed,
                      gl_sigma_info *info);

@@ -607,6 +607,9 @@ static int resolve_sigma(trainer *t, const gl_train_opts *o) {
     if (rc == 0) {
         t->obj.gloss.sigma = si.sigma;
         t->sigma = si;
+        if (si.knn_reduced && !o->quiet)
+            fprintf(stderr, "sigma: knn:%g is more than a batch of %d allows; aiming at %g effective neighbours\n",
+                    o->obj.sigma_knn, B, si.knn);
         if (si.floored && !o->quiet)
             fprintf(stderr, "sigma floor: %s gave sigma %.6g with %.2f effective neighbours per row of T at batch %d; "
                             "raised to %.6g (%g effective neighbours)\n",
