@@ -5,13 +5,17 @@ character 2-5-grams within word boundaries, a LinearSVC with balanced class
 weights; C is chosen on the validation split (macro-F1, over 0.03 .. 30), the
 test split is scored once with that C.
 
-    python3 tools/tfidf_baseline.py [--data ../shared/data] [--out experiments/tfidf-svm.json] [NAME...]
+    python3 tools/tfidf_baseline.py [--data data/benchmarks] [--out experiments/tfidf-svm.json] [NAME...]
+
+--data: a folder of NAME/SPLIT.csv files, or NAME/SPLIT.csv.gz as shipped in
+data/benchmarks (tools/make_benchmark_data.py).
 
 Needs scikit-learn (PyPI). Writes JSON atomically: per dataset the chosen C,
 validation macro-F1 per C, test accuracy and macro-F1, seconds.
 """
 import argparse
 import csv
+import gzip
 import json
 import os
 import sys
@@ -26,18 +30,23 @@ NAMES = ["mr", "r8", "r52", "ohsumed", "20ng"]
 CS = [0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0]
 
 
-def read(path):
+def read(folder, split):
+    """folder/SPLIT.csv, else folder/SPLIT.csv.gz: texts and labels."""
+    path = os.path.join(folder, split + ".csv")
+    opener = open
+    if not os.path.exists(path) and os.path.exists(path + ".gz"):
+        path, opener = path + ".gz", gzip.open
     csv.field_size_limit(1 << 30)
-    with open(path, newline="", encoding="utf-8") as f:
+    with opener(path, "rt", newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
     return [r["text"] for r in rows], [r["label"] for r in rows]
 
 
 def run(folder):
     t0 = time.time()
-    xtr, ytr = read(os.path.join(folder, "train.csv"))
-    xva, yva = read(os.path.join(folder, "val.csv"))
-    xte, yte = read(os.path.join(folder, "test.csv"))
+    xtr, ytr = read(folder, "train")
+    xva, yva = read(folder, "val")
+    xte, yte = read(folder, "test")
     word = TfidfVectorizer(sublinear_tf=True, ngram_range=(1, 2), min_df=2, lowercase=True)
     char = TfidfVectorizer(sublinear_tf=True, analyzer="char_wb", ngram_range=(2, 5), min_df=2, lowercase=True)
     Xtr = hstack([word.fit_transform(xtr), char.fit_transform(xtr)]).tocsr()
@@ -58,7 +67,7 @@ def run(folder):
 def main(argv):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("names", nargs="*", default=NAMES)
-    ap.add_argument("--data", default="../shared/data")
+    ap.add_argument("--data", default="data/benchmarks")
     ap.add_argument("--out", default="experiments/tfidf-svm.json")
     a = ap.parse_args(argv[1:])
     res = {}
@@ -69,15 +78,20 @@ def main(argv):
         res[n] = run(os.path.join(a.data, n))
         r = res[n]
         print(f"{n:8s} C={r['C']:<5g} val macro-F1 {100 * r['val_macro_f1']:.2f}  test accuracy "
-              f"{100 * r['test_accuracy']:.2f}  macro-F1 {100 * r['test_macro_f1']:.2f}  ({r['seconds']} s)")
-    tmp = a.out + ".tmp"
+              f"{100 * r['test_accuracy']:.2f}  macro-F1 {100 * r['test_macro_f1']:.2f}  ({r['seconds']} s)",
+              flush=True)
+        write(a.out, res)  # after every dataset: a stopped run keeps what it finished
+    return 0
+
+
+def write(path, res):
+    tmp = path + ".tmp"
     with open(tmp, "w") as f:
         json.dump(res, f, indent=1, sort_keys=True)
         f.write("\n")
         f.flush()
         os.fsync(f.fileno())
-    os.replace(tmp, a.out)
-    return 0
+    os.replace(tmp, path)
 
 
 if __name__ == "__main__":
