@@ -14,7 +14,7 @@ SAN     ?=
 # it a sqrtf keeps a scalar errno path that blocks vectorising its loop (AdamW);
 # it changes no value
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -fopenmp -fno-math-errno -Iinclude -Isrc $(BLAS_INC) $(CFLAGS) $(SAN)
-LDLIBS  := -lopenblas -lutf8proc -ljansson -llbfgs -lm
+LDLIBS  := -lopenblas -lutf8proc -ljansson -llbfgs -lz -lm
 # Prefer Debian's OpenMP build of OpenBLAS: inside our OpenMP regions it runs
 # single-threaded instead of oversubscribing the cores.
 ARCH    := $(shell gcc -dumpmachine)
@@ -96,20 +96,21 @@ bench: $(BUILD)/bench/bench_train
 
 # libFuzzer targets for the parsers (fuzz/README.md), built with clang under
 # ASan + UBSan into build-fuzz/: table (CSV/TSV/JSONL/text), config,
-# safetensors, vocab, tokenizer, st_config. `make fuzz` runs each for FUZZ_SECONDS,
+# safetensors, vocab, tokenizer, st_config (the table target also reads .gz).
+# `make fuzz` runs each for FUZZ_SECONDS,
 # `make fuzz-ci` each for 60 s; new corpus entries and crashes stay in build-fuzz/.
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 600
 FUZZ_TARGETS := table config safetensors vocab tokenizer st_config
 FUZZ_LIB_SRC := src/io/table.c src/io/config.c src/io/safetensors.c src/io/st_config.c src/text/tokenizer.c \
-	src/text/unicode_compat.c src/text/utf8.c src/util/error.c src/util/fileio.c
+	src/text/unicode_compat.c src/text/utf8.c src/util/error.c src/util/fileio.c src/util/gzip.c
 FUZZ_FLAGS   := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Iinclude -Isrc -O2 -g -fno-omit-frame-pointer \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 FUZZ_BIN     := $(FUZZ_TARGETS:%=build-fuzz/fuzz_%)
 
 build-fuzz/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz_common.h $(FUZZ_LIB_SRC) $(wildcard src/*/*.h)
 	@mkdir -p build-fuzz
-	$(FUZZ_CC) $(FUZZ_FLAGS) $< $(FUZZ_LIB_SRC) -o $@ -lutf8proc -ljansson -lm
+	$(FUZZ_CC) $(FUZZ_FLAGS) $< $(FUZZ_LIB_SRC) -o $@ -lutf8proc -ljansson -lz -lm
 
 fuzz-build: $(FUZZ_BIN)
 
@@ -121,7 +122,7 @@ fuzz-ci: fuzz-build
 
 # memcheck on the tests that run in seconds natively (one thread: valgrind
 # serialises threads anyway and OpenMP's pool only adds "possibly lost" noise)
-VALGRIND_TESTS := test_io test_table test_metrics test_gloss test_metric_losses test_plot test_kernels \
+VALGRIND_TESTS := test_io test_table test_metrics test_gloss test_metric_losses test_plot test_kernels test_model_open \
 	test_embed_quality test_probe test_pool test_sigma
 valgrind: $(VALGRIND_TESTS:%=$(BUILD)/tests/%)
 	@for t in $(VALGRIND_TESTS); do \

@@ -11,7 +11,7 @@
 # BENCH_MAXLEN (128). Needs an idle machine; about 12 minutes on 2 cores.
 set -eu
 BUILD=${1:-build}
-DATA=${2:-../shared/data/mr}
+DATA=${2:-data/benchmarks/mr}
 THREADS=${BENCH_THREADS:-2}
 MODEL=${BENCH_MODEL:-models/all-MiniLM-L6-v2}
 MAXLEN=${BENCH_MAXLEN:-128}

@@ -4,6 +4,8 @@
  * Input: the first byte picks the format (byte % 4: 0 .csv, 1 .tsv, 2 .jsonl,
  * 3 .txt), the rest is the file, written to a fixed name in a per-process
  * temp directory (tmpfs /dev/shm when writable; $GLOSS_FUZZ_TMP overrides).
+ * A first byte of 4..7 adds ".gz" to the name: the rest is then read as gzip
+ * data (src/util/gzip.c) and decompressed before it is parsed.
  *
  * Besides the sanitizers, it checks the reader's invariants on success: at
  * least one column, unique column names found by gl_table_col, every cell
@@ -34,13 +36,14 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
 }
 
 static const char *const names[4] = {"in.csv", "in.tsv", "in.jsonl", "in.txt"};
+static const char *const gz_names[4] = {"in.csv.gz", "in.tsv.gz", "in.jsonl.gz", "in.txt.gz"};
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size < 1) return 0;
-    int fmt = data[0] % 4;
+    int fmt = data[0] % 4, gz = data[0] >= 4 && data[0] < 8;
     const uint8_t *body = data + 1;
     size_t n = size - 1;
-    const char *path = put_file(names[fmt], body, n);
+    const char *path = put_file(gz ? gz_names[fmt] : names[fmt], body, n);
 
     gl_table t;
     gl_error_clear();
@@ -73,7 +76,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             FUZZ_CHECK(gl_utf8_check(cell, t.cell_len[k]) == t.cell_len[k]);
         }
     }
-    if (fmt == 3) { /* plain text: one row per line, final empty piece not a row */
+    if (fmt == 3 && !gz) { /* plain text: one row per line, final empty piece not a row */
         const uint8_t *b = body;
         size_t bn = n;
         if (bn >= 3 && b[0] == 0xEF && b[1] == 0xBB && b[2] == 0xBF) b += 3, bn -= 3;

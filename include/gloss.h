@@ -35,7 +35,9 @@ int gloss_pool_parse(const char *name, gloss_pool *out);
 const char *gloss_pool_name(gloss_pool pool);
 
 /* Load a Hugging Face BERT-family checkpoint directory: config.json,
- * model.safetensors (F32, F16 or BF16), vocab.txt, optional tokenizer_config.json,
+ * model.safetensors (F32, F16 or BF16), vocab.txt (no more entries than
+ * config.json's vocab_size, so that no token id reads past the embedding
+ * table), optional tokenizer_config.json,
  * and the optional sentence-transformers files (modules.json, 1_Pooling/config.json,
  * sentence_bert_config.json), which must then be well-formed and agree with the weights. */
 gloss_model *gloss_model_load(const char *dir);

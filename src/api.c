@@ -1,11 +1,13 @@
 /* api.c: the public API of include/gloss.h on top of the internal modules. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "gloss.h"
 #include "io/config.h"
 #include "model/bert.h"
+#include "model/model_open.h"
 #include "model/pool_auto.h"
 #include "text/tokenizer.h"
 #include "util/error.h"
@@ -27,25 +29,14 @@ const char *gloss_version(void) { return GLOSS_VERSION; }
 gloss_model *gloss_model_load(const char *dir) {
     gloss_model *m = gl_calloc(1, sizeof *m);
     if (!m) return NULL;
-    if (gl_bert_load(&m->bert, dir) != 0) {
+    if (gl_model_open(dir, &m->bert, &m->tok) != 0) { /* config, weights, vocabulary, checked together */
         free(m);
         return NULL;
     }
-    char *vocab = gl_path_join(dir, "vocab.txt");
-    const gl_bert_config *c = &m->bert.cfg;
-    m->tok = vocab ? gl_tokenizer_load(vocab, c->do_lower_case, c->strip_accents) : NULL;
-    if (m->tok && gl_tokenizer_vocab_size(m->tok) > c->vocab_size) {
-        gl_error("%s: %d tokens but config.json vocab_size is %d", vocab, gl_tokenizer_vocab_size(m->tok),
-                 c->vocab_size);
-        gl_tokenizer_free(m->tok);
-        m->tok = NULL;
-    }
-    free(vocab);
-    m->dir = m->tok ? gl_strdup(dir) : NULL;
-    if (!m->dir || gl_st_config_load(&m->st, dir, c->hidden_size) != 0) {
-        gl_tokenizer_free(m->tok);
+    m->dir = gl_strdup(dir);
+    if (!m->dir || gl_st_config_load(&m->st, dir, m->bert.cfg.hidden_size) != 0) {
+        gl_model_close(&m->bert, &m->tok);
         free(m->dir);
-        gl_bert_free(&m->bert);
         free(m);
         return NULL;
     }
@@ -55,8 +46,7 @@ gloss_model *gloss_model_load(const char *dir) {
 void gloss_model_free(gloss_model *m) {
     if (!m) return;
     if (m->acts_ready) gl_bert_acts_free(&m->acts);
-    gl_tokenizer_free(m->tok);
-    gl_bert_free(&m->bert);
+    gl_model_close(&m->bert, &m->tok);
     free(m->dir);
     free(m);
 }
@@ -139,6 +129,11 @@ int gloss_embed(gloss_model *m, const char *const *texts, size_t n, gloss_pool p
             len[b] = gl_tokenizer_encode(m->tok, s, strlen(s), max_length, &tok[b], &cap[b]);
             if (len[b] < 0) rc = gl_error_prefix("document %zu: ", start + b + 1);
             else if (len[b] > T) T = len[b];
+            if (rc == 0) { /* the embedding forward reads rows by id: none past the table */
+                char what[48];
+                snprintf(what, sizeof what, "document %zu", start + b + 1);
+                rc = gl_model_check_ids(&m->bert, tok[b], (size_t)len[b], what);
+            }
         }
         if (rc == 0) rc = ensure_acts(m, batch_size, max_length);
         if (rc != 0) break;

@@ -159,5 +159,24 @@ fi
 check embed-pooler-export 0 "pool pooler (from 1_Pooling/config.json + 2_Dense/config.json), max length 32" -- \
     "$G" embed --model "$T/pooler-out" --input "$T/in.txt" --output "$T/o.npy"
 
+# a vocabulary longer than the embedding table (config.json vocab_size): every
+# command refuses the model directory, naming vocab.txt, its entry count and
+# vocab_size (token ids past the table would read other parameters)
+BV="$T/bigvocab" BVF="$T/bigvocab-ft"
+mkdir -p "$BV" "$BVF" && cp "$TINY"/* "$BV"/ && cp -R "$T/pooler-out"/. "$BVF"/
+for i in 1 2 3 4 5 6 7 8 9 10; do echo "extra$i"; done >>"$BV/vocab.txt"
+cp "$BV/vocab.txt" "$BVF/vocab.txt"
+VMSG="vocab.txt: 130 entries but config.json's vocab_size is 120"
+check vocab-train 1 "$BV/$VMSG" -- "$G" train --model "$BV" --data data/sample --out "$T/bv-out" --epochs 1 \
+    --max-length 32 --limit-train 64 --map-points 0 --quiet
+n=$((n + 1))
+[ ! -e "$T/bv-out/checkpoint.safetensors" ] || { echo "FAIL vocab-train: a checkpoint was written"; fails=$((fails + 1)); }
+check vocab-embed 1 "$BV/$VMSG" -- "$G" embed --model "$BV" --input "$T/in.txt" --output "$T/bv.npy" --quiet
+check vocab-eval 1 "$BVF/$VMSG" -- "$G" eval --model "$BVF" --data data/sample/test.csv --quiet
+check vocab-predict 1 "$BVF/$VMSG" -- "$G" predict --model "$BVF" --input "$T/in.txt" --quiet
+# as long as the table is fine
+head -n 120 "$BV/vocab.txt" >"$BV/v" && mv "$BV/v" "$BV/vocab.txt"
+check vocab-equal-ok 0 "" -- "$G" embed --model "$BV" --input "$T/in.txt" --output "$T/bv.npy" --quiet
+
 echo "test_cli.sh: $((n - fails)) of $n checks passed"
 [ $fails -eq 0 ]

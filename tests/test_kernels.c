@@ -532,7 +532,7 @@ static void test_gemm_bf16(void) {
     CHECK(isnan(bf16_round(NAN)));
 
     const int has = gl_cpu_has_avx512bf16();
-    if (!has) printf("gemm_bf16: SKIP the AVX512-BF16 path: this CPU has no AVX512-BF16 (scalar path tested)\n");
+    if (!has) check_skip("test_kernels", "the AVX512-BF16 GEMM path (this CPU has no AVX512-BF16; scalar path tested)");
     /* (M, N, K): 1 row, 1 column, odd K, K across the 384-value blocks, M past
      * the 192-row tiles, nothing a multiple of the 12 x 32 micro-tile */
     static const int shapes[][3] = {{1, 1, 1},   {1, 37, 5},    {13, 33, 7},   {12, 32, 384}, {29, 65, 385},

@@ -21,6 +21,10 @@
 # The read-only file system is a tmpfs remounted read-only in a private mount
 # namespace (unshare -m as root, unshare -rm in a user namespace otherwise);
 # skipped, with the reason printed, where neither can mount.
+#
+# Last, memory running out in a training step (fault injection,
+# GLOSS_FAULT_OOM_STEP): an error that stops the run with its last checkpoint
+# intact, not a skipped non-finite step.
 set -u
 T=$(mktemp -d)
 chmod 755 "$T"
@@ -38,6 +42,10 @@ n=0
 fail() {
     echo "FAIL $*"
     fails=$((fails + 1))
+}
+skip() { # skip WHAT: cases that cannot run here, recorded for tests/run.sh
+    echo "test_robust.sh: skipped $*"
+    [ -n "${GLOSS_SKIP_LOG:-}" ] && echo "test_robust.sh: $*" >>"$GLOSS_SKIP_LOG"
 }
 
 TRAIN="--epochs 1 --limit-train 40 --max-length 32 --batch-size 8 --quiet"
@@ -147,7 +155,7 @@ if [ -z "$skip" ] && $as_user sh -c ': >/dev/gloss-test-probe' 2>/dev/null; then
 fi
 
 if [ -n "$skip" ]; then
-    echo "test_robust.sh: skipped the read-only directory and /dev cases: $skip"
+    skip "the read-only directory and /dev cases: $skip"
 else
     # ---- read-only output directory
     # train fails before training, not after the first epoch
@@ -173,7 +181,7 @@ else
         n=$((n + 1))
         [ -c /dev/full ] || fail "devfull: /dev/full is no longer a character device"
     else
-        echo "test_robust.sh: skipped the /dev/full cases: no /dev/full"
+        skip "the /dev/full cases: no /dev/full"
     fi
     # /dev/stdout with stdout redirected to a regular file: also written in
     # place (renaming a temp file over it would replace the /dev/stdout symlink)
@@ -212,7 +220,7 @@ exit $rc
 EOS
 if [ "$(id -u)" -eq 0 ]; then ns="unshare -m"; else ns="unshare -rm"; fi
 if ! $ns sh -c 'mount -t tmpfs tmpfs "$0" && mount -o remount,ro "$0" && ! touch "$0/probe" 2>/dev/null' "$ROFS" 2>/dev/null; then
-    echo "test_robust.sh: skipped the read-only file system cases: $ns cannot mount a tmpfs here"
+    skip "the read-only file system cases: $ns cannot mount a tmpfs here"
 else
     # expect_fail_rofs NAME PATTERN -- command...: as expect_fail, on the read-only mount
     expect_fail_rofs() {
@@ -233,6 +241,31 @@ else
     expect_fail_rofs rofs-predict "$ROFS/pred.csv: cannot create: Read-only file system" -- \
         "$G" predict --model "$ROFS" --input "$D/train.csv" --output "$ROFS/pred.csv" --quiet
 fi
+
+# ---- memory running out during training: GLOSS_FAULT_OOM_STEP=n makes the
+# embedding loss's workspace allocation fail at step n (here in epoch 2 of 3).
+# Exit 1 with "out of memory", not a skipped "non-finite" step; the checkpoint
+# of epoch 1 intact; --resume ends with the model of an uninterrupted run.
+OOMT="--model $M --data $D --epochs 3 --limit-train 80 --batch-size 8 --max-length 24 --pool mean --patience 0
+ --map-points 0 --seed 5 --loss gloss --quiet"
+n=$((n + 1))
+"$G" train $OOMT --out "$T/oom-ref" >"$T/stderr" 2>&1 || fail "oom: the reference run failed: $(tail -3 "$T/stderr")"
+n=$((n + 1))
+GLOSS_FAULT_OOM_STEP=15 "$G" train $OOMT --out "$T/oom" >"$T/stderr" 2>&1
+rc=$?
+[ $rc -eq 1 ] || fail "oom: exit $rc, expected 1"
+n=$((n + 1))
+grep -q "step 15: embedding loss: out of memory" "$T/stderr" || fail "oom: no out-of-memory error: $(tail -3 "$T/stderr")"
+n=$((n + 1))
+grep -q -i "non-finite\|lower --lr" "$T/stderr" && fail "oom: reported as a non-finite step: $(tail -3 "$T/stderr")"
+n=$((n + 1))
+[ "$(grep -c . "$T/oom/epochs.csv" 2>/dev/null)" = 2 ] && [ ! -e "$T/oom/model.safetensors" ] ||
+    fail "oom: expected epoch 1 alone in epochs.csv and no model"
+n=$((n + 1))
+"$G" train $OOMT --out "$T/oom" --resume >"$T/stderr" 2>&1 || fail "oom: --resume failed: $(tail -3 "$T/stderr")"
+n=$((n + 1))
+cmp -s "$T/oom/model.safetensors" "$T/oom-ref/model.safetensors" ||
+    fail "oom: the resumed run ends with another model than the uninterrupted one"
 
 echo "test_robust.sh: $((n - fails)) of $n checks passed"
 [ $fails -eq 0 ]

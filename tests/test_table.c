@@ -1,7 +1,8 @@
 /* test_table.c: the CSV / TSV / JSONL / plain-text reader: every edge case with
  * its expected cells, every error path with the file name and line in the
- * message, and the row counts of the shared datasets (as Python's csv module
- * reads them). Inputs are written into a fresh mkdtemp directory. */
+ * message, .csv.gz files (and corrupt or truncated gzip data), and the row
+ * counts of the benchmark datasets that ship in data/benchmarks (as Python's
+ * csv module reads them). Inputs are written into a fresh mkdtemp directory. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "check.h"
 #include "io/table.h"
@@ -410,6 +412,147 @@ static void test_fuzz(void) {
     CHECK(ok_reads > 100); /* the generator does produce readable files */
 }
 
+/* gzip of src[0..n) (deflate level 9, gzip wrapper) into a heap buffer. */
+static unsigned char *gz_make(const char *src, size_t n, size_t *out_n) {
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    if (deflateInit2(&z, 9, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY) != Z_OK) exit(2);
+    size_t cap = deflateBound(&z, (uLong)n) + 64;
+    unsigned char *out = malloc(cap);
+    z.next_in = (unsigned char *)src;
+    z.avail_in = (uInt)n;
+    z.next_out = out;
+    z.avail_out = (uInt)cap;
+    if (!out || deflate(&z, Z_FINISH) != Z_STREAM_END) exit(2);
+    *out_n = cap - z.avail_out;
+    deflateEnd(&z);
+    return out;
+}
+
+/* Both tables hold the same columns, cells and row lines. */
+static int same_table(const gl_table *a, const gl_table *b) {
+    if (a->ncols != b->ncols || a->nrows != b->nrows) return 0;
+    for (int c = 0; c < a->ncols; c++)
+        if (strcmp(a->colnames[c], b->colnames[c])) return 0;
+    for (size_t i = 0; i < a->nrows * (size_t)a->ncols; i++)
+        if (a->cell_len[i] != b->cell_len[i] || memcmp(a->cells[i], b->cells[i], a->cell_len[i])) return 0;
+    for (size_t r = 0; r < a->nrows; r++)
+        if (a->row_line[r] != b->row_line[r]) return 0;
+    return 1;
+}
+
+/* NAME.csv.gz (and .tsv.gz, .jsonl.gz, .txt.gz) read as NAME.csv decompressed;
+ * concatenated members as `gzip -d` reads them; every damaged file (not gzip,
+ * empty, truncated anywhere, a flipped byte in the data, the CRC or the
+ * length, bytes after the end) an error naming the file, nothing allocated;
+ * errors in the decompressed CSV name the .gz file and the line. */
+static void test_gzip(void) {
+    static const char csv[] = "\xEF\xBB\xBFtext,label\r\nplain,1\n\"a, b\",2\n\"line1\nline2\",4\n\ncaf\xC3\xA9,last";
+    static const struct {
+        const char *plain, *gz, *content;
+    } fmts[] = {{"g.csv", "g.csv.gz", csv},
+                {"g.tsv", "g.TSV.GZ", "text\tlabel\nhello, world\t1\n\"multi\nline\"\t3"},
+                {"g.jsonl", "g.jsonl.gz", "{\"text\": \"a\", \"label\": 1}\n\n{\"label\": \"x\", \"text\": \"b\"}\n"},
+                {"g.txt", "g.txt.gz", "first doc\r\n\nthird\n"},
+                {"g", "g.gz", "no extension: plain text\n"}};
+    for (size_t k = 0; k < sizeof fmts / sizeof fmts[0]; k++) {
+        size_t n = strlen(fmts[k].content), zn;
+        unsigned char *z = gz_make(fmts[k].content, n, &zn);
+        gl_table a, b;
+        int ra = gl_table_read(&a, put(fmts[k].plain, fmts[k].content, n));
+        const char *gzpath = put(fmts[k].gz, (const char *)z, zn);
+        int rb = gl_table_read(&b, gzpath);
+        CHECK_MSG(ra == 0 && rb == 0, "%s: %s", fmts[k].gz, gl_error_message());
+        if (ra == 0 && rb == 0) {
+            CHECK_MSG(same_table(&a, &b), "%s differs from %s", fmts[k].gz, fmts[k].plain);
+            CHECK(!strcmp(b.path, gzpath));
+        }
+        if (ra == 0) gl_table_free(&a);
+        if (rb == 0) gl_table_free(&b);
+        free(z);
+    }
+
+    /* two members: the concatenation of their contents */
+    size_t n1, n2;
+    unsigned char *z1 = gz_make("text,label\na,1\n", 15, &n1), *z2 = gz_make("b,2\nc,3\n", 8, &n2);
+    unsigned char *two = malloc(n1 + n2 + 16);
+    memcpy(two, z1, n1);
+    memcpy(two + n1, z2, n2);
+    gl_table t;
+    CHECK(gl_table_read(&t, put("two.csv.gz", (const char *)two, n1 + n2)) == 0 && t.nrows == 3 &&
+          cell_is(&t, 2, 0, "c") && t.row_line[2] == 4);
+    gl_table_free(&t);
+
+    /* damaged files */
+    size_t zn;
+    unsigned char *z = gz_make(csv, sizeof csv - 1, &zn);
+    unsigned char *bad = malloc(zn + 16);
+    expect_error("plain.csv.gz", "text,label\na,1\n", 15, 0, "not gzip data");
+    expect_error("empty.csv.gz", "", 0, 0, "not gzip data (empty file)");
+    expect_error("half.csv.gz", (const char *)z, zn / 2, 0, "truncated gzip data");
+    expect_error("notrailer.csv.gz", (const char *)z, zn - 8, 0, "truncated gzip data");
+    expect_error("shortcrc.csv.gz", (const char *)z, zn - 3, 0, "truncated gzip data");
+    expect_error("header.csv.gz", (const char *)z, 5, 0, "truncated gzip data");
+    memcpy(bad, z, zn);
+    bad[zn - 8] ^= 0x01; /* CRC-32 */
+    expect_error("crc.csv.gz", (const char *)bad, zn, 0, "corrupt gzip data");
+    memcpy(bad, z, zn);
+    bad[zn - 1] ^= 0x40; /* ISIZE */
+    expect_error("isize.csv.gz", (const char *)bad, zn, 0, "corrupt gzip data");
+    memcpy(bad, z, zn);
+    bad[2] = 7; /* compression method: not deflate */
+    expect_error("method.csv.gz", (const char *)bad, zn, 0, "corrupt gzip data");
+    memcpy(bad, z, zn);
+    memcpy(bad + zn, "junk", 4);
+    expect_error("trailing.csv.gz", (const char *)bad, zn + 4, 0, "bytes after the end of the gzip stream");
+    /* a CSV error inside: the .gz file and the line of the decompressed text */
+    size_t en;
+    unsigned char *ez = gz_make("text,label\na,1\nb,2,3\n", 21, &en);
+    expect_error("fields.csv.gz", (const char *)ez, en, 3, "3 fields but the header has 2");
+    free(ez);
+
+    /* every truncation and many random byte flips: an error naming the file or
+     * (a flip the CRC cannot see is impossible, but a flip may hit the header's
+     * unused fields) a table like the original; never a crash */
+    int misbehaved = 0, read_ok = 0;
+    char fpath[512];
+    snprintf(fpath, sizeof fpath, "%s/flip.csv.gz", g_dir);
+    for (size_t cut = 0; cut < zn; cut++) {
+        gl_table u;
+        if (gl_table_read(&u, put("flip.csv.gz", (const char *)z, cut)) == 0) {
+            misbehaved++;
+            gl_table_free(&u);
+        } else {
+            misbehaved += strstr(gl_error_message(), fpath) == NULL;
+        }
+    }
+    gl_table ref;
+    CHECK(gl_table_read(&ref, put("ref.csv", csv, sizeof csv - 1)) == 0);
+    uint32_t rng = 12345;
+    for (int iter = 0; iter < 2000; iter++) {
+        memcpy(bad, z, zn);
+        for (int f = 0; f <= iter % 3; f++) {
+            rng = rng * 1664525u + 1013904223u;
+            bad[(rng >> 8) % zn] ^= (unsigned char)(1u << ((rng >> 4) % 8));
+        }
+        gl_table u;
+        if (gl_table_read(&u, put("flip.csv.gz", (const char *)bad, zn)) == 0) {
+            read_ok++;
+            misbehaved += !same_table(&u, &ref);
+            gl_table_free(&u);
+        } else {
+            misbehaved += strstr(gl_error_message(), fpath) == NULL;
+        }
+    }
+    gl_table_free(&ref);
+    CHECK_MSG(misbehaved == 0, "%d damaged gzip files misbehaved (%d read)", misbehaved, read_ok);
+    free(z);
+    free(bad);
+    free(z1);
+    free(z2);
+    free(two);
+}
+
 /* Row counts as Python's csv.reader gives them (header excluded). */
 static void test_datasets(void) {
     static const struct {
@@ -421,12 +564,12 @@ static void test_datasets(void) {
                 {"ohsumed", {3021, 336, 4043}},
                 {"20ng", {10182, 1132, 7532}}};
     static const char *splits[] = {"train", "val", "test"};
-    const char *dir = check_data_dir();
     size_t cr_cells = 0;
     for (size_t d = 0; d < sizeof sets / sizeof sets[0]; d++)
         for (int s = 0; s < 3; s++) {
-            char path[512];
-            snprintf(path, sizeof path, "%s/%s/%s.csv", dir, sets[d].name, splits[s]);
+            char rel[64], path[512];
+            snprintf(rel, sizeof rel, "%s/%s", sets[d].name, splits[s]);
+            check_data_file(path, sizeof path, rel);
             gl_table t;
             int rc = gl_table_read(&t, path);
             CHECK_MSG(rc == 0, "%s", gl_error_message());
@@ -462,6 +605,7 @@ int main(void) {
     test_huge_field();
     test_wide();
     test_fuzz();
+    test_gzip();
     test_datasets();
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);

@@ -598,7 +598,6 @@ static void test_documents(const gl_tokenizer *tu, const gl_tokenizer *tc, const
         free(fx);
         return;
     }
-    const char *data_dir = check_data_dir();
     static const char *variant[4] = {"uncased", "uncased max_length 128", "cased", "cased max_length 128"};
     size_t total_docs = 0, total_bytes = 0, doc_bad = 0, count_bad = 0, cased_bad = 0, trunc_bad = 0, shown = 0;
     int agg_bad = 0;
@@ -613,7 +612,7 @@ static void test_documents(const gl_tokenizer *tu, const gl_tokenizer *tc, const
         uint32_t ndocs = rd_u32(&r), agg_want[4];
         for (int k = 0; k < 4; k++) agg_want[k] = rd_u32(&r);
         char path[512];
-        snprintf(path, sizeof path, "%s/%s.csv", data_dir, name);
+        check_data_file(path, sizeof path, name);
         gl_table tab;
         if (gl_table_read(&tab, path)) {
             CHECK_MSG(0, "%s", gl_error_message());
@@ -693,7 +692,7 @@ static void test_documents(const gl_tokenizer *tu, const gl_tokenizer *tc, const
 /* Throughput of one uncased, untruncated encode on one thread (printed, not asserted). */
 static void report_throughput(const gl_tokenizer *tu) {
     char path[512];
-    snprintf(path, sizeof path, "%s/20ng/train.csv", check_data_dir());
+    check_data_file(path, sizeof path, "20ng/train");
     gl_table tab;
     if (gl_table_read(&tab, path)) return; /* already reported by test_documents */
     int32_t *ids = NULL;

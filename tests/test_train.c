@@ -144,6 +144,8 @@ static void test_end_to_end(void) {
     double s_micro = json_real_value(json_object_get(sil, "micro"));
     printf("e2e: silhouette %.3f, sigma %.4f\n", s_micro, json_real_value(json_object_get(obj, "sigma")));
     if (quality_checks()) CHECK(s_micro > 0.1 && s_micro <= 1.0);
+    /* a missing or non-numeric key reads as 0, which is in range: require the number */
+    CHECK_MSG(json_is_real(json_object_get(sil, "micro")), "metrics.json: no silhouette.micro number");
     CHECK(s_micro >= -1.0 && s_micro <= 1.0);
     CHECK(json_real_value(json_object_get(obj, "sigma")) > 0);
     CHECK(json_integer_value(json_object_get(json_object_get(m, "gloss_stats"), "batches")) == 4 * 15);

@@ -26,6 +26,9 @@ GRID.json (see experiments/*.json):
               thing. A cell recorded before "pinned" was added (its command
               lacks them) still counts as the same cell
     datasets  {name: {"data": DIR, "args": [...], "vars": {...}}}
+              DIR data/benchmarks/NAME: the benchmark sets that ship with
+              gloss; a cell recorded with ../shared/data/NAME (where they lay
+              before, byte for byte the same files) is the same cell
     losses    {name: [args...]}            e.g. "gloss-paper": ["--loss", "gloss"];
               "{name}" in any argument is the dataset's variable of that name,
               e.g. "--sigma", "{sigma}" with "vars": {"sigma": 0.253}
@@ -273,14 +276,30 @@ def cell_args(g, ds, loss, setting, seed, out):
             + ["--seed", str(seed)])
 
 
+# The five benchmark sets ship in data/benchmarks (tools/make_benchmark_data.py
+# checks that they are the bytes of ../shared/data, where the first grids found
+# them).
+BENCHMARKS = ("mr", "r8", "r52", "ohsumed", "20ng")
+
+
+def data_dir(path):
+    """A --data directory as cells compare it: ../shared/data/NAME of a
+    benchmark set is data/benchmarks/NAME; anything else as it is."""
+    head, name = os.path.split(os.path.normpath(path))
+    if name in BENCHMARKS and (head == "shared/data" or head.endswith("/shared/data")):
+        return "data/benchmarks/" + name
+    return path
+
+
 def canonical(args):
     """A command without its binary, as a sorted list of (option, value)
-    pairs: two commands that differ only in option order or in where the
-    gloss binary lies are the same cell."""
+    pairs: two commands that differ only in option order, in where the
+    gloss binary lies, or in where the same benchmark data lies (data_dir)
+    are the same cell."""
     pairs, i, rest = [], 0, list(args[1:])
     while i < len(rest):
         if rest[i].startswith("--") and i + 1 < len(rest) and not rest[i + 1].startswith("--"):
-            pairs.append((rest[i], rest[i + 1]))
+            pairs.append((rest[i], data_dir(rest[i + 1]) if rest[i] == "--data" else rest[i + 1]))
             i += 2
         else:
             pairs.append((rest[i], None))

@@ -5,11 +5,15 @@ quick trials of the defaults. The benchmark files are sorted by label, so their
 first N documents would not do. N = 0 leaves that split out.
 
     python3 tools/make_subset.py SRC DST TRAIN VAL TEST [--seed S]  (default 0)
-    e.g. python3 tools/make_subset.py ../shared/data/mr out/data/mr-600 600 150 400
+    e.g. python3 tools/make_subset.py data/benchmarks/mr out/data/mr-600 600 150 400
+
+SRC holds SPLIT.csv or SPLIT.csv.gz (data/benchmarks, as shipped); the output
+is plain CSV.
 
 Standard library only; the output is atomic per file (temp file + rename).
 """
 import csv
+import gzip
 import os
 import random
 import sys
@@ -26,7 +30,10 @@ def main(argv):
     src, dst, counts = argv[1], argv[2], [int(a) for a in argv[3:6]]
     os.makedirs(dst, exist_ok=True)
     for split, n in zip(("train", "val", "test"), counts):
-        with open(os.path.join(src, split + ".csv"), newline="", encoding="utf-8") as f:
+        path, opener = os.path.join(src, split + ".csv"), open
+        if not os.path.exists(path) and os.path.exists(path + ".gz"):
+            path, opener = path + ".gz", gzip.open
+        with opener(path, "rt", newline="", encoding="utf-8") as f:
             rows = list(csv.reader(f))
         if n == 0:
             continue

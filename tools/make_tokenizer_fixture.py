@@ -20,7 +20,8 @@ tricky.txt  hand-written strings (below) with their full id lists. Lines:
   enable_truncation(L): the first L-2 tokens, then [SEP]).
 
 docs.bin  every document of mr, r8, r52, ohsumed, 20ng (train, val, test; read
-  with Python's csv module, column "text"). Little-endian:
+  with Python's csv module, column "text", from data/benchmarks/NAME/SPLIT.csv.gz,
+  or SPLIT.csv in a --data folder of plain files). Little-endian:
     "GLTKDOC1"  magic
     u32 CRC-32 of vocab.txt's bytes, u32 number of splits
     per split: u8 name length, name ("mr/train"), u32 number of documents,
@@ -48,6 +49,7 @@ and final xor 0xFFFFFFFF), as Python's zlib.crc32, continued across pieces.
 
 import argparse
 import csv
+import gzip
 import os
 import struct
 import sys
@@ -156,9 +158,16 @@ def write_tricky(vocab, path):
         f.write("\n".join(lines) + "\n")
 
 
+def data_file(data_dir, rel):
+    """data_dir/rel.csv.gz (data/benchmarks, shipped), else data_dir/rel.csv."""
+    gz = os.path.join(data_dir, rel + ".csv.gz")
+    return gz if os.path.exists(gz) else os.path.join(data_dir, rel + ".csv")
+
+
 def read_texts(path):
     csv.field_size_limit(1 << 30)
-    with open(path, newline="", encoding="utf-8") as f:
+    opener = gzip.open if path.endswith(".gz") else open
+    with opener(path, "rt", newline="", encoding="utf-8") as f:
         r = csv.reader(f)
         header = next(r)
         col = header.index("text")
@@ -187,7 +196,7 @@ def write_docs(vocab, model_dir, data_dir, path):
     out += struct.pack("<II", vocab_hash, len(DATASETS) * len(SPLITS))
     for d in DATASETS:
         for s in SPLITS:
-            texts = read_texts(os.path.join(data_dir, d, s + ".csv"))
+            texts = read_texts(data_file(data_dir, d + "/" + s))
             variants = [[e.ids for e in t.encode_batch(texts)] for t in (tu, tu_t, tc, tc_t)]
             crosscheck_transformers(model_dir, texts, variants[0], variants[2])
             aggs = []
@@ -237,7 +246,7 @@ def main():
     root = os.path.dirname(here)
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--model", default=os.path.join(root, "models", "all-MiniLM-L6-v2"))
-    ap.add_argument("--data", default=os.path.join(root, "..", "shared", "data"))
+    ap.add_argument("--data", default=os.path.join(root, "data", "benchmarks"))
     ap.add_argument("--out", default=os.path.join(root, "tests", "fixtures", "tokenizer"))
     a = ap.parse_args()
     vocab = os.path.join(a.model, "vocab.txt")

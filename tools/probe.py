@@ -22,6 +22,7 @@ CELL_DIR/train_embeddings.npy. Development tool: needs numpy and scikit-learn.
 """
 import argparse
 import csv
+import gzip
 import json
 import os
 import subprocess
@@ -32,12 +33,19 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, f1_score
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from experiment import write_atomic  # noqa: E402  (the runner's temp-fsync-rename)
+from experiment import data_dir, write_atomic  # noqa: E402  (the runner's temp-fsync-rename)
+
+
+def data_file(data, split):
+    """data/SPLIT.csv, else data/SPLIT.csv.gz (data/benchmarks, as shipped)."""
+    path = os.path.join(data, split + ".csv")
+    return path if os.path.exists(path) or not os.path.exists(path + ".gz") else path + ".gz"
 
 
 def labels_of(path, col):
     csv.field_size_limit(1 << 30)
-    with open(path, newline="", encoding="utf-8") as f:
+    opener = gzip.open if path.endswith(".gz") else open
+    with opener(path, "rt", newline="", encoding="utf-8") as f:
         return [row[col] for row in csv.DictReader(f)]
 
 
@@ -45,17 +53,19 @@ def probe(cell, gloss):
     m = json.load(open(os.path.join(cell, "metrics.json")))
     o = m["options"]
     data, label_col = o["data"], o["label_col"]
+    if not os.path.isdir(data):  # a run from before the benchmark sets shipped: ../shared/data/NAME
+        data = data_dir(data)
     train_npy = os.path.join(cell, "train_embeddings.npy")
     if not os.path.exists(train_npy):
-        subprocess.run([gloss, "embed", "--model", cell, "--input", os.path.join(data, "train.csv"),
+        subprocess.run([gloss, "embed", "--model", cell, "--input", data_file(data, "train"),
                         "--output", train_npy, "--pool", o["pool"], "--max-length", str(o["max_length"]),
                         "--text-col", o["text_col"], "--normalize", "no", "--quiet"], check=True)
         # --normalize no: test_embeddings.npy, which the probe is scored on, holds the
         # pooled vectors before a checkpoint's Normalize module
     Xtr = np.load(train_npy).astype(np.float64)
     Xte = np.load(os.path.join(cell, "test_embeddings.npy")).astype(np.float64)
-    ytr = labels_of(os.path.join(data, "train.csv"), label_col)
-    yte = labels_of(os.path.join(data, "test.csv"), label_col)
+    ytr = labels_of(data_file(data, "train"), label_col)
+    yte = labels_of(data_file(data, "test"), label_col)
     if len(ytr) != len(Xtr) or len(yte) != len(Xte):
         sys.exit(f"{cell}: {len(Xtr)} train / {len(Xte)} test embeddings for {len(ytr)} / {len(yte)} documents")
     labels = m["test"]["labels"]

@@ -4,7 +4,7 @@
 # 3 epochs, pooler head). Each run writes out/mr-<name>/ and out/mr-<name>.log.
 set -eu
 G=${G:-build/gloss}
-DATA=${DATA:-../shared/data/mr}
+DATA=${DATA:-data/benchmarks/mr}
 COMMON="--model models/all-MiniLM-L6-v2 --data $DATA --max-length 64 --batch-size 32 --lr 3e-5 --epochs 3 --seed 42 --pool pooler"
 run() {
     name=$1

@@ -1,11 +1,12 @@
 #!/bin/sh
 # Install what gloss needs to build and run on Debian 12: a C compiler, OpenBLAS
-# (OpenMP variant), utf8proc, jansson, liblbfgs; then fetch the default model.
+# (OpenMP variant), utf8proc, jansson, liblbfgs, zlib (the .csv.gz data files);
+# then fetch the default model.
 # --fuzz: also the libFuzzer toolchain for `make fuzz-build` / `make fuzz-ci`:
 # clang (clang-14) and libclang-rt-14-dev, which holds libclang_rt.fuzzer and
 # the sanitizer runtimes (clang-14 only recommends it).
 set -eu
-pkgs="build-essential libopenblas-openmp-dev libutf8proc-dev libjansson-dev liblbfgs-dev unzip python3-pip"
+pkgs="build-essential libopenblas-openmp-dev libutf8proc-dev libjansson-dev liblbfgs-dev zlib1g-dev unzip python3-pip"
 for a in "$@"; do
     case $a in
     --fuzz) pkgs="$pkgs clang libclang-rt-14-dev" ;;

@@ -63,7 +63,9 @@ for t in "$@"; do
     for l in "$W"/logs/*.log; do
         [ -s "$l" ] && bad="$bad $l"
     done
-    if [ $rc -ne 0 ] || [ -n "$bad" ]; then
+    if [ $rc -eq 77 ] && [ -z "$bad" ]; then # tests/run.sh's "skipped" (e.g. no python3)
+        echo "skip $t ($(tail -1 "$W/out"))"
+    elif [ $rc -ne 0 ] || [ -n "$bad" ]; then
         echo "FAIL $t (exit $rc, $(($(date +%s) - start)) s)"
         tail -20 "$W/out"
         for l in $bad; do echo "--- $l"; head -60 "$l"; done

@@ -11,6 +11,7 @@
 #include "cli/cli.h"
 #include "io/hf_model.h"
 #include "model/bert.h"
+#include "model/model_open.h"
 #include "text/tokenizer.h"
 #include "train/dataset.h"
 #include "train/embed_quality.h"
@@ -28,23 +29,19 @@ typedef struct {
 } clf_model;
 
 static void clf_free(clf_model *c) {
-    gl_bert_free(&c->m);
-    gl_tokenizer_free(c->tok);
+    gl_model_close(&c->m, &c->tok);
     gl_hf_labels_free(c->labels, c->K);
 }
 
 static int clf_load(clf_model *c, const char *dir) {
     memset(c, 0, sizeof *c);
     if (gl_hf_labels(dir, &c->labels, &c->K, &c->pool) != 0) return -1;
-    if (gl_bert_load(&c->m, dir) != 0) return -1;
+    if (gl_model_open(dir, &c->m, &c->tok) != 0) return -1; /* config, weights, vocabulary, checked together */
     if (c->m.num_labels != c->K)
         return gl_error("%s: config.json has %d labels but the classifier has %d rows", dir, c->K, c->m.num_labels);
     if (c->pool == GL_POOL_POOLER && !c->m.has_pooler)
         return gl_error("%s: pooling is 'pooler' but model.safetensors has no pooler weights", dir);
-    char *vocab = gl_path_join(dir, "vocab.txt");
-    c->tok = vocab ? gl_tokenizer_load(vocab, c->m.cfg.do_lower_case, c->m.cfg.strip_accents) : NULL;
-    free(vocab);
-    return c->tok ? 0 : -1;
+    return 0;
 }
 
 /* Flush stdout and report a failed write (a full disk, a closed pipe, /dev/full)

@@ -19,7 +19,8 @@
  *    arrays and objects are errors.
  *  - anything else: one document per line in a single column "text"; a trailing
  *    CR is stripped and the empty piece after a final newline is not a row.
- * A UTF-8 byte-order mark at the very start is skipped.
+ * A UTF-8 byte-order mark at the very start is skipped. A name ending in .gz
+ * is decompressed first (util/gzip.h) and read by the extension before it.
  *
  * Memory: colnames and cells are each one allocation (pointer array followed by
  * the NUL-terminated strings), so freeing is a handful of free() calls. */
@@ -34,6 +35,7 @@
 #include "text/utf8.h"
 #include "util/error.h"
 #include "util/fileio.h"
+#include "util/gzip.h"
 
 /* Cells gathered during parsing: byte ranges in an arena, plus where rows begin. */
 typedef struct {
@@ -409,17 +411,25 @@ static int first_duplicate(char **names, int n) {
     return dup;
 }
 
-static const char *extension(const char *path) {
-    const char *slash = strrchr(path, '/');
-    const char *dot = strrchr(path, '.');
-    return (dot && (!slash || dot > slash)) ? dot + 1 : "";
+/* The format's extension of path ("csv" for "a/train.csv" and for
+ * "a/train.csv.gz") into ext (empty when there is none). */
+static void extension(const char *path, char *ext, size_t cap) {
+    size_t n = strlen(path);
+    if (gl_is_gzip_name(path)) n -= 3;
+    size_t i = n;
+    while (i > 0 && path[i - 1] != '.' && path[i - 1] != '/') i--;
+    size_t k = i > 0 && path[i - 1] == '.' ? n - i : 0;
+    if (k >= cap) k = 0; /* longer than any extension we know */
+    memcpy(ext, path + i, k);
+    ext[k] = 0;
 }
 
 int gl_table_read(gl_table *t, const char *path) {
     memset(t, 0, sizeof *t);
     char *data;
     size_t n;
-    if (gl_read_file(path, &data, &n)) return -1;
+    /* NAME.csv.gz (.tsv.gz, ...) is read as NAME.csv decompressed */
+    if ((gl_is_gzip_name(path) ? gl_read_gzip_file(path, &data, &n) : gl_read_file(path, &data, &n)) != 0) return -1;
     cells_builder b;
     memset(&b, 0, sizeof b);
     int rc = -1, owns_arena = 0;
@@ -432,7 +442,8 @@ int gl_table_read(gl_table *t, const char *path) {
     }
     if (check_bytes(path, data, n)) goto done;
 
-    const char *ext = extension(path);
+    char ext[8];
+    extension(path, ext, sizeof ext);
     size_t hdr = 1, ncols = 0; /* hdr: records before the data rows */
     if (!strcasecmp(ext, "csv") || !strcasecmp(ext, "tsv")) {
         b.arena = body;

@@ -2,6 +2,8 @@
  * Formats by extension: .csv (RFC 4180: quoted fields with commas, quotes, CR/LF
  * inside), .tsv (tab-separated, same quoting), .jsonl (one JSON object per line);
  * any other extension: plain text, one document per line, a single column "text".
+ * A further .gz (train.csv.gz) means gzip-compressed: decompressed in memory,
+ * then read by the extension before it; gzip errors name the file too.
  * The first row of CSV/TSV is the header. Every cell is validated as UTF-8.
  * Errors name the file and the line. */
 #ifndef GL_TABLE_H

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "loss/metric_losses.h"
+#include "util/error.h"
 
 #define NORM_EPS 1e-12
 
@@ -26,6 +27,7 @@ double cosine_pair_loss(const double *h, const int *y, int B, int C, double scal
     double *dz = dh ? malloc(sizeof(double) * (size_t)C) : NULL;
     if (!z || !norm || (dh && (!g || !dz))) {
         free(z), free(norm), free(g), free(dz);
+        gl_error_oom("cosine: out of memory (batch of %d)", B);
         return NAN;
     }
     for (int i = 0; i < B; i++) {

@@ -32,7 +32,8 @@
  *    Y_L; a hidden one is left out of the loss (weight 0).
  *  - |h_i| < 1e-12: e_i = h_i / 1e-12 (torch's F.normalize convention).
  * A skipped call returns 0, sets *skipped = 1 and zeroes dh.
- * Allocation failure: gl_error() is set, NaN returned, *skipped = 1, dh zeroed. */
+ * Allocation failure: an out-of-memory error is set (gl_error_oom), NaN
+ * returned, *skipped = 1, dh zeroed. */
 #include "loss/gloss.h"
 
 #include <math.h>
@@ -116,7 +117,7 @@ static int ws_alloc(ws_t *w, int B, int C, int K, int nU, int nL, int want_grad)
     size_t bytes = nd * sizeof(double) + ni * sizeof(int) + (size_t)B;
     memset(w, 0, sizeof *w);
     w->block = malloc(bytes ? bytes : 1);
-    if (!w->block) return gl_error("gloss: out of memory (%zu bytes for B=%d C=%d)", bytes, B, C);
+    if (!w->block) return gl_error_oom("gloss: out of memory (%zu bytes for B=%d C=%d)", bytes, B, C);
     double *d = w->block;
     w->r = d, d += B;
     w->e = d, d += BC;
@@ -607,7 +608,7 @@ int gloss_propagate(const gloss_params *p, const double *h, const int *y, const 
         double *F = calloc((size_t)B * K * 2, sizeof(double));
         if (!F) {
             ws_free(&w);
-            return gl_error("gloss_propagate: out of memory");
+            return gl_error_oom("gloss_propagate: out of memory");
         }
         double *Fn = F + (size_t)B * K;
         for (int t = 0; t < nL; t++) {

@@ -2,7 +2,9 @@
  * its exact gradient, in float64 on a batch of B embeddings h (B, C) with
  * labels y (B). All return the loss and, if dh is not NULL, write
  * scale * dLoss/dh into dh (overwriting). A batch where the loss is undefined
- * (no positive pair, no valid triplet) returns 0 with a zero gradient. */
+ * (no positive pair, no valid triplet) returns 0 with a zero gradient. When
+ * their workspace cannot be allocated they return NaN with an out-of-memory
+ * error set (gl_error_oom, util/error.h), which tells it from a NaN loss. */
 #ifndef GL_METRIC_LOSSES_H
 #define GL_METRIC_LOSSES_H
 

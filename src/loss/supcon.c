@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "loss/metric_losses.h"
+#include "util/error.h"
 
 #define NORM_EPS 1e-12
 
@@ -61,6 +62,7 @@ double supcon_loss(const double *h, const int *y, int B, int C, double temperatu
     int *npos = malloc(sizeof(int) * (size_t)B);
     if (!z || !norm || !S || !lse || !npos) {
         free(z), free(norm), free(S), free(lse), free(npos);
+        gl_error_oom("supcon: out of memory (batch of %d)", B);
         return NAN;
     }
     normalize_rows(h, B, C, z, norm);
@@ -122,6 +124,7 @@ double supcon_loss(const double *h, const int *y, int B, int C, double temperatu
         double *dz = malloc(sizeof(double) * (size_t)C);
         if (!dz) {
             free(z), free(norm), free(S), free(lse), free(npos);
+            gl_error_oom("supcon: out of memory (batch of %d)", B);
             return NAN;
         }
         for (int i = 0; i < B; i++) {

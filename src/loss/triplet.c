@@ -34,6 +34,7 @@
 #include <string.h>
 
 #include "loss/metric_losses.h"
+#include "util/error.h"
 
 #define DIST_EPS2 1e-12
 
@@ -47,6 +48,7 @@ double triplet_loss(const double *h, const int *y, int B, int C, double margin, 
     if (!D || (dh && !W)) {
         free(D);
         free(W);
+        gl_error_oom("triplet: out of memory (batch of %d)", B);
         return NAN;
     }
     for (int i = 0; i < B; i++) {

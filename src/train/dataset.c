@@ -10,9 +10,9 @@
 #include "util/rng.h"
 
 char *gl_find_data_file(const char *dir, const char *stem) {
-    static const char *ext[] = {".csv", ".tsv", ".jsonl"};
+    static const char *ext[] = {".csv", ".tsv", ".jsonl", ".csv.gz", ".tsv.gz", ".jsonl.gz"};
     char name[64];
-    for (int i = 0; i < 3; i++) {
+    for (size_t i = 0; i < sizeof ext / sizeof ext[0]; i++) {
         snprintf(name, sizeof name, "%s%s", stem, ext[i]);
         char *p = gl_path_join(dir, name);
         if (p && gl_file_exists(p)) return p;
@@ -203,7 +203,7 @@ int gl_dataset_load(gl_dataset *d, const char *dir, const char *text_col, const 
                     const gl_tokenizer *tok, int max_length, double val_frac, uint64_t seed) {
     memset(d, 0, sizeof *d);
     char *train_p = gl_find_data_file(dir, "train");
-    if (!train_p) return gl_error("%s: no train.csv, train.tsv or train.jsonl", dir);
+    if (!train_p) return gl_error("%s: no train.csv, train.tsv or train.jsonl (nor the same .gz)", dir);
     char *val_p = gl_find_data_file(dir, "val");
     char *test_p = gl_find_data_file(dir, "test");
     gl_table t;

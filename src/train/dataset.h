@@ -1,5 +1,5 @@
 /* dataset.h: labelled text collections for training and evaluation, tokenized
- * once up front. A data directory holds train.{csv,tsv,jsonl}, optionally
+ * once up front. A data directory holds train.{csv,tsv,jsonl}[.gz], optionally
  * val.* (otherwise a seeded, stratified fraction of train) and test.*. Labels
  * are strings; the label set comes from train. */
 #ifndef GL_DATASET_H
@@ -42,7 +42,8 @@ int gl_split_load(gl_split *s, const char *path, const char *text_col, const cha
                   int K, const gl_tokenizer *tok, int max_length);
 void gl_split_free(gl_split *s);
 
-/* Find "<dir>/<stem>.csv|.tsv|.jsonl"; returns a heap path or NULL (no error set). */
+/* Find "<dir>/<stem>.csv|.tsv|.jsonl", else the same with .gz (gzip, read
+ * by io/table.h); returns a heap path or NULL (no error set). */
 char *gl_find_data_file(const char *dir, const char *stem);
 
 #endif

@@ -43,37 +43,46 @@ int gl_loss_parse(const char *s, gl_loss_kind *out) {
 
 const char *gl_loss_name(gl_loss_kind k) { return LOSS_NAMES[k]; }
 
-double gl_objective_embedding_loss(const gl_objective *o, const float *emb, const int *y, int B, int C, int K,
-                                   const double *class_w, double weight, uint64_t key, float *demb,
-                                   gloss_stats *stats, int *skipped) {
+int gl_objective_embedding_loss(const gl_objective *o, const float *emb, const int *y, int B, int C, int K,
+                                const double *class_w, double weight, uint64_t key, float *demb, gloss_stats *stats,
+                                int *skipped, double *E_out) {
     *skipped = 0;
-    if (o->kind == GL_LOSS_CE) return 0.0;
+    *E_out = 0.0;
+    if (o->kind == GL_LOSS_CE) return 0;
     size_t n = (size_t)B * C;
     double *h = malloc(sizeof(double) * n * 2);
-    if (!h) return NAN;
+    uint8_t *lab = o->kind == GL_LOSS_GLOSS ? malloc((size_t)B) : NULL;
+    if (!h || (o->kind == GL_LOSS_GLOSS && !lab)) {
+        free(h);
+        free(lab);
+        return gl_error_oom("%s loss: out of memory (a batch of %d embeddings of %d values)", gl_loss_name(o->kind),
+                            B, C);
+    }
     double *dh = h + n;
     for (size_t i = 0; i < n; i++) h[i] = emb[i];
+    /* the losses return NaN both for a bad batch and when their workspace
+     * cannot be allocated; only the latter sets an out-of-memory error */
+    gl_error_clear();
     double E = 0.0;
     switch (o->kind) {
-    case GL_LOSS_GLOSS: {
-        uint8_t *lab = malloc((size_t)B);
-        if (!lab) {
-            free(h);
-            return NAN;
-        }
+    case GL_LOSS_GLOSS:
         gloss_pick_labelled(lab, B, o->gamma, key);
         E = gloss_loss(&o->gloss, h, y, lab, B, C, K, class_w, weight, dh, stats, skipped);
-        free(lab);
         break;
-    }
     case GL_LOSS_SUPCON: E = supcon_loss(h, y, B, C, o->temperature, weight, dh); break;
     case GL_LOSS_TRIPLET: E = triplet_loss(h, y, B, C, o->margin, o->batch_hard, weight, dh); break;
     case GL_LOSS_COSINE: E = cosine_pair_loss(h, y, B, C, weight, dh); break;
     default: break;
     }
+    free(lab);
+    if (isnan(E) && gl_error_is_oom()) { /* the loss's message names it: "supcon: out of memory ..." */
+        free(h);
+        return -1;
+    }
     for (size_t i = 0; i < n; i++) demb[i] += (float)dh[i];
     free(h);
-    return E;
+    *E_out = E;
+    return 0;
 }
 
 static int cmp_double(const void *a, const void *b) {
@@ -93,6 +102,7 @@ double gl_sigma_heuristic(gl_sigma_mode mode, const float *X, const int *y, size
         free(idx);
         free(d);
         free(Z);
+        gl_error_oom("sigma heuristic: out of memory (%zu documents)", m);
         return NAN;
     }
     for (size_t i = 0; i < n; i++) idx[i] = i;
@@ -152,7 +162,7 @@ static int neff_probe_init(neff_probe *q, const gloss_params *p, const float *X,
     if (!idx || !q->H) {
         free(idx);
         free(q->H);
-        return gl_error("sigma heuristic: out of memory");
+        return gl_error_oom("sigma heuristic: out of memory");
     }
     gl_rng r = {gl_splitmix64(seed ^ 0x6e656666ull)};
     for (int b = 0; b < q->R; b++) {
@@ -206,7 +216,7 @@ double gl_sigma_for_neff(const gloss_params *p, const float *X, size_t n, int C,
     if (achieved) *achieved = isnan(v) ? NAN : neff_probe_at(&q, sigma);
     free(q.H);
     if (isnan(v)) {
-        gl_error("sigma heuristic: out of memory");
+        gl_error_oom("sigma heuristic: out of memory");
         return NAN;
     }
     return sigma;
@@ -231,7 +241,9 @@ int gl_sigma_resolve(const gl_objective *o, const float *X, const int *y, size_t
         info->sigma = gl_sigma_for_neff(gp, X, n, C, B, info->knn, seed, &info->neff);
         return isnan(info->sigma) ? gl_error_prefix("--sigma knn:%g: ", o->sigma_knn) : 0;
     }
+    gl_error_clear();
     double sigma = gl_sigma_heuristic(o->sigma_mode, X, y, n, C, n, seed, NULL);
+    if (isnan(sigma) && gl_error_is_oom()) return -1;
     if (!(sigma > 0) || !isfinite(sigma)) return gl_error("sigma heuristic gave %g; pass --sigma VALUE", sigma);
     double neff = gl_neff_at_sigma(gp, sigma, X, n, C, B, seed);
     if (isnan(neff)) return -1;

@@ -50,13 +50,16 @@ gl_objective gl_objective_resolve(const gl_objective *o);
 int gl_loss_parse(const char *s, gl_loss_kind *out);
 const char *gl_loss_name(gl_loss_kind k);
 
-/* The embedding loss on pooled embeddings emb (B, C) with labels y; adds
- * weight * dE/demb into demb (float, accumulated) and returns E. key seeds
- * the G-Loss labelled subset. *skipped is set for a G-Loss batch without
- * loss. Returns 0 for GL_LOSS_CE. */
-double gl_objective_embedding_loss(const gl_objective *o, const float *emb, const int *y, int B, int C, int K,
-                                   const double *class_w, double weight, uint64_t key, float *demb,
-                                   gloss_stats *stats, int *skipped);
+/* The embedding loss on pooled embeddings emb (B, C) with labels y: E into
+ * *E_out (0 for GL_LOSS_CE) and weight * dE/demb added into demb (float,
+ * accumulated). key seeds the G-Loss labelled subset. *skipped is set for a
+ * G-Loss batch without loss. Returns 0, also when E is NaN or infinite (a bad
+ * batch: the caller skips the step), or -1 when memory for the loss's
+ * workspace ran out: gl_error_is_oom() is then set, the message says "out of
+ * memory", demb is untouched, and the caller must stop, not skip the step. */
+int gl_objective_embedding_loss(const gl_objective *o, const float *emb, const int *y, int B, int C, int K,
+                                const double *class_w, double weight, uint64_t key, float *demb, gloss_stats *stats,
+                                int *skipped, double *E_out);
 
 /* Kernel width heuristics on the L2-normalised embeddings X (n, C) with labels:
  * dicm = (smallest non-zero distance between documents of different classes) / 3

@@ -22,6 +22,7 @@
 #include "io/safetensors.h"
 #include "kernels/kernels.h"
 #include "loss/cross_entropy.h"
+#include "model/model_open.h"
 #include "model/pool_auto.h"
 #include "train/embed_quality.h"
 #include "train/metrics.h"
@@ -130,6 +131,22 @@ static void batch_fill(batch_buf *b, const gl_split *s, const size_t *idx, int B
     }
 }
 
+/* The second guard of model/model_open.h: every token id of the batch (filled
+ * from documents idx of s) indexes a row of the embedding table. The error
+ * names the split's file and the document. */
+static int batch_check(const batch_buf *b, const gl_bert *m, const gl_split *s, const size_t *idx) {
+    const size_t n = (size_t)b->B * (size_t)b->T;
+    const uint32_t V = (uint32_t)m->cfg.vocab_size;
+    for (size_t i = 0; i < n; i++)
+        if ((uint32_t)b->ids[i] >= V) {
+            size_t row = i / (size_t)b->T;
+            char what[600];
+            snprintf(what, sizeof what, "%s: document %zu", s->path ? s->path : "data", idx[row] + 1);
+            return gl_model_check_ids(m, b->ids + row * (size_t)b->T, (size_t)b->T, what);
+        }
+    return 0;
+}
+
 static int max_doc_len(const gl_split *s) {
     int T = 1;
     for (size_t i = 0; i < s->n; i++)
@@ -176,6 +193,7 @@ int gl_predict_split(gl_bert *m, const gl_split *s, gl_pool pool, int batch_size
     for (size_t start = 0; start < s->n && rc == 0; start += (size_t)batch_size) {
         int B = (int)(s->n - start < (size_t)batch_size ? s->n - start : (size_t)batch_size);
         batch_fill(&b, s, order + start, B, 0, 0);
+        if ((rc = batch_check(&b, m, s, order + start)) != 0) break;
         const float *H = gl_bert_forward(m, &acts, b.ids, b.mask, B, b.T, 0, 0);
         rc = gl_pool_forward(m, pool, pooled, H, b.mask, B, b.T);
         if (rc != 0) break;
@@ -551,8 +569,7 @@ typedef struct {
 } trainer;
 
 static void trainer_free(trainer *t) {
-    gl_bert_free(&t->model);
-    gl_tokenizer_free(t->tok);
+    gl_model_close(&t->model, &t->tok);
     gl_dataset_free(&t->data);
     gl_adamw_free(&t->opt);
     free(t->decay);
@@ -627,7 +644,8 @@ static int resolve_sigma(trainer *t, const gl_train_opts *o) {
 static int trainer_setup(trainer *t, gl_train_opts *o) {
     memset(t, 0, sizeof *t);
     if (mkdir_p(o->out_dir) != 0) return -1;
-    if (gl_bert_load(&t->model, o->model_dir) != 0) return -1;
+    /* config, weights and vocabulary, checked together (model/model_open.h) */
+    if (gl_model_open(o->model_dir, &t->model, &t->tok) != 0) return -1;
     gl_bert *m = &t->model;
     gl_pool_choice pc; /* --pool auto becomes the checkpoint's own pooling (model/pool_auto.h) */
     if (gl_pool_resolve(m, o->model_dir, o->pool, &pc) != 0) return -1;
@@ -636,10 +654,6 @@ static int trainer_setup(trainer *t, gl_train_opts *o) {
     if (o->max_length > m->cfg.max_position_embeddings)
         return gl_error("--max-length %d exceeds the model's %d positions", o->max_length,
                         m->cfg.max_position_embeddings);
-    char *vocab = gl_path_join(o->model_dir, "vocab.txt");
-    t->tok = vocab ? gl_tokenizer_load(vocab, m->cfg.do_lower_case, m->cfg.strip_accents) : NULL;
-    free(vocab);
-    if (!t->tok) return -1;
     if (gl_dataset_load(&t->data, o->data_dir, o->text_col, o->label_col, t->tok, o->max_length, o->val_frac,
                         o->seed) != 0)
         return -1;
@@ -674,6 +688,27 @@ static int fault_nan(int64_t step) {
     const char *e = getenv("GLOSS_FAULT_NAN_STEPS");
     long long a, b;
     return e && sscanf(e, "%lld-%lld", &a, &b) == 2 && step >= a && step <= b;
+}
+
+/* GLOSS_FAULT_OOM_STEP=n: the embedding loss's workspace allocation fails at
+ * training step n (1-based, global), as gl_objective_embedding_loss reports
+ * a real failure: -1 with an out-of-memory error. */
+static int fault_oom(int64_t step) {
+    const char *e = getenv("GLOSS_FAULT_OOM_STEP");
+    long long n;
+    char end;
+    if (!e || sscanf(e, "%lld%c", &n, &end) != 1 || n != step) return 0;
+    return gl_error_oom("embedding loss: out of memory (injected by GLOSS_FAULT_OOM_STEP=%lld)", n);
+}
+
+/* An allocation failure during a step: an error that stops the run (the
+ * epoch's checkpoint is not written), never a skipped "non-finite" step. */
+static int step_oom(const gl_train_opts *o, int64_t step) {
+    char why[1024];
+    snprintf(why, sizeof why, "%s", gl_error_message());
+    return gl_error_oom("step %lld: %s; stopped (the checkpoint of the last completed epoch in %s is intact; "
+                        "--resume continues from it)",
+                        (long long)step, why, o->out_dir);
 }
 
 /* One training epoch (or its remainder after an interruption). Returns 0 when
@@ -738,6 +773,7 @@ static int train_epoch(trainer *t, const gl_train_opts *o, int epoch, double *lo
         size_t start = batch_perm[s] * (size_t)Bmax;
         int B = (int)(n - start < (size_t)Bmax ? n - start : (size_t)Bmax);
         batch_fill(&b, tr, order + start, B, 0, o->pad_to_max ? o->max_length : 0);
+        if ((rc = batch_check(&b, m, tr, order + start)) != 0) break;
         const int T = b.T;
         uint64_t key = gl_rng_key(o->seed, 0x73746570ull ^ ((uint64_t)t->st.step << 8));
         const float *H = gl_bert_forward(m, &acts, b.ids, b.mask, B, T, 1, key);
@@ -772,8 +808,13 @@ static int train_epoch(trainer *t, const gl_train_opts *o, int epoch, double *lo
             int skipped;
             const gloss_stats g0 = t->gstats;
             memset(demb, 0, (size_t)B * C * sizeof(float));
-            double E = gl_objective_embedding_loss(ob, pooled, b.y, B, C, K, cw, balance ? 1.0 : w_emb,
-                                                   gl_rng_key(key, 0x67726170ull), demb, &t->gstats, &skipped);
+            double E;
+            if (fault_oom(t->st.step + 1) != 0 ||
+                gl_objective_embedding_loss(ob, pooled, b.y, B, C, K, cw, balance ? 1.0 : w_emb,
+                                            gl_rng_key(key, 0x67726170ull), demb, &t->gstats, &skipped, &E) != 0) {
+                rc = step_oom(o, t->st.step + 1);
+                break;
+            }
             double n_ce = use_ce ? norm2f(dpooled, (size_t)B * C) : 0.0, n_e = norm2f(demb, (size_t)B * C);
             if (balance) { /* CE + beta E, beta such that |beta dE| = balance |dCE| at the pooled vector */
                 w_emb = n_ce > 0 && n_e > 0 && isfinite(n_e) ? ob->balance * n_ce / n_e : 0.0;
@@ -792,7 +833,7 @@ static int train_epoch(trainer *t, const gl_train_opts *o, int epoch, double *lo
             dg.neff_n += (double)(t->gstats.neff_batches - g0.neff_batches);
             dg.skipped += skipped;
             dg.clamped += (double)(t->gstats.clamped - g0.clamped);
-            loss += w_emb * E; /* NaN (also on allocation failure) makes this a non-finite step */
+            loss += w_emb * E; /* NaN makes this a non-finite step (allocation failures stopped above) */
         }
         memset(dH, 0, (size_t)B * T * C * sizeof(float));
         rc = gl_pool_backward(m, o->pool, dH, dpooled, pooled, H, b.mask, B, T);

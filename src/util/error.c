@@ -7,14 +7,27 @@
 #include <string.h>
 
 static _Thread_local char g_msg[2048];
+static _Thread_local int g_oom; /* the message is an allocation failure */
 
 int gl_error(const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(g_msg, sizeof g_msg, fmt, ap);
     va_end(ap);
+    g_oom = 0;
     return -1;
 }
+
+int gl_error_oom(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(g_msg, sizeof g_msg, fmt, ap);
+    va_end(ap);
+    g_oom = 1;
+    return -1;
+}
+
+int gl_error_is_oom(void) { return g_oom; }
 
 int gl_error_prefix(const char *fmt, ...) {
     char old[sizeof g_msg];
@@ -33,23 +46,26 @@ int gl_error_prefix(const char *fmt, ...) {
 
 const char *gl_error_message(void) { return g_msg[0] ? g_msg : "unknown error"; }
 
-void gl_error_clear(void) { g_msg[0] = 0; }
+void gl_error_clear(void) {
+    g_msg[0] = 0;
+    g_oom = 0;
+}
 
 void *gl_malloc(size_t n) {
     void *p = malloc(n ? n : 1);
-    if (!p) gl_error("out of memory allocating %zu bytes", n);
+    if (!p) gl_error_oom("out of memory allocating %zu bytes", n);
     return p;
 }
 
 void *gl_calloc(size_t count, size_t size) {
     void *p = calloc(count ? count : 1, size ? size : 1);
-    if (!p) gl_error("out of memory allocating %zu x %zu bytes", count, size);
+    if (!p) gl_error_oom("out of memory allocating %zu x %zu bytes", count, size);
     return p;
 }
 
 void *gl_realloc(void *p, size_t n) {
     void *q = realloc(p, n ? n : 1);
-    if (!q) gl_error("out of memory allocating %zu bytes", n);
+    if (!q) gl_error_oom("out of memory allocating %zu bytes", n);
     return q;
 }
 

@@ -18,8 +18,15 @@ int gl_error(const char *fmt, ...) GL_PRINTF(1, 2);
 int gl_error_prefix(const char *fmt, ...) GL_PRINTF(1, 2);
 const char *gl_error_message(void);
 void gl_error_clear(void);
+/* An allocation failure: sets the message as gl_error does (word it so that
+ * it says "out of memory") and marks the error as one, so that a caller can
+ * tell it from a bad value: gl_error_is_oom() is 1 until the next gl_error,
+ * gl_error_oom or gl_error_clear (gl_error_prefix keeps the mark). Returns -1. */
+int gl_error_oom(const char *fmt, ...) GL_PRINTF(1, 2);
+int gl_error_is_oom(void);
 
-/* Allocation helpers that set an error (never abort) on failure. */
+/* Allocation helpers that set an out-of-memory error (gl_error_oom; never
+ * abort) on failure. */
 void *gl_malloc(size_t n);
 void *gl_calloc(size_t count, size_t size);
 void *gl_realloc(void *p, size_t n);
