@@ -12,29 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "io/json_file.h"
 #include "util/error.h"
 #include "util/fileio.h"
-
-/* Parse a whole JSON file into an object. Errors name the file and, for
- * syntax errors, jansson's line and column. */
-static json_t *load_json_object(const char *path) {
-    char *text;
-    size_t len;
-    if (gl_read_file(path, &text, &len) != 0) return NULL;
-    json_error_t jerr;
-    json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
-    free(text);
-    if (!root) {
-        gl_error("%s: invalid JSON at line %d, column %d: %s", path, jerr.line, jerr.column, jerr.text);
-        return NULL;
-    }
-    if (!json_is_object(root)) {
-        json_decref(root);
-        gl_error("%s: top level is not a JSON object", path);
-        return NULL;
-    }
-    return root;
-}
 
 /* An integer key in [lo, INT_MAX]. If absent: *out = def when optional, else error. */
 static int get_int(const char *path, json_t *o, const char *key, int optional, int def, int lo, int *out) {
@@ -148,7 +128,7 @@ int gl_config_load(gl_bert_config *cfg, const char *dir) {
 
     char *path = gl_path_join(dir, "config.json");
     if (!path) return gl_error_prefix("%s: ", dir);
-    json_t *o = load_json_object(path);
+    json_t *o = gl_json_load_file(path, 0);
     int rc = o ? parse_config(cfg, path, o) : -1;
     json_decref(o);
     free(path);
@@ -157,7 +137,7 @@ int gl_config_load(gl_bert_config *cfg, const char *dir) {
     path = gl_path_join(dir, "tokenizer_config.json");
     if (!path) return gl_error_prefix("%s: ", dir);
     if (gl_file_exists(path)) {
-        o = load_json_object(path);
+        o = gl_json_load_file(path, 0);
         rc = o ? parse_tokenizer_config(cfg, path, o) : -1;
         json_decref(o);
     }

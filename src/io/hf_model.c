@@ -7,23 +7,9 @@
 #include <string.h>
 
 #include "io/st_config.h"
+#include "io/json_file.h"
 #include "util/error.h"
 #include "util/fileio.h"
-
-static int write_json(const char *path, json_t *j) {
-    char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-    if (!s) return gl_error("%s: cannot serialise JSON", path);
-    size_t n = strlen(s);
-    char *t = gl_realloc(s, n + 2);
-    if (!t) {
-        free(s);
-        return -1;
-    }
-    t[n] = '\n';
-    int rc = gl_write_file_atomic(path, t, n + 1);
-    free(t);
-    return rc;
-}
 
 static int copy_file(const char *src, const char *dst) {
     char *data;
@@ -67,7 +53,7 @@ int gl_hf_export(const char *src_dir, const char *out_dir, const gl_bert *m, cha
         json_object_set_new(cfg, "label2id", l2i);
         json_object_set_new(cfg, "problem_type", json_string("single_label_classification"));
         json_object_set_new(cfg, "gloss_pooling", json_string(gl_pool_name(pool)));
-        rc = write_json(dst_cfg, cfg);
+        rc = gl_json_write_file(dst_cfg, cfg);
     }
     if (rc == 0) rc = gl_bert_save(m, dst_st, "bert.");
     if (rc == 0) rc = copy_file(src_voc, dst_voc);
@@ -78,7 +64,7 @@ int gl_hf_export(const char *src_dir, const char *out_dir, const gl_bert *m, cha
             json_t *tc = json_object();
             json_object_set_new(tc, "do_lower_case", json_boolean(m->cfg.do_lower_case));
             json_object_set_new(tc, "tokenizer_class", json_string("BertTokenizer"));
-            rc = write_json(dst_tc, tc);
+            rc = gl_json_write_file(dst_tc, tc);
             json_decref(tc);
         }
     }

@@ -18,29 +18,9 @@
 #include <sys/stat.h>
 
 #include "io/safetensors.h"
+#include "io/json_file.h"
 #include "util/error.h"
 #include "util/fileio.h"
-
-/* A whole JSON file (object or array as asked). Errors name the file and,
- * for syntax errors, jansson's line and column. */
-static json_t *load_json(const char *path, int want_array) {
-    char *text;
-    size_t len;
-    if (gl_read_file(path, &text, &len) != 0) return NULL;
-    json_error_t jerr;
-    json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
-    free(text);
-    if (!root) {
-        gl_error("%s: invalid JSON at line %d, column %d: %s", path, jerr.line, jerr.column, jerr.text);
-        return NULL;
-    }
-    if (want_array ? !json_is_array(root) : !json_is_object(root)) {
-        json_decref(root);
-        gl_error("%s: top level is not a JSON %s", path, want_array ? "array" : "object");
-        return NULL;
-    }
-    return root;
-}
 
 /* "sentence_transformers.models.Pooling" -> "Pooling" */
 static const char *module_kind(const char *type) {
@@ -100,7 +80,7 @@ static int declare(const char *path, const char *key, const char *what, const ch
 }
 
 static int parse_pooling(gl_st_config *st, const char *path, const char *rel, int hidden_size) {
-    json_t *o = load_json(path, 0);
+    json_t *o = gl_json_load_file(path, 0);
     if (!o) return -1;
     int found = 0, rc = check_dimension(path, o, hidden_size, &found);
     if (rc == 0 && !found) rc = gl_error("%s: missing required key \"word_embedding_dimension\"", path);
@@ -165,7 +145,7 @@ static int on_sentence_embedding(const char *path, json_t *o, int *same) {
 /* A Dense module's config.json: 1 when it is Dense(hidden -> hidden, bias, Tanh)
  * on the sentence embedding, without a residual connection. */
 static int parse_dense(const char *path, int hidden_size, int *is_pooler) {
-    json_t *o = load_json(path, 0);
+    json_t *o = gl_json_load_file(path, 0);
     if (!o) return -1;
     int same = 1, rc = on_sentence_embedding(path, o, &same);
     static const char *const ints[] = {"in_features", "out_features"};
@@ -192,7 +172,7 @@ static void set_unsupported(gl_st_config *st, const char *what) {
 }
 
 static int parse_modules(gl_st_config *st, const char *dir, const char *path, int hidden_size) {
-    json_t *arr = load_json(path, 1);
+    json_t *arr = gl_json_load_file(path, 1);
     if (!arr) return -1;
     int rc = 0;
     size_t i;
@@ -245,7 +225,7 @@ static int parse_modules(gl_st_config *st, const char *dir, const char *path, in
             int same = 1;
             rc = join3(file, sizeof file, dir, mpath, "config.json");
             if (rc == 0 && *mpath && gl_file_exists(file)) {
-                json_t *o = load_json(file, 0);
+                json_t *o = gl_json_load_file(file, 0);
                 rc = o ? on_sentence_embedding(file, o, &same) : -1;
                 json_decref(o);
             }
@@ -261,7 +241,7 @@ static int parse_modules(gl_st_config *st, const char *dir, const char *path, in
 }
 
 static int parse_sbert(gl_st_config *st, const char *path) {
-    json_t *o = load_json(path, 0);
+    json_t *o = gl_json_load_file(path, 0);
     if (!o) return -1;
     int rc = 0;
     json_t *v = json_object_get(o, "max_seq_length");
@@ -299,19 +279,10 @@ int gl_st_config_load(gl_st_config *st, const char *dir, int hidden_size) {
 
 /* ---------------------------------------------------------------- writing */
 
+/* j is a new reference (json_pack), released here */
 static int write_json(const char *path, json_t *j) {
-    char *s = j ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+    int rc = gl_json_write_file(path, j);
     json_decref(j);
-    if (!s) return gl_error("%s: cannot serialise JSON", path);
-    size_t n = strlen(s);
-    char *t = gl_realloc(s, n + 2);
-    if (!t) {
-        free(s);
-        return -1;
-    }
-    t[n] = '\n';
-    int rc = gl_write_file_atomic(path, t, n + 1);
-    free(t);
     return rc;
 }
 
