@@ -9,21 +9,25 @@
 static _Thread_local char g_msg[2048];
 static _Thread_local int g_oom; /* the message is an allocation failure */
 
+static int set_message(int oom, const char *fmt, va_list ap) {
+    vsnprintf(g_msg, sizeof g_msg, fmt, ap);
+    g_oom = oom;
+    return -1;
+}
+
 int gl_error(const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(g_msg, sizeof g_msg, fmt, ap);
+    set_message(0, fmt, ap);
     va_end(ap);
-    g_oom = 0;
     return -1;
 }
 
 int gl_error_oom(const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(g_msg, sizeof g_msg, fmt, ap);
+    set_message(1, fmt, ap);
     va_end(ap);
-    g_oom = 1;
     return -1;
 }
 
