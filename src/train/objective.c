@@ -43,6 +43,11 @@ int gl_loss_parse(const char *s, gl_loss_kind *out) {
 
 const char *gl_loss_name(gl_loss_kind k) { return LOSS_NAMES[k]; }
 
+const char *gl_sigma_mode_name(gl_sigma_mode m) {
+    static const char *names[] = {"value", "dicm", "root", "knn"};
+    return names[m];
+}
+
 int gl_objective_embedding_loss(const gl_objective *o, const float *emb, const int *y, int B, int C, int K,
                                 const double *class_w, double weight, uint64_t key, float *demb, gloss_stats *stats,
                                 int *skipped, double *E_out) {

@@ -49,6 +49,7 @@ void gl_objective_default(gl_objective *o);
 gl_objective gl_objective_resolve(const gl_objective *o);
 int gl_loss_parse(const char *s, gl_loss_kind *out);
 const char *gl_loss_name(gl_loss_kind k);
+const char *gl_sigma_mode_name(gl_sigma_mode m); /* value, dicm, root, knn */
 
 /* The embedding loss on pooled embeddings emb (B, C) with labels y: E into
  * *E_out (0 for GL_LOSS_CE) and weight * dE/demb added into demb (float,

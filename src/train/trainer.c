@@ -282,14 +282,13 @@ static char *out_path(const gl_train_opts *o, const char *name) { return gl_path
 /* A fingerprint of the options that must not change across --resume. */
 static json_t *objective_json(const gl_objective *ob) {
     const gl_objective r = gl_objective_resolve(ob), *b = &r;
-    static const char *sigma_modes[] = {"value", "dicm", "root", "knn"};
     json_t *j = json_pack("{s:s, s:b}", "loss", gl_loss_name(b->kind), "standalone", b->standalone);
     if (!(b->balance > 0)) json_object_set_new(j, "lambda", json_real(b->lambda)); /* unused with the balance */
     if (b->kind == GL_LOSS_GLOSS) {
         json_object_set_new(j, "gloss_variant",
                             json_string(b->gloss.variant == GLOSS_VARIANT_PAPER ? "paper" : "reference"));
         json_object_set_new(j, "gamma", json_real(b->gamma));
-        json_object_set_new(j, "sigma_mode", json_string(sigma_modes[b->sigma_mode]));
+        json_object_set_new(j, "sigma_mode", json_string(gl_sigma_mode_name(b->sigma_mode)));
         if (b->sigma_mode == GL_SIGMA_VALUE) json_object_set_new(j, "sigma", json_real(b->gloss.sigma));
         if (b->sigma_mode == GL_SIGMA_KNN) json_object_set_new(j, "sigma_knn", json_real(b->sigma_knn));
         if ((b->sigma_mode == GL_SIGMA_DICM || b->sigma_mode == GL_SIGMA_ROOT))
@@ -616,7 +615,6 @@ static int resolve_sigma(trainer *t, const gl_train_opts *o) {
     if (rc != 0) return -1;
     float *X = gl_malloc(sizeof(float) * m * (size_t)t->model.cfg.hidden_size);
     rc = X ? gl_predict_split(&t->model, &sub, o->pool, o->eval_batch_size, NULL, X, o->quiet, "sigma") : -1;
-    static const char *names[] = {"value", "dicm", "root", "knn"};
     const int B = o->batch_size;
     gl_sigma_info si;
     if (rc == 0) rc = gl_sigma_resolve(&t->obj, X, sub.label, m, t->model.cfg.hidden_size, B, o->seed, &si);
@@ -630,11 +628,11 @@ static int resolve_sigma(trainer *t, const gl_train_opts *o) {
         if (si.floored && !o->quiet)
             fprintf(stderr, "sigma floor: %s gave sigma %.6g with %.2f effective neighbours per row of T at batch %d; "
                             "raised to %.6g (%g effective neighbours)\n",
-                    names[o->obj.sigma_mode], si.heuristic_sigma, si.heuristic_neff, B, si.sigma, o->obj.sigma_floor);
+                    gl_sigma_mode_name(o->obj.sigma_mode), si.heuristic_sigma, si.heuristic_neff, B, si.sigma, o->obj.sigma_floor);
         if (!o->quiet)
             fprintf(stderr, "sigma (%s) = %.6g from %zu training documents%s: %.2f effective neighbours per row of T "
                             "(median, batch %d)\n",
-                    names[o->obj.sigma_mode], si.sigma, m, m < n ? " (a seeded sample)" : "", si.neff, B);
+                    gl_sigma_mode_name(o->obj.sigma_mode), si.sigma, m, m < n ? " (a seeded sample)" : "", si.neff, B);
     }
     free(X);
     gl_split_free(&sub);
@@ -711,15 +709,15 @@ static int step_oom(const gl_train_opts *o, int64_t step) {
                         (long long)step, why, o->out_dir);
 }
 
-/* One training epoch (or its remainder after an interruption). Returns 0 when
- * the epoch is complete (mean loss in *loss_out), 3 when interrupted (the
- * partial sums are in t->st), -1 on error. */
 static double norm2f(const float *x, size_t n) {
     double s = 0;
     for (size_t i = 0; i < n; i++) s += (double)x[i] * x[i];
     return sqrt(s);
 }
 
+/* One training epoch (or its remainder after an interruption). Returns 0 when
+ * the epoch is complete (mean loss in *loss_out), 3 when interrupted (the
+ * partial sums are in t->st), -1 on error. */
 static int train_epoch(trainer *t, const gl_train_opts *o, int epoch, double *loss_out, double *tokens_out,
                        epoch_diag *diag_out) {
     gl_bert *m = &t->model;
