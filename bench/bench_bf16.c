@@ -54,7 +54,7 @@ static double run_once(const gemm_case *g, int bf16, const float *A, const float
     const int lda = g->ta ? g->M : g->K, ldb = g->tb ? g->K : g->N;
     double t0 = now();
     if (bf16)
-        gemm_bf16(g->ta, g->tb, g->M, g->N, g->K, A, lda, B, ldb, C, g->N, g->accumulate);
+        gl_gemm_bf16(g->ta, g->tb, g->M, g->N, g->K, A, lda, B, ldb, C, g->N, g->accumulate);
     else
         cblas_sgemm(CblasRowMajor, g->ta ? CblasTrans : CblasNoTrans, g->tb ? CblasTrans : CblasNoTrans, g->M, g->N,
                     g->K, 1.0f, A, lda, B, ldb, g->accumulate ? 1.0f : 0.0f, C, g->N);

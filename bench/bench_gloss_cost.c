@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "loss/gloss.h"
+#include "loss/graph_loss.h"
 #include "model/bert.h"
 #include "train/optim.h"
 #include "util/error.h"
@@ -65,16 +65,16 @@ int main(int argc, char **argv) {
     step_ms /= steps > 1 ? steps - 1 : 1;
     for (int i = 0; i < B * C; i++) h[i] = pooled[i];
     for (int v = 0; v < 2; v++) {
-        gloss_params p;
-        gloss_params_default(&p);
+        gl_gloss_params p;
+        gl_gloss_params_default(&p);
         p.sigma = 0.3;
-        p.variant = v ? GLOSS_VARIANT_REFERENCE : GLOSS_VARIANT_PAPER;
+        p.variant = v ? GL_GLOSS_VARIANT_REFERENCE : GL_GLOSS_VARIANT_PAPER;
         const int reps = 50;
         double t0 = gl_now();
         for (int k = 0; k < reps; k++) {
             int skipped;
-            gloss_pick_labelled(lab, B, 0.7, (uint64_t)k);
-            gloss_loss(&p, h, y, lab, B, C, 4, NULL, 1.0, dh, NULL, &skipped);
+            gl_gloss_pick_labelled(lab, B, 0.7, (uint64_t)k);
+            gl_gloss_loss(&p, h, y, lab, B, C, 4, NULL, 1.0, dh, NULL, &skipped);
         }
         double ms = 1e3 * (gl_now() - t0) / reps;
         printf("G-Loss (%s) graph + propagation + backward, B=%d C=%d: %.3f ms = %.3f%% of a training step\n",

@@ -297,12 +297,12 @@ static int run(const char *mode, const char *shape, int warmup, int steps, int B
         GL_PROF_BEGIN(t_head2);
         uint64_t hkey = gl_rng_key(key, 0x68656164ull); /* classifier dropout, as the trainer */
         memcpy(pooled_d, pooled, (size_t)B * C * sizeof(float));
-        dropout_apply(pooled_d, (size_t)B * C, m.hidden_dropout, hkey);
-        linear_forward(logits, pooled_d, m.p.cls_w, m.p.cls_b, B, C, K);
-        double loss = ce_forward_backward(logits, y, class_w, B, K, dlogits, 1.0);
+        gl_dropout_apply(pooled_d, (size_t)B * C, m.hidden_dropout, hkey);
+        gl_linear_forward(logits, pooled_d, m.p.cls_w, m.p.cls_b, B, C, K);
+        double loss = gl_ce_forward_backward(logits, y, class_w, B, K, dlogits, 1.0);
         memset(dpooled, 0, (size_t)B * C * sizeof(float));
-        linear_backward(dpooled, m.g.cls_w, m.g.cls_b, dlogits, pooled_d, m.p.cls_w, B, C, K);
-        dropout_apply(dpooled, (size_t)B * C, m.hidden_dropout, hkey);
+        gl_linear_backward(dpooled, m.g.cls_w, m.g.cls_b, dlogits, pooled_d, m.p.cls_w, B, C, K);
+        gl_dropout_apply(dpooled, (size_t)B * C, m.hidden_dropout, hkey);
         memset(dH, 0, (size_t)B * T * C * sizeof(float));
         gl_pool_backward(&m, GL_POOL_MEAN, dH, dpooled, pooled, H, mask, B, T);
         GL_PROF_END(t_head2, GL_PROF_HEAD);

@@ -69,14 +69,14 @@ static void test_fixture(void) {
         for (size_t i = 0; i < n * (size_t)C; i++) X[i] = (float)Xd[i];
         for (size_t i = 0; i < n; i++) y[i] = (int)yd[i];
 
-        CHECK(silhouette_cosine_samples(X, y, n, C, K, s) == 0);
+        CHECK(gl_silhouette_cosine_samples(X, y, n, C, K, s) == 0);
         for (size_t i = 0; i < n; i++) {
             double e = fabs(s[i] - sref[i]);
             if (e > worst_s) worst_s = e;
             CHECK_MSG(e <= 1e-9, "case %d sample %zu: %.15g vs sklearn %.15g", k, i, s[i], sref[i]);
         }
         double micro = NAN, macro = NAN;
-        CHECK(silhouette_cosine(X, y, n, C, K, &micro, &macro, per) == 0);
+        CHECK(gl_silhouette_cosine(X, y, n, C, K, &micro, &macro, per) == 0);
         CHECK_NEAR(micro, score[0], 1e-9);
         CHECK_NEAR(macro, macro_ref[0], 1e-9);
         if (fabs(micro - score[0]) > worst_agg) worst_agg = fabs(micro - score[0]);
@@ -88,7 +88,7 @@ static void test_fixture(void) {
                 CHECK_NEAR(per[c], per_ref[c], 1e-9);
         }
 
-        CHECK(pca_2d(X, n, C, xy) == 0);
+        CHECK(gl_pca_2d(X, n, C, xy) == 0);
         for (size_t i = 0; i < 2 * n; i++) {
             double e = fabs(xy[i] - pca_ref[i]);
             if (e > worst_pca) worst_pca = e;
@@ -150,7 +150,7 @@ static void test_naive(void) {
     y[n - 1] = 8;
     for (int j = 0; j < C; j++) X[5 * C + j] = 0, X[6 * C + j] = X[7 * C + j];
     naive_silhouette(X, y, n, C, K, ref);
-    CHECK(silhouette_cosine_samples(X, y, n, C, K, s) == 0);
+    CHECK(gl_silhouette_cosine_samples(X, y, n, C, K, s) == 0);
     double worst = 0;
     for (size_t i = 0; i < n; i++) worst = fmax(worst, fabs(s[i] - ref[i]));
     CHECK_MSG(worst <= 1e-12, "fast vs direct silhouette: max diff %.3g", worst);
@@ -159,7 +159,7 @@ static void test_naive(void) {
     /* scale invariance of the cosine distance */
     for (size_t i = 0; i < n * C; i++) X[i] *= 1000.0f;
     double micro = 0, macro = 0, micro2 = 0, macro2 = 0;
-    CHECK(silhouette_cosine(X, y, n, C, K, &micro, &macro, NULL) == 0);
+    CHECK(gl_silhouette_cosine(X, y, n, C, K, &micro, &macro, NULL) == 0);
     naive_silhouette(X, y, n, C, K, ref);
     double m = 0;
     for (size_t i = 0; i < n; i++) m += ref[i];
@@ -168,7 +168,7 @@ static void test_naive(void) {
     /* thread-count independence (bitwise) */
     int nt = omp_get_max_threads();
     omp_set_num_threads(1);
-    CHECK(silhouette_cosine(X, y, n, C, K, &micro2, &macro2, NULL) == 0);
+    CHECK(gl_silhouette_cosine(X, y, n, C, K, &micro2, &macro2, NULL) == 0);
     omp_set_num_threads(nt > 1 ? nt : 3);
     CHECK(micro2 == micro && macro2 == macro);
     omp_set_num_threads(nt);
@@ -176,20 +176,20 @@ static void test_naive(void) {
     /* errors */
     int *one = malloc(n * sizeof(int));
     for (size_t i = 0; i < n; i++) one[i] = 2;
-    CHECK(silhouette_cosine(X, one, n, C, K, &micro, &macro, NULL) == -1);
+    CHECK(gl_silhouette_cosine(X, one, n, C, K, &micro, &macro, NULL) == -1);
     one[0] = K;
-    CHECK(silhouette_cosine(X, one, n, C, K, &micro, &macro, NULL) == -1);
+    CHECK(gl_silhouette_cosine(X, one, n, C, K, &micro, &macro, NULL) == -1);
     one[0] = -1;
-    CHECK(silhouette_cosine(X, one, n, C, K, &micro, &macro, NULL) == -1);
+    CHECK(gl_silhouette_cosine(X, one, n, C, K, &micro, &macro, NULL) == -1);
     int two[2] = {0, 1}; /* every sample its own class: sklearn refuses too */
-    CHECK(silhouette_cosine(X, two, 2, C, K, &micro, &macro, NULL) == -1);
+    CHECK(gl_silhouette_cosine(X, two, 2, C, K, &micro, &macro, NULL) == -1);
     int three[3] = {0, 1, 1};
     double per[9];
-    CHECK(silhouette_cosine(X, three, 3, C, K, &micro, &macro, per) == 0 && isfinite(micro) && isfinite(macro));
+    CHECK(gl_silhouette_cosine(X, three, 3, C, K, &micro, &macro, per) == 0 && isfinite(micro) && isfinite(macro));
     CHECK(isnan(per[2]) && per[0] == 0.0);
     X[10] = NAN;
-    CHECK(silhouette_cosine(X, y, n, C, K, &micro, &macro, NULL) == -1);
-    CHECK(pca_2d(X, n, C, ref) == -1);
+    CHECK(gl_silhouette_cosine(X, y, n, C, K, &micro, &macro, NULL) == -1);
+    CHECK(gl_pca_2d(X, n, C, ref) == -1);
     free(one), free(X), free(y), free(s), free(ref);
 }
 
@@ -207,7 +207,7 @@ static void test_pca_props(void) {
         for (int j = 0; j < C; j++) X[i * C + j] = (float)(0.5 * normal(&r) + 10.0);
         X[i * C + 0] += (float)(a / sqrt(2)), X[i * C + 1] += (float)(a / sqrt(2)), X[i * C + 4] += (float)b;
     }
-    CHECK(pca_2d(X, n, C, xy) == 0);
+    CHECK(gl_pca_2d(X, n, C, xy) == 0);
     double m0 = 0, m1 = 0, v0 = 0, v1 = 0, cv = 0;
     for (size_t i = 0; i < n; i++) m0 += xy[2 * i], m1 += xy[2 * i + 1];
     m0 /= n, m1 /= n;
@@ -219,14 +219,14 @@ static void test_pca_props(void) {
     CHECK(v0 > v1 && v0 / (n - 1) > 5 && v1 / (n - 1) > 2.5 && v1 / (n - 1) < 6);
     CHECK(fabs(cv) < 1e-6 * sqrt(v0 * v1));
     /* C = 1: second coordinate 0; n = 1: all zero */
-    CHECK(pca_2d(X, n, 1, xy) == 0);
+    CHECK(gl_pca_2d(X, n, 1, xy) == 0);
     double mu = 0;
     for (size_t i = 0; i < n; i++) mu += X[i];
     mu /= n;
     int ok = 1;
     for (size_t i = 0; i < n; i++) ok &= xy[2 * i + 1] == 0.0 && fabs(xy[2 * i] - (X[i] - mu)) < 1e-9;
     CHECK(ok);
-    CHECK(pca_2d(X, 1, C, xy) == 0 && xy[0] == 0.0 && xy[1] == 0.0);
+    CHECK(gl_pca_2d(X, 1, C, xy) == 0 && xy[0] == 0.0 && xy[1] == 0.0);
     free(X), free(xy);
 }
 
@@ -267,7 +267,7 @@ static void test_tsne_clusters(void) {
     double *Y = malloc(2 * n * sizeof(double)), *Y2 = malloc(2 * n * sizeof(double));
     double *kl = malloc(iters * sizeof(double));
     double t0 = now();
-    CHECK(tsne_2d_kl(X, n, C, 30.0, iters, 7, Y, kl) == 0);
+    CHECK(gl_tsne_2d_kl(X, n, C, 30.0, iters, 7, Y, kl) == 0);
     double t1 = now();
     int finite = 1;
     for (size_t i = 0; i < 2 * n; i++) finite &= isfinite(Y[i]);
@@ -290,12 +290,12 @@ static void test_tsne_clusters(void) {
     printf("t-SNE n=%zu C=%d: %.2f s, KL %.4f (start) %.4f (it 250) %.4f (end), silhouette %.4f\n", n, C, t1 - t0,
            kl[0], kl[250], kl[iters - 1], sil);
 
-    /* deterministic, also across thread counts; tsne_2d == tsne_2d_kl */
+    /* deterministic, also across thread counts; gl_tsne_2d == gl_tsne_2d_kl */
     int nt = omp_get_max_threads();
     omp_set_num_threads(1);
-    CHECK(tsne_2d(X, n, C, 30.0, 300, 7, Y2) == 0);
+    CHECK(gl_tsne_2d(X, n, C, 30.0, 300, 7, Y2) == 0);
     omp_set_num_threads(nt);
-    CHECK(tsne_2d_kl(X, n, C, 30.0, 300, 7, Y, NULL) == 0);
+    CHECK(gl_tsne_2d_kl(X, n, C, 30.0, 300, 7, Y, NULL) == 0);
     CHECK(memcmp(Y, Y2, 2 * n * sizeof(double)) == 0);
 
     /* the threaded path (n >= 512) against one thread */
@@ -306,9 +306,9 @@ static void test_tsne_clusters(void) {
         double *A = malloc(2 * m * sizeof(double)), *B = malloc(2 * m * sizeof(double));
         for (size_t i = 0; i < m * D; i++) Z[i] = (float)(normal(&r) + (i / D % 3) * 2.0);
         omp_set_num_threads(1);
-        CHECK(tsne_2d(Z, m, D, 20.0, 40, 1, A) == 0);
+        CHECK(gl_tsne_2d(Z, m, D, 20.0, 40, 1, A) == 0);
         omp_set_num_threads(nt > 1 ? nt : 2);
-        CHECK(tsne_2d(Z, m, D, 20.0, 40, 1, B) == 0);
+        CHECK(gl_tsne_2d(Z, m, D, 20.0, 40, 1, B) == 0);
         omp_set_num_threads(nt);
         CHECK(memcmp(A, B, 2 * m * sizeof(double)) == 0);
         free(Z), free(A), free(B);
@@ -317,7 +317,7 @@ static void test_tsne_clusters(void) {
     const char *dir = getenv("BUILD");
     char path[512];
     snprintf(path, sizeof path, "%s/tests/tsne_clusters.svg", dir ? dir : "build");
-    CHECK(tsne_2d(X, n, C, 30.0, iters, 7, Y) == 0);
+    CHECK(gl_tsne_2d(X, n, C, 30.0, iters, 7, Y) == 0);
     double *xs = malloc(n * sizeof(double)), *ys = malloc(n * sizeof(double));
     for (size_t i = 0; i < n; i++) xs[i] = Y[2 * i], ys[i] = Y[2 * i + 1];
     if (gl_svg_scatter(path, "t-SNE of 4 Gaussian clusters", xs, ys, y, (int)n, K, NULL) == 0)
@@ -330,7 +330,7 @@ static void test_tsne_tiny(void) {
     double Y[8], kl[50];
     for (size_t n = 1; n <= 4; n++) {
         for (int i = 0; i < 8; i++) Y[i] = NAN;
-        CHECK_MSG(tsne_2d_kl(X, n, 3, 30.0, 50, 1, Y, kl) == 0, "n=%zu: %s", n, gl_error_message());
+        CHECK_MSG(gl_tsne_2d_kl(X, n, 3, 30.0, 50, 1, Y, kl) == 0, "n=%zu: %s", n, gl_error_message());
         int ok = 1;
         for (size_t i = 0; i < 2 * n; i++) ok &= isfinite(Y[i]);
         CHECK_MSG(ok, "t-SNE n=%zu produced a non-finite coordinate", n);
@@ -343,13 +343,13 @@ static void test_tsne_tiny(void) {
     /* all points equal: PCA start degenerate, seeded random start */
     float same[5 * 2] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
     double Ys[10], Ys2[10];
-    CHECK(tsne_2d(same, 5, 2, 2.0, 100, 3, Ys) == 0 && tsne_2d(same, 5, 2, 2.0, 100, 3, Ys2) == 0);
+    CHECK(gl_tsne_2d(same, 5, 2, 2.0, 100, 3, Ys) == 0 && gl_tsne_2d(same, 5, 2, 2.0, 100, 3, Ys2) == 0);
     int ok = memcmp(Ys, Ys2, sizeof Ys) == 0;
     for (int i = 0; i < 10; i++) ok &= isfinite(Ys[i]);
     CHECK(ok);
-    CHECK(tsne_2d(X, 3, 3, 0.0, 10, 1, Y) == -1);
-    CHECK(tsne_2d(X, 0, 3, 30.0, 10, 1, Y) == 0);
-    CHECK(tsne_2d(X, 3, 3, 30.0, 0, 1, Y) == 0 && isfinite(Y[0]));
+    CHECK(gl_tsne_2d(X, 3, 3, 0.0, 10, 1, Y) == -1);
+    CHECK(gl_tsne_2d(X, 0, 3, 30.0, 10, 1, Y) == 0);
+    CHECK(gl_tsne_2d(X, 3, 3, 30.0, 0, 1, Y) == 0 && isfinite(Y[0]));
 }
 
 /* ---- timing ------------------------------------------------------------- */
@@ -364,15 +364,15 @@ static void time_silhouette(void) {
     for (size_t i = 0; i < n * C; i++) X[i] = (float)normal(&r) + (i % C == (size_t)y[i / C] ? 3.0f : 0.0f);
     double micro = 0, macro = 0, per[20];
     double t0 = now();
-    int rc = silhouette_cosine(X, y, n, C, K, &micro, &macro, per);
+    int rc = gl_silhouette_cosine(X, y, n, C, K, &micro, &macro, per);
     double t1 = now();
     CHECK(rc == 0 && isfinite(micro) && isfinite(macro));
     double p0 = now();
     double *xy = malloc(2 * n * sizeof(double));
-    rc = pca_2d(X, n, C, xy);
+    rc = gl_pca_2d(X, n, C, xy);
     double p1 = now();
     CHECK(rc == 0);
-    printf("timing (%d threads): silhouette n=%zu C=%d K=%d: %.1f ms (micro %.4f macro %.4f); pca_2d: %.1f ms\n",
+    printf("timing (%d threads): silhouette n=%zu C=%d K=%d: %.1f ms (micro %.4f macro %.4f); gl_pca_2d: %.1f ms\n",
            omp_get_max_threads(), n, C, K, 1e3 * (t1 - t0), micro, macro, 1e3 * (p1 - p0));
     free(X), free(y), free(xy);
 }

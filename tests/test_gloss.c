@@ -1,4 +1,4 @@
-/* test_gloss.c: G-Loss (src/loss/gloss.c).
+/* test_gloss.c: G-Loss (src/loss/graph_loss.c).
  *  - every case of tests/fixtures/gloss/cases.safetensors (an independent
  *    float64 PyTorch implementation with autograd, tools/make_gloss_fixtures.py),
  *    both variants: loss, gradient and F_U to 1e-8 relative (|a - r| /
@@ -10,9 +10,9 @@
  *    rounding noise of the difference quotient itself;
  *  - the degenerate cases (U empty, L empty, degree underflow, singular and
  *    ill-conditioned I - T_UU, B = 0 / 1, a zero embedding, zero weights):
- *    no NaN, skipped flags and gloss_stats counters, dh zero when skipped;
+ *    no NaN, skipped flags and gl_gloss_stats counters, dh zero when skipped;
  *  - iterative label propagation converges to the closed-form F_U;
- *  - gloss_pick_labelled: exact count, deterministic, seed-dependent, uniform;
+ *  - gl_gloss_pick_labelled: exact count, deterministic, seed-dependent, uniform;
  *  - the cost of forward + backward at B = 128, C = 384 (printed, not asserted). */
 #include <jansson.h>
 #include <math.h>
@@ -23,7 +23,7 @@
 
 #include "check.h"
 #include "fixture.h"
-#include "loss/gloss.h"
+#include "loss/graph_loss.h"
 #include "util/rng.h"
 
 #define FIXTURE "tests/fixtures/gloss/cases.safetensors"
@@ -91,9 +91,9 @@ static const char *describe(const char *prefix) {
     return s ? s : "";
 }
 
-static gloss_params params(double sigma, gloss_variant v) {
-    gloss_params p;
-    gloss_params_default(&p);
+static gl_gloss_params params(double sigma, gl_gloss_variant v) {
+    gl_gloss_params p;
+    gl_gloss_params_default(&p);
     p.sigma = sigma, p.variant = v, p.prob_floor = prob_floor, p.rcond_min = rcond_min;
     return p;
 }
@@ -126,13 +126,13 @@ static int all_zero(const double *a, size_t n) {
 }
 
 /* loss, gradient and F_U against the reference of one case / variant */
-static void compare_reference(const gcase *c, gloss_variant v, const char *prefix) {
-    gloss_params p = params(c->sigma, v);
+static void compare_reference(const gcase *c, gl_gloss_variant v, const char *prefix) {
+    gl_gloss_params p = params(c->sigma, v);
     size_t n = (size_t)c->B * c->C;
     double *dh = malloc(sizeof(double) * n);
-    gloss_stats stats = {0};
+    gl_gloss_stats stats = {0};
     int skipped = -1;
-    double G = gloss_loss(&p, c->h, c->y, c->lab, c->B, c->C, c->K, c->cw, 1.0, dh, &stats, &skipped);
+    double G = gl_gloss_loss(&p, c->h, c->y, c->lab, c->B, c->C, c->K, c->cw, 1.0, dh, &stats, &skipped);
     char nm[64];
     snprintf(nm, sizeof nm, "%s.%s.loss", prefix, VNAME[v]);
     double Gr = scalar(nm);
@@ -156,7 +156,7 @@ static void compare_reference(const gcase *c, gloss_variant v, const char *prefi
     double *Fr = fx_f64(&st, nm, &nf);
     if (Fr) {
         double *F = malloc(sizeof(double) * (size_t)nf);
-        int nU = gloss_propagate(&p, c->h, c->y, c->lab, c->B, c->C, c->K, 0, F);
+        int nU = gl_gloss_propagate(&p, c->h, c->y, c->lab, c->B, c->C, c->K, 0, F);
         CHECK(nU > 0 && (int64_t)nU * c->K == nf);
         double ef = rel_diff(F, Fr, (size_t)nf);
         CHECK_MSG(ef <= REL_TOL, "%s %s F_U rel %.2e", prefix, VNAME[v], ef);
@@ -169,9 +169,9 @@ static void compare_reference(const gcase *c, gloss_variant v, const char *prefi
     snprintf(nm, sizeof nm, "%s.%s.neff", prefix, VNAME[v]);
     double *nr = need(nm, NULL);
     double en = fabs(stats.neff_sum - nr[0]) / nr[0];
-    double en2 = fabs(gloss_neff_median(&p, c->h, c->B, c->C) - nr[0]) / nr[0];
+    double en2 = fabs(gl_gloss_neff_median(&p, c->h, c->B, c->C) - nr[0]) / nr[0];
     CHECK_MSG(stats.neff_batches == 1 && en <= REL_TOL && en2 <= REL_TOL, "%s %s neff %.17g / %.17g vs %.17g",
-              prefix, VNAME[v], stats.neff_sum, gloss_neff_median(&p, c->h, c->B, c->C), nr[0]);
+              prefix, VNAME[v], stats.neff_sum, gl_gloss_neff_median(&p, c->h, c->B, c->C), nr[0]);
     CHECK(nr[0] >= 1.0 && nr[0] <= c->B - 1);
     free(nr);
     if (Fr) {
@@ -190,10 +190,10 @@ static void compare_reference(const gcase *c, gloss_variant v, const char *prefi
     }
 
     /* the same loss without a gradient; scale multiplies the gradient */
-    double G2 = gloss_loss(&p, c->h, c->y, c->lab, c->B, c->C, c->K, c->cw, 0.0, NULL, NULL, NULL);
+    double G2 = gl_gloss_loss(&p, c->h, c->y, c->lab, c->B, c->C, c->K, c->cw, 0.0, NULL, NULL, NULL);
     CHECK(G2 == G);
     double *dh2 = malloc(sizeof(double) * n);
-    gloss_loss(&p, c->h, c->y, c->lab, c->B, c->C, c->K, c->cw, -0.37, dh2, NULL, NULL);
+    gl_gloss_loss(&p, c->h, c->y, c->lab, c->B, c->C, c->K, c->cw, -0.37, dh2, NULL, NULL);
     double es = 0;
     for (size_t i = 0; i < n; i++) es = fmax(es, fabs(dh2[i] + 0.37 * dh[i]));
     CHECK_MSG(es <= 1e-15 * (1 + norm2(dh, n)), "scale: %.2e", es);
@@ -213,9 +213,9 @@ static void compare_reference(const gcase *c, gloss_variant v, const char *prefi
     for (int t = 0; t < 4; t++) {
         size_t k = coords[t] % n;
         hp[k] = c->h[k] + step;
-        double Gp = gloss_loss(&p, hp, c->y, c->lab, c->B, c->C, c->K, c->cw, 1.0, NULL, NULL, NULL);
+        double Gp = gl_gloss_loss(&p, hp, c->y, c->lab, c->B, c->C, c->K, c->cw, 1.0, NULL, NULL, NULL);
         hp[k] = c->h[k] - step;
-        double Gm = gloss_loss(&p, hp, c->y, c->lab, c->B, c->C, c->K, c->cw, 1.0, NULL, NULL, NULL);
+        double Gm = gl_gloss_loss(&p, hp, c->y, c->lab, c->B, c->C, c->K, c->cw, 1.0, NULL, NULL, NULL);
         hp[k] = c->h[k];
         double fd = (Gp - Gm) / (2 * step);
         double den = fmax(fabs(dh[k]), ginf);
@@ -238,7 +238,7 @@ static void test_reference_cases(void) {
         gcase c;
         load_case(&c, prefix);
         printf(" %s: B=%d C=%d K=%d sigma=%g: %s\n", prefix, c.B, c.C, c.K, c.sigma, describe(prefix));
-        for (int v = 0; v < 2; v++) compare_reference(&c, (gloss_variant)v, prefix);
+        for (int v = 0; v < 2; v++) compare_reference(&c, (gl_gloss_variant)v, prefix);
         free_case(&c);
     }
 }
@@ -263,11 +263,11 @@ static void test_degenerate_fixture(void) {
         size_t nn = (size_t)c.B * c.C;
         double *dh = malloc(sizeof(double) * nn);
         for (int v = 0; v < 2; v++) {
-            gloss_params p = params(c.sigma, (gloss_variant)v);
-            gloss_stats s = {0};
+            gl_gloss_params p = params(c.sigma, (gl_gloss_variant)v);
+            gl_gloss_stats s = {0};
             int skipped = -1;
             for (size_t k = 0; k < nn; k++) dh[k] = 1234.5; /* must be overwritten */
-            double G = gloss_loss(&p, c.h, c.y, c.lab, c.B, c.C, c.K, c.cw, 1.0, dh, &s, &skipped);
+            double G = gl_gloss_loss(&p, c.h, c.y, c.lab, c.B, c.C, c.K, c.cw, 1.0, dh, &s, &skipped);
             CHECK_MSG(isfinite(G) && all_finite(dh, nn), "%s %s: non-finite", prefix, VNAME[v]);
             CHECK(s.batches == 1);
             CHECK_MSG(skipped == (skip != 0), "%s %s skipped %d", prefix, VNAME[v], skipped);
@@ -276,17 +276,17 @@ static void test_degenerate_fixture(void) {
             CHECK(s.skipped_singular == (skip == 3));
             CHECK_MSG(s.low_degree == lows[v], "%s %s low_degree %ld, expected %d", prefix, VNAME[v], s.low_degree,
                       lows[v]);
-            long want_clamped = (skip == 0 && v == GLOSS_VARIANT_PAPER) ? clamped : 0;
+            long want_clamped = (skip == 0 && v == GL_GLOSS_VARIANT_PAPER) ? clamped : 0;
             CHECK_MSG(s.clamped == want_clamped, "%s %s clamped %ld", prefix, VNAME[v], s.clamped);
             if (skip) {
                 CHECK(G == 0.0);
                 CHECK(all_zero(dh, nn));
                 double *F = malloc(sizeof(double) * (size_t)(c.B * c.K + 1));
-                CHECK(gloss_propagate(&p, c.h, c.y, c.lab, c.B, c.C, c.K, 0, F) == -1);
+                CHECK(gl_gloss_propagate(&p, c.h, c.y, c.lab, c.B, c.C, c.K, 0, F) == -1);
                 free(F);
             }
             /* no gradient, no stats, no flag: must not crash, same loss */
-            double G2 = gloss_loss(&p, c.h, c.y, c.lab, c.B, c.C, c.K, c.cw, 1.0, NULL, NULL, NULL);
+            double G2 = gl_gloss_loss(&p, c.h, c.y, c.lab, c.B, c.C, c.K, c.cw, 1.0, NULL, NULL, NULL);
             CHECK(G2 == G);
             printf("  %-9s G=%-10.6g skipped=%d low_degree=%ld clamped=%ld singular=%ld", VNAME[v], G, skipped,
                    s.low_degree, s.clamped, s.skipped_singular);
@@ -338,40 +338,40 @@ static void test_degenerate_extra(void) {
     uint8_t lab[8] = {1, 0, 1, 0, 1, 1, 0, 1};
     double dh[8 * 4];
     for (int v = 0; v < 2; v++) {
-        gloss_params p = params(0.5, (gloss_variant)v);
-        gloss_stats s = {0};
+        gl_gloss_params p = params(0.5, (gl_gloss_variant)v);
+        gl_gloss_stats s = {0};
         int sk = -1;
         /* B = 0: no hidden node */
-        double G = gloss_loss(&p, h, y, lab, 0, 4, 3, NULL, 1.0, NULL, &s, &sk);
+        double G = gl_gloss_loss(&p, h, y, lab, 0, 4, 3, NULL, 1.0, NULL, &s, &sk);
         CHECK(G == 0.0 && sk == 1 && s.skipped_no_hidden == 1 && s.batches == 1);
         /* B = 1, labelled: no hidden; hidden: no labelled */
         uint8_t one = 1, zero = 0;
         dh[0] = dh[1] = dh[2] = dh[3] = 7;
-        G = gloss_loss(&p, h, y, &one, 1, 4, 3, NULL, 1.0, dh, &s, &sk);
+        G = gl_gloss_loss(&p, h, y, &one, 1, 4, 3, NULL, 1.0, dh, &s, &sk);
         CHECK(G == 0.0 && sk == 1 && s.skipped_no_hidden == 2 && all_zero(dh, 4));
         dh[0] = 7;
-        G = gloss_loss(&p, h, y, &zero, 1, 4, 3, NULL, 1.0, dh, &s, &sk);
+        G = gl_gloss_loss(&p, h, y, &zero, 1, 4, 3, NULL, 1.0, dh, &s, &sk);
         CHECK(G == 0.0 && sk == 1 && s.skipped_no_labelled == 1 && all_zero(dh, 4));
         CHECK(s.batches == 3 && s.skipped_singular == 0 && s.low_degree == 0 && s.clamped == 0);
 
         /* class_w NULL is all ones */
         double ones[3] = {1, 1, 1}, dh1[32];
-        double G1 = gloss_loss(&p, h, y, lab, 8, 4, 3, NULL, 1.0, dh, NULL, &sk);
-        double G3 = gloss_loss(&p, h, y, lab, 8, 4, 3, ones, 1.0, dh1, NULL, &sk);
+        double G1 = gl_gloss_loss(&p, h, y, lab, 8, 4, 3, NULL, 1.0, dh, NULL, &sk);
+        double G3 = gl_gloss_loss(&p, h, y, lab, 8, 4, 3, ones, 1.0, dh1, NULL, &sk);
         CHECK(sk == 0 && G1 == G3 && memcmp(dh, dh1, sizeof dh) == 0);
 
         /* every hidden node weighs 0: skipped, no counter */
         int yz[8] = {0, 2, 1, 2, 1, 1, 2, 0};
         double wz[3] = {1, 1, 0};
-        gloss_stats s2 = {0};
-        G = gloss_loss(&p, h, yz, lab, 8, 4, 3, wz, 1.0, dh, &s2, &sk);
+        gl_gloss_stats s2 = {0};
+        G = gl_gloss_loss(&p, h, yz, lab, 8, 4, 3, wz, 1.0, dh, &s2, &sk);
         CHECK(G == 0.0 && sk == 1 && all_zero(dh, 32) && s2.batches == 1);
 
         /* a zero embedding (|h| < 1e-12): finite loss and gradient */
         double hz[32];
         memcpy(hz, h, sizeof hz);
         for (int k = 0; k < 4; k++) hz[3 * 4 + k] = 0.0;
-        G = gloss_loss(&p, hz, y, lab, 8, 4, 3, NULL, 1.0, dh, NULL, &sk);
+        G = gl_gloss_loss(&p, hz, y, lab, 8, 4, 3, NULL, 1.0, dh, NULL, &sk);
         CHECK(sk == 0 && isfinite(G) && all_finite(dh, 32));
 
         /* sigma = 1e-4 on a spread batch: every plain kernel entry underflows
@@ -380,15 +380,15 @@ static void test_degenerate_extra(void) {
          * iterating F <- T F. Reference: every degree is 0 even after the
          * global shift except the closest pair's; T = 0 elsewhere, the
          * gradient is 0 where nothing is connected. */
-        gloss_params pt = params(1e-4, (gloss_variant)v);
-        gloss_stats s3 = {0};
-        G = gloss_loss(&pt, h, y, lab, 8, 4, 3, NULL, 1.0, dh, &s3, &sk);
+        gl_gloss_params pt = params(1e-4, (gl_gloss_variant)v);
+        gl_gloss_stats s3 = {0};
+        G = gl_gloss_loss(&pt, h, y, lab, 8, 4, 3, NULL, 1.0, dh, &s3, &sk);
         CHECK(isfinite(G) && all_finite(dh, 32));
-        if (v == GLOSS_VARIANT_PAPER) {
+        if (v == GL_GLOSS_VARIANT_PAPER) {
             CHECK_MSG(s3.low_degree == 0, "paper, sigma 1e-4: low_degree %ld", s3.low_degree);
             double Fs[8 * 3], Fi[8 * 3];
-            int nu = gloss_propagate(&pt, h, y, lab, 8, 4, 3, 0, Fs);
-            int ni = gloss_propagate(&pt, h, y, lab, 8, 4, 3, 200, Fi);
+            int nu = gl_gloss_propagate(&pt, h, y, lab, 8, 4, 3, 0, Fs);
+            int ni = gl_gloss_propagate(&pt, h, y, lab, 8, 4, 3, 200, Fi);
             if (nu > 0 && sk == 0) {
                 CHECK(ni == nu);
                 for (int k = 0; k < nu * 3; k++) {
@@ -405,7 +405,7 @@ static void test_degenerate_extra(void) {
         int yb[8] = {0, 1, 2, 0, 1, 2, 0, 1};
         yb[1] = 7;  /* hidden */
         yb[2] = -1; /* labelled */
-        G = gloss_loss(&p, h, yb, lab, 8, 4, 3, NULL, 1.0, dh, NULL, &sk);
+        G = gl_gloss_loss(&p, h, yb, lab, 8, 4, 3, NULL, 1.0, dh, NULL, &sk);
         CHECK(sk == 0 && isfinite(G) && all_finite(dh, 32));
     }
 }
@@ -417,12 +417,12 @@ static void test_propagation(void) {
         gcase c;
         load_case(&c, cases[t]);
         for (int v = 0; v < 2; v++) {
-            gloss_params p = params(c.sigma, (gloss_variant)v);
+            gl_gloss_params p = params(c.sigma, (gl_gloss_variant)v);
             double *F0 = malloc(sizeof(double) * (size_t)c.B * c.K), *F1 = malloc(sizeof(double) * (size_t)c.B * c.K);
             double *F2 = malloc(sizeof(double) * (size_t)c.B * c.K);
-            int n0 = gloss_propagate(&p, c.h, c.y, c.lab, c.B, c.C, c.K, 0, F0);
-            int n1 = gloss_propagate(&p, c.h, c.y, c.lab, c.B, c.C, c.K, 3000, F1);
-            int n2 = gloss_propagate(&p, c.h, c.y, c.lab, c.B, c.C, c.K, 3, F2);
+            int n0 = gl_gloss_propagate(&p, c.h, c.y, c.lab, c.B, c.C, c.K, 0, F0);
+            int n1 = gl_gloss_propagate(&p, c.h, c.y, c.lab, c.B, c.C, c.K, 3000, F1);
+            int n2 = gl_gloss_propagate(&p, c.h, c.y, c.lab, c.B, c.C, c.K, 3, F2);
             CHECK(n0 > 0 && n0 == n1 && n1 == n2);
             double d = 0, d3 = 0, rowerr = 0;
             for (int i = 0; i < n0 * c.K; i++) d = fmax(d, fabs(F0[i] - F1[i])), d3 = fmax(d3, fabs(F0[i] - F2[i]));
@@ -453,8 +453,8 @@ static void test_pick_labelled(void) {
             double x = round(gammas[j] * B);
             int want = x < 0 ? 0 : x > B ? B : (int)x;
             memset(a, 9, sizeof a);
-            gloss_pick_labelled(a, B, gammas[j], 42);
-            gloss_pick_labelled(b, B, gammas[j], 42);
+            gl_gloss_pick_labelled(a, B, gammas[j], 42);
+            gl_gloss_pick_labelled(b, B, gammas[j], 42);
             int n = 0;
             for (int k = 0; k < B; k++) {
                 n += a[k];
@@ -466,15 +466,15 @@ static void test_pick_labelled(void) {
     CHECK_MSG(ok_count, "exact count round(gamma B), clamped to [0, B]");
     CHECK_MSG(ok_det, "same seed, same subset");
     /* round halves away from zero: gamma B = 2.5 -> 3 */
-    gloss_pick_labelled(a, 5, 0.5, 1);
+    gl_gloss_pick_labelled(a, 5, 0.5, 1);
     int n = 0;
     for (int k = 0; k < 5; k++) n += a[k];
     CHECK(n == 3);
     /* different seeds give different subsets */
-    gloss_pick_labelled(a, 64, 0.5, 1);
+    gl_gloss_pick_labelled(a, 64, 0.5, 1);
     int differ = 0;
     for (uint64_t s = 2; s < 6; s++) {
-        gloss_pick_labelled(b, 64, 0.5, s);
+        gl_gloss_pick_labelled(b, 64, 0.5, s);
         differ += memcmp(a, b, 64) != 0;
     }
     CHECK(differ == 4);
@@ -482,7 +482,7 @@ static void test_pick_labelled(void) {
     int cnt[10] = {0};
     const int R = 4000;
     for (int r = 0; r < R; r++) {
-        gloss_pick_labelled(a, 10, 0.3, (uint64_t)r * 7919 + 3);
+        gl_gloss_pick_labelled(a, 10, 0.3, (uint64_t)r * 7919 + 3);
         for (int k = 0; k < 10; k++) cnt[k] += a[k];
     }
     double dev = 0;
@@ -502,16 +502,16 @@ static void bench(void) {
     int *y = malloc(sizeof(int) * B);
     uint8_t *lab = malloc(B);
     random_batch(h, y, B, C, K, 11, 1.5);
-    gloss_pick_labelled(lab, B, 0.7, 3);
+    gl_gloss_pick_labelled(lab, B, 0.7, 3);
     for (int v = 0; v < 2; v++) {
-        gloss_params p = params(0.8, (gloss_variant)v);
-        gloss_stats s = {0};
+        gl_gloss_params p = params(0.8, (gl_gloss_variant)v);
+        gl_gloss_stats s = {0};
         int sk;
-        double G = gloss_loss(&p, h, y, lab, B, C, K, NULL, 1.0, dh, &s, &sk); /* warm-up */
+        double G = gl_gloss_loss(&p, h, y, lab, B, C, K, NULL, 1.0, dh, &s, &sk); /* warm-up */
         double t0 = now();
-        for (int r = 0; r < N; r++) gloss_loss(&p, h, y, lab, B, C, K, NULL, 1.0, dh, &s, &sk);
+        for (int r = 0; r < N; r++) gl_gloss_loss(&p, h, y, lab, B, C, K, NULL, 1.0, dh, &s, &sk);
         double t1 = now();
-        for (int r = 0; r < N; r++) gloss_loss(&p, h, y, lab, B, C, K, NULL, 1.0, NULL, &s, &sk);
+        for (int r = 0; r < N; r++) gl_gloss_loss(&p, h, y, lab, B, C, K, NULL, 1.0, NULL, &s, &sk);
         double t2 = now();
         CHECK(sk == 0 && isfinite(G) && all_finite(dh, (size_t)B * C));
         printf("timing B=%d C=%d K=%d |U|=%d %s: forward+backward %.2f ms/call, forward only %.2f ms/call (G=%.4g)\n",
@@ -529,9 +529,9 @@ int main(void) {
     double *pp = need("params", NULL);
     prob_floor = pp[0], rcond_min = pp[1];
     free(pp);
-    gloss_params d;
-    gloss_params_default(&d);
-    CHECK(d.prob_floor == 1e-10 && d.rcond_min == 1e-12 && d.variant == GLOSS_VARIANT_PAPER && d.sigma > 0);
+    gl_gloss_params d;
+    gl_gloss_params_default(&d);
+    CHECK(d.prob_floor == 1e-10 && d.rcond_min == 1e-12 && d.variant == GL_GLOSS_VARIANT_PAPER && d.sigma > 0);
 
     test_reference_cases();
     test_degenerate_fixture();

@@ -56,8 +56,8 @@ static void test_linear(void) {
     const int N = 10, IC = 8, OC = 16;
     float *x = ff("lin.x", NULL), *w = ff("lin.w", NULL), *b = ff("lin.b", NULL), *dout = ff("lin.dout", NULL);
     float out[160], dx[80] = {0}, dw[128] = {0}, db[16] = {0};
-    linear_forward(out, x, w, b, N, IC, OC);
-    linear_backward(dx, dw, db, dout, x, w, N, IC, OC);
+    gl_linear_forward(out, x, w, b, N, IC, OC);
+    gl_linear_backward(dx, dw, db, dout, x, w, N, IC, OC);
     double e[4] = {maxdiff(out, "lin.out"), maxdiff(dx, "lin.dx"), maxdiff(dw, "lin.dw"), maxdiff(db, "lin.db")};
     printf("linear: out %.1e dx %.1e dw %.1e db %.1e\n", e[0], e[1], e[2], e[3]);
     for (int i = 0; i < 4; i++) CHECK(e[i] <= 1e-5);
@@ -68,8 +68,8 @@ static void test_layernorm(const char *tag, float eps) {
     const int N = 10, C = 8;
     float *x = ff("ln.x", NULL), *w = ff("ln.w", NULL), *b = ff("ln.b", NULL), *dout = ff("ln.dout", NULL);
     float out[80], mean[10], rstd[10], dx[80] = {0}, dw[8] = {0}, db[8] = {0};
-    layernorm_forward(out, mean, rstd, x, w, b, N, C, eps);
-    layernorm_backward(dx, dw, db, dout, x, w, mean, rstd, N, C);
+    gl_layernorm_forward(out, mean, rstd, x, w, b, N, C, eps);
+    gl_layernorm_backward(dx, dw, db, dout, x, w, mean, rstd, N, C);
     char k[4][32];
     snprintf(k[0], 32, "ln.%s.out", tag);
     snprintf(k[1], 32, "ln.%s.dx", tag);
@@ -85,8 +85,8 @@ static void test_gelu(void) {
     int64_t n;
     float *x = ff("gelu.x", &n), *dout = ff("gelu.dout", NULL);
     float *out = malloc(sizeof(float) * n), *dx = malloc(sizeof(float) * n);
-    gelu_forward(out, x, (size_t)n);
-    gelu_backward(dx, x, dout, (size_t)n);
+    gl_gelu_forward(out, x, (size_t)n);
+    gl_gelu_backward(dx, x, dout, (size_t)n);
     double e0 = maxdiff(out, "gelu.out"), e1 = maxdiff(dx, "gelu.dx");
     printf("gelu: out %.1e dx %.1e\n", e0, e1);
     CHECK(e0 <= 1e-5);
@@ -106,9 +106,9 @@ static void test_attention(void) {
         memcpy(qkv + i * 3 * C + C, k + i * C, sizeof(float) * C);
         memcpy(qkv + i * 3 * C + 2 * C, v + i * C, sizeof(float) * C);
     }
-    float *scratch = malloc(sizeof(float) * attention_scratch_floats(T) * 64);
-    attention_forward(ctx, probs, qkv, mask, B, T, C, NH, 0.0f, 0, scratch);
-    attention_backward(dqkv, dout, qkv, probs, B, T, C, NH, 0.0f, 0, scratch);
+    float *scratch = malloc(sizeof(float) * gl_attention_scratch_floats(T) * 64);
+    gl_attention_forward(ctx, probs, qkv, mask, B, T, C, NH, 0.0f, 0, scratch);
+    gl_attention_backward(dqkv, dout, qkv, probs, B, T, C, NH, 0.0f, 0, scratch);
     float dq[80], dk[80], dv[80];
     for (int i = 0; i < B * T; i++) {
         memcpy(dq + i * C, dqkv + i * 3 * C, sizeof(float) * C);
@@ -199,8 +199,8 @@ static void test_vecmath(void) {
     /* GELU forward and backward, through the kernels (the vectorised clones) */
     float *out = malloc(sizeof(float) * n), *dx = malloc(sizeof(float) * n), *one = malloc(sizeof(float) * n);
     for (size_t i = 0; i < n; i++) one[i] = 1.0f;
-    gelu_forward(out, x, n);
-    gelu_backward(dx, x, one, n);
+    gl_gelu_forward(out, x, n);
+    gl_gelu_backward(dx, x, one, n);
     double e_f = 0, e_b = 0, e_fl = 0, e_bl = 0;
     for (size_t i = 0; i < n; i++) {
         double xi = x[i], s = fmax(1.0, fabs(xi));
@@ -222,21 +222,21 @@ static void test_vecmath(void) {
     int same = 1;
     for (size_t i = 0; i < n; i += 7) {
         float o1, d1;
-        gelu_forward(&o1, x + i, 1);
-        gelu_backward(&d1, x + i, one + i, 1);
+        gl_gelu_forward(&o1, x + i, 1);
+        gl_gelu_backward(&d1, x + i, one + i, 1);
         same &= memcmp(&o1, out + i, sizeof o1) == 0 && memcmp(&d1, dx + i, sizeof d1) == 0;
     }
     CHECK_MSG(same, "gelu of one element differs from the same element in a long array");
     /* in place (dinp aliasing dout), as gl_bert_backward calls it */
     memcpy(one, dx, sizeof(float) * n);
     for (size_t i = 0; i < n; i++) one[i] = 1.0f;
-    gelu_backward(one, x, one, n);
+    gl_gelu_backward(one, x, one, n);
     CHECK(memcmp(one, dx, sizeof(float) * n) == 0);
 
     /* special values through GELU: as the formula 0.5 x (1 + erf(x / sqrt 2)) gives */
     float sx[5] = {NAN, INFINITY, -INFINITY, -30.0f, 30.0f}, so[5], sd[5], s1[5] = {1, 1, 1, 1, 1};
-    gelu_forward(so, sx, 5);
-    gelu_backward(sd, sx, s1, 5);
+    gl_gelu_forward(so, sx, 5);
+    gl_gelu_backward(sd, sx, s1, 5);
     CHECK(isnan(so[0]) && so[1] == INFINITY && isnan(so[2]) && so[3] == 0.0f && so[4] == 30.0f);
     CHECK(isnan(sd[0]) && isnan(sd[1]) && isnan(sd[2]) && sd[3] == 0.0f && sd[4] == 1.0f);
     free(x), free(out), free(dx), free(one);
@@ -263,9 +263,9 @@ static void test_attention_long(void) {
     for (int i = 0; i < B * T * C; i++) dctx[i] = (float)(gl_rng_next(&r) >> 40) / 16777216.0f - 0.5f;
     for (int b = 0; b < B; b++)
         for (int t = 0; t < T; t++) mask[b * T + t] = b == 0 ? 1 : b == 1 ? t < 30 : 0;
-    float *scratch = malloc(sizeof(float) * attention_scratch_floats(T) * 64);
-    attention_forward(ctx, probs, qkv, mask, B, T, C, NH, p, key, scratch);
-    attention_backward(dqkv, dctx, qkv, probs, B, T, C, NH, p, key, scratch);
+    float *scratch = malloc(sizeof(float) * gl_attention_scratch_floats(T) * 64);
+    gl_attention_forward(ctx, probs, qkv, mask, B, T, C, NH, p, key, scratch);
+    gl_attention_backward(dqkv, dctx, qkv, probs, B, T, C, NH, p, key, scratch);
 
     const double scale = 1.0 / sqrt((double)HS), keep = 1.0 / (1.0 - p);
     for (int b = 0; b < B; b++)
@@ -338,8 +338,8 @@ static void test_dropout(void) {
     enum { N = 100000 };
     float *a = malloc(sizeof(float) * N), *b = malloc(sizeof(float) * N);
     for (int i = 0; i < N; i++) a[i] = b[i] = 1.0f;
-    dropout_apply(a, N, 0.1f, 1234);
-    dropout_apply(b, N, 0.1f, 1234);
+    gl_dropout_apply(a, N, 0.1f, 1234);
+    gl_dropout_apply(b, N, 0.1f, 1234);
     int zeros = 0, same = 1, scale_ok = 1;
     for (int i = 0; i < N; i++) {
         zeros += a[i] == 0.0f;
@@ -350,7 +350,7 @@ static void test_dropout(void) {
     CHECK(scale_ok);
     CHECK(fabs(zeros / (double)N - 0.1) < 0.005);
     for (int i = 0; i < N; i++) b[i] = 1.0f;
-    dropout_apply(b, N, 0.1f, 1235);
+    gl_dropout_apply(b, N, 0.1f, 1235);
     int differ = 0;
     for (int i = 0; i < N; i++) differ += (a[i] == 0.0f) != (b[i] == 0.0f);
     CHECK(differ > N / 10);
@@ -468,8 +468,8 @@ static void gemm_bf16_ref(int ta, int tb, int M, int N, int K, const float *A, i
         for (int j = 0; j < N; j++) {
             double s = acc ? C0[(size_t)i * ldc + j] : 0.0, m = fabs(s);
             for (int k = 0; k < K; k++) {
-                double a = bf16_round(ta ? A[(size_t)k * lda + i] : A[(size_t)i * lda + k]);
-                double b = bf16_round(tb ? B[(size_t)j * ldb + k] : B[(size_t)k * ldb + j]);
+                double a = gl_bf16_round(ta ? A[(size_t)k * lda + i] : A[(size_t)i * lda + k]);
+                double b = gl_bf16_round(tb ? B[(size_t)j * ldb + k] : B[(size_t)k * ldb + j]);
                 s += a * b;
                 m += fabs(a * b);
             }
@@ -512,24 +512,24 @@ static double gemm_bf16_case(gemm_fn *fn, int ta, int tb, int M, int N, int K, f
             }
             for (int j = N; j < ldc; j++) pad_ok &= C[(size_t)i * ldc + j] == C0[(size_t)i * ldc + j];
         }
-        CHECK_MSG(pad_ok, "gemm_bf16 wrote past N (M %d N %d K %d)", M, N, K);
+        CHECK_MSG(pad_ok, "gl_gemm_bf16 wrote past N (M %d N %d K %d)", M, N, K);
         if (!acc && out)
             for (int i = 0; i < M; i++) memcpy(out + (size_t)i * N, C + (size_t)i * ldc, sizeof(float) * (size_t)N);
     }
-    CHECK_MSG(worst <= tol, "gemm_bf16 ta %d tb %d M %d N %d K %d: error %.2e > %.2e", ta, tb, M, N, K, worst, tol);
+    CHECK_MSG(worst <= tol, "gl_gemm_bf16 ta %d tb %d M %d N %d K %d: error %.2e > %.2e", ta, tb, M, N, K, worst, tol);
     free(A), free(B), free(C0), free(C), free(ref), free(mag);
     return worst;
 }
 
 static void test_gemm_bf16(void) {
     /* rounding: ties to even, subnormals to zero, overflow to inf, NaN kept */
-    CHECK(bf16_round(1.0f + 0x1p-8f) == 1.0f);                 /* tie, even below */
-    CHECK(bf16_round(1.0f + 3 * 0x1p-8f) == 1.0f + 0x1p-6f);     /* tie, even above */
-    CHECK(bf16_round(1.0f + 0x1p-8f + 0x1p-20f) == 1.0f + 0x1p-7f);
-    CHECK(bf16_round(-1.0f - 0x1p-9f) == -1.0f);
-    CHECK(bf16_round(1e-40f) == 0.0f && signbit(bf16_round(-1e-40f)));
-    CHECK(bf16_round(3.4e38f) == INFINITY && bf16_round(-INFINITY) == -INFINITY);
-    CHECK(isnan(bf16_round(NAN)));
+    CHECK(gl_bf16_round(1.0f + 0x1p-8f) == 1.0f);                 /* tie, even below */
+    CHECK(gl_bf16_round(1.0f + 3 * 0x1p-8f) == 1.0f + 0x1p-6f);     /* tie, even above */
+    CHECK(gl_bf16_round(1.0f + 0x1p-8f + 0x1p-20f) == 1.0f + 0x1p-7f);
+    CHECK(gl_bf16_round(-1.0f - 0x1p-9f) == -1.0f);
+    CHECK(gl_bf16_round(1e-40f) == 0.0f && signbit(gl_bf16_round(-1e-40f)));
+    CHECK(gl_bf16_round(3.4e38f) == INFINITY && gl_bf16_round(-INFINITY) == -INFINITY);
+    CHECK(isnan(gl_bf16_round(NAN)));
 
     const int has = gl_cpu_has_avx512bf16();
     if (!has) check_skip("test_kernels", "the AVX512-BF16 GEMM path (this CPU has no AVX512-BF16; scalar path tested)");
@@ -544,17 +544,17 @@ static void test_gemm_bf16(void) {
         for (int t = 0; t < 4; t++) {
             const int M = shapes[s][0], N = shapes[s][1], K = shapes[s][2], ta = t >> 1, tb = t & 1;
             float *cs = malloc(sizeof(float) * (size_t)M * N), *cv = malloc(sizeof(float) * (size_t)M * N);
-            double e = gemm_bf16_case(gemm_bf16_scalar, ta, tb, M, N, K, cs);
+            double e = gemm_bf16_case(gl_gemm_bf16_scalar, ta, tb, M, N, K, cs);
             if (e > worst_s) worst_s = e;
             if (has) {
-                e = gemm_bf16_case(gemm_bf16_avx512, ta, tb, M, N, K, cv);
+                e = gemm_bf16_case(gl_gemm_bf16_avx512, ta, tb, M, N, K, cv);
                 if (e > worst_v) worst_v = e;
                 for (size_t i = 0; i < (size_t)M * N; i++) differ += memcmp(cs + i, cv + i, sizeof(float)) != 0;
                 total += (long)M * N;
             }
             free(cs), free(cv);
         }
-    printf("gemm_bf16: %d shapes x 4 transpose cases x (overwrite, accumulate): max |C - ref| / (|C0| + sum |ab|): "
+    printf("gl_gemm_bf16: %d shapes x 4 transpose cases x (overwrite, accumulate): max |C - ref| / (|C0| + sum |ab|): "
            "scalar %.2e, avx512 %s%.2e (bound (K+2) 2^-24); avx512 vs scalar: %ld of %ld elements differ\n",
            nshapes, worst_s, has ? "" : "skipped ", worst_v, differ, total);
 
@@ -567,16 +567,16 @@ static void test_gemm_bf16(void) {
                             -3.4e38f, INFINITY, -INFINITY, 0.0f, -0.0f, 65504.0f, 1e-30f};
         for (int i = 0; i < (int)(sizeof sp / sizeof sp[0]); i++) x[i] = sp[i];
         for (int i = 100; i < NX; i++) x[i] *= exp2f((float)(i % 61 - 30));
-        gemm_bf16_avx512(0, 0, 1, NX, 1, &one, 1, x, NX, c, NX, 0);
+        gl_gemm_bf16_avx512(0, 0, 1, NX, 1, &one, 1, x, NX, c, NX, 0);
         int same = 1;
         for (int i = 0; i < NX; i++) {
-            float r = bf16_round(x[i]);
+            float r = gl_bf16_round(x[i]);
             same &= memcmp(&r, c + i, sizeof r) == 0 || (r == 0.0f && c[i] == 0.0f);
         }
-        CHECK_MSG(same, "vcvtne2ps2bf16 rounding differs from bf16_round");
+        CHECK_MSG(same, "vcvtne2ps2bf16 rounding differs from gl_bf16_round");
         x[0] = NAN;
-        gemm_bf16_avx512(0, 0, 1, 2, 1, &one, 1, x, NX, c, NX, 0);
-        CHECK(isnan(c[0]) && c[1] == bf16_round(x[1]));
+        gl_gemm_bf16_avx512(0, 0, 1, 2, 1, &one, 1, x, NX, c, NX, 0);
+        CHECK(isnan(c[0]) && c[1] == gl_bf16_round(x[1]));
         free(x), free(c);
     }
 
@@ -584,7 +584,7 @@ static void test_gemm_bf16(void) {
     const int nt = omp_get_max_threads();
     for (int path = 0; path < 2; path++) {
         if (path == 1 && !has) break;
-        gemm_fn *fn = path ? gemm_bf16_avx512 : gemm_bf16_scalar;
+        gemm_fn *fn = path ? gl_gemm_bf16_avx512 : gl_gemm_bf16_scalar;
         for (int t = 0; t < 3; t++) { /* the linear layer's cases: X W^T, dY W, dY^T X */
             const int ta = t == 2, tb = t == 0, M = t == 2 ? 96 : 397, N = 200, K = t == 2 ? 397 : 777;
             const int ar = ta ? K : M, ac = ta ? M : K, br = tb ? N : K, bc = tb ? K : N;
@@ -600,9 +600,9 @@ static void test_gemm_bf16(void) {
             }
             omp_set_num_threads(nt);
             CHECK_MSG(memcmp(C[0], C[1], sizeof(float) * (size_t)M * N) == 0,
-                      "gemm_bf16 %s case %d: 1 and 2 threads differ", path ? "avx512" : "scalar", t);
+                      "gl_gemm_bf16 %s case %d: 1 and 2 threads differ", path ? "avx512" : "scalar", t);
             CHECK_MSG(memcmp(C[1], C[2], sizeof(float) * (size_t)M * N) == 0,
-                      "gemm_bf16 %s case %d: two runs differ", path ? "avx512" : "scalar", t);
+                      "gl_gemm_bf16 %s case %d: two runs differ", path ? "avx512" : "scalar", t);
             free(A), free(B), free(C[0]), free(C[1]), free(C[2]);
         }
     }
@@ -640,19 +640,19 @@ static void test_linear_bf16(void) {
     memcpy(dw, dw0, sizeof(float) * OC * IC);
     for (int n = 0; n < N; n++) memcpy(brows + n * OC, b, sizeof(float) * OC);
 
-    linear_forward(out32, x, w, b, N, IC, OC);
+    gl_linear_forward(out32, x, w, b, N, IC, OC);
     CHECK(gl_linear_set_bf16(1) == 0 && gl_linear_bf16());
-    linear_forward(out, x, w, b, N, IC, OC);
-    linear_backward(dx, dw, db, dout, x, w, N, IC, OC);
+    gl_linear_forward(out, x, w, b, N, IC, OC);
+    gl_linear_backward(dx, dw, db, dout, x, w, N, IC, OC);
     /* a 4-output layer (the classification head) stays fp32 */
     float h32[N * 4], h16[N * 4], hd32[N * IC], hd16[N * IC];
     memset(hd32, 0, sizeof hd32), memset(hd16, 0, sizeof hd16);
-    linear_forward(h16, x, w, b, N, IC, 4);
-    linear_backward(hd16, NULL, NULL, dout, x, w, N, IC, 4);
+    gl_linear_forward(h16, x, w, b, N, IC, 4);
+    gl_linear_backward(hd16, NULL, NULL, dout, x, w, N, IC, 4);
     CHECK(gl_linear_set_bf16(0) == 0 && !gl_linear_bf16());
-    linear_forward(h32, x, w, b, N, IC, 4);
-    linear_backward(hd32, NULL, NULL, dout, x, w, N, IC, 4);
-    linear_backward(NULL, NULL, db32, dout, x, w, N, IC, OC);
+    gl_linear_forward(h32, x, w, b, N, IC, 4);
+    gl_linear_backward(hd32, NULL, NULL, dout, x, w, N, IC, 4);
+    gl_linear_backward(NULL, NULL, db32, dout, x, w, N, IC, OC);
     CHECK(memcmp(h16, h32, sizeof h16) == 0 && memcmp(hd16, hd32, sizeof hd16) == 0);
     CHECK(memcmp(db, db32, sizeof db) == 0);                    /* bias gradient: fp32 as before */
     CHECK(memcmp(out, out32, sizeof(float) * N * OC) != 0);     /* the bf16 path did run */
@@ -694,10 +694,10 @@ static void test_thread_independence(void) {
         omp_set_num_threads(k == 0 ? 1 : 3);
         y[k] = malloc(sizeof(float) * N * C), dx[k] = calloc((size_t)N * C, sizeof(float));
         dw[k] = calloc(C, sizeof(float)), db[k] = calloc(C, sizeof(float)), dbl[k] = calloc(OC, sizeof(float));
-        layernorm_forward(y[k], mean, rstd, x, w, b, N, C, eps);
-        layernorm_backward(dx[k], dw[k], db[k], dy, x, w, mean, rstd, N, C);
+        gl_layernorm_forward(y[k], mean, rstd, x, w, b, N, C, eps);
+        gl_layernorm_backward(dx[k], dw[k], db[k], dy, x, w, mean, rstd, N, C);
         /* bias gradient of a linear layer with OC outputs: column sums of N x OC */
-        linear_backward(NULL, NULL, dbl[k], dy, x, w, N, C, OC);
+        gl_linear_backward(NULL, NULL, dbl[k], dy, x, w, N, C, OC);
         gl_rng rr = {7};
         g[k] = malloc(sizeof(float) * n), p[k] = malloc(sizeof(float) * n);
         for (size_t i = 0; i < n; i++) {

@@ -1,5 +1,5 @@
-/* test_metric_losses.c: supcon_loss, triplet_loss (batch-all, batch-hard) and
- * cosine_pair_loss (src/loss/metric_losses.h).
+/* test_metric_losses.c: gl_supcon_loss, gl_triplet_loss (batch-all, batch-hard) and
+ * gl_cosine_pair_loss (src/loss/metric_losses.h).
  *
  * 1. Fixture: tests/fixtures/metric_losses/cases.safetensors, float64 PyTorch
  *    references written by tools/make_metric_loss_fixtures.py (9 batches,
@@ -62,10 +62,10 @@ static const loss_cfg CFGS[] = {
 
 static double run_loss(const loss_cfg *c, const double *h, const int *y, int B, int C, double scale, double *dh) {
     switch (c->k) {
-    case L_SUPCON: return supcon_loss(h, y, B, C, c->param, scale, dh);
-    case L_TRIPLET_ALL: return triplet_loss(h, y, B, C, c->param, 0, scale, dh);
-    case L_TRIPLET_HARD: return triplet_loss(h, y, B, C, c->param, 1, scale, dh);
-    case L_COSINE: return cosine_pair_loss(h, y, B, C, scale, dh);
+    case L_SUPCON: return gl_supcon_loss(h, y, B, C, c->param, scale, dh);
+    case L_TRIPLET_ALL: return gl_triplet_loss(h, y, B, C, c->param, 0, scale, dh);
+    case L_TRIPLET_HARD: return gl_triplet_loss(h, y, B, C, c->param, 1, scale, dh);
+    case L_COSINE: return gl_cosine_pair_loss(h, y, B, C, scale, dh);
     }
     return NAN;
 }
@@ -314,7 +314,7 @@ static void check_all_finite(const char *what, const double *h, const int *y, in
         CHECK_MSG(isfinite(v) && all_finite(dh, (size_t)B * C), "%s: %s not finite (%g)", what, CFGS[c].name, v);
     }
     for (int t = 0; t < 3; t++) {
-        double v = supcon_loss(h, y, B, C, temps[t], 1.0, dh);
+        double v = gl_supcon_loss(h, y, B, C, temps[t], 1.0, dh);
         CHECK_MSG(isfinite(v) && all_finite(dh, (size_t)B * C), "%s: supcon t=%g not finite", what, temps[t]);
     }
     free(dh);
@@ -367,16 +367,16 @@ static void test_degenerate(void) {
 
     /* One class, B = 8: triplet 0 / zero gradient, supcon finite and > 0. */
     for (int i = 0; i < 8; i++) y[i] = 7;
-    CHECK(triplet_loss(h, y, 8, C, 1.0, 0, 1.0, dh) == 0.0 && grad_is_zero(dh, 8 * C));
-    CHECK(triplet_loss(h, y, 8, C, 1.0, 1, 1.0, dh) == 0.0 && grad_is_zero(dh, 8 * C));
-    CHECK(supcon_loss(h, y, 8, C, 0.1, 1.0, dh) > 0.0);
+    CHECK(gl_triplet_loss(h, y, 8, C, 1.0, 0, 1.0, dh) == 0.0 && grad_is_zero(dh, 8 * C));
+    CHECK(gl_triplet_loss(h, y, 8, C, 1.0, 1, 1.0, dh) == 0.0 && grad_is_zero(dh, 8 * C));
+    CHECK(gl_supcon_loss(h, y, 8, C, 0.1, 1.0, dh) > 0.0);
     check_all_finite("one class", h, y, 8, C);
 
     /* All singletons: supcon and triplet 0. */
     for (int i = 0; i < 8; i++) y[i] = i;
-    CHECK(supcon_loss(h, y, 8, C, 0.1, 1.0, dh) == 0.0 && grad_is_zero(dh, 8 * C));
-    CHECK(triplet_loss(h, y, 8, C, 5.0, 0, 1.0, dh) == 0.0 && grad_is_zero(dh, 8 * C));
-    CHECK(triplet_loss(h, y, 8, C, 5.0, 1, 1.0, dh) == 0.0 && grad_is_zero(dh, 8 * C));
+    CHECK(gl_supcon_loss(h, y, 8, C, 0.1, 1.0, dh) == 0.0 && grad_is_zero(dh, 8 * C));
+    CHECK(gl_triplet_loss(h, y, 8, C, 5.0, 0, 1.0, dh) == 0.0 && grad_is_zero(dh, 8 * C));
+    CHECK(gl_triplet_loss(h, y, 8, C, 5.0, 1, 1.0, dh) == 0.0 && grad_is_zero(dh, 8 * C));
     check_all_finite("singletons", h, y, 8, C);
 
     /* Identical embeddings, two classes: supcon = log(B-1) - 0 ... exactly
@@ -386,20 +386,20 @@ static void test_degenerate(void) {
         y[i] = i % 2;
         memcpy(h + i * C, h, sizeof(double) * C);
     }
-    CHECK_NEAR(supcon_loss(h, y, 8, C, 0.1, 1.0, dh), log(7.0), 1e-12);
+    CHECK_NEAR(gl_supcon_loss(h, y, 8, C, 0.1, 1.0, dh), log(7.0), 1e-12);
     CHECK(all_finite(dh, 8 * C));
-    CHECK_NEAR(triplet_loss(h, y, 8, C, 5.0, 0, 1.0, dh), 5.0, 1e-12);
+    CHECK_NEAR(gl_triplet_loss(h, y, 8, C, 5.0, 0, 1.0, dh), 5.0, 1e-12);
     CHECK(grad_is_zero(dh, 8 * C));
-    CHECK_NEAR(triplet_loss(h, y, 8, C, 1.0, 1, 1.0, dh), 1.0, 1e-12);
+    CHECK_NEAR(gl_triplet_loss(h, y, 8, C, 1.0, 1, 1.0, dh), 1.0, 1e-12);
     CHECK(grad_is_zero(dh, 8 * C));
-    CHECK_NEAR(cosine_pair_loss(h, y, 8, C, 1.0, dh), 16.0 / 28.0, 1e-12);
+    CHECK_NEAR(gl_cosine_pair_loss(h, y, 8, C, 1.0, dh), 16.0 / 28.0, 1e-12);
     check_all_finite("identical", h, y, 8, C);
 
     /* All-zero embeddings: cosines are 0, supcon = log(B-1). */
     memset(h, 0, sizeof h);
-    CHECK_NEAR(supcon_loss(h, y, 8, C, 0.5, 1.0, dh), log(7.0), 1e-12);
+    CHECK_NEAR(gl_supcon_loss(h, y, 8, C, 0.5, 1.0, dh), log(7.0), 1e-12);
     CHECK(grad_is_zero(dh, 8 * C));
-    CHECK_NEAR(cosine_pair_loss(h, y, 8, C, 1.0, dh), 12.0 / 28.0, 1e-12);
+    CHECK_NEAR(gl_cosine_pair_loss(h, y, 8, C, 1.0, dh), 12.0 / 28.0, 1e-12);
     CHECK(grad_is_zero(dh, 8 * C));
     check_all_finite("zero", h, y, 8, C);
 
@@ -429,9 +429,9 @@ static void test_relu_at_zero(void) {
     CHECK((d01 + m) - d02 == 0.0);
     const double want[3] = {-1.0 / d01, 1.0 / d01 + 1.0 / d12, -1.0 / d12};
     double dh[3];
-    CHECK_NEAR(triplet_loss(h, y, 3, 1, m, 0, 1.0, dh), m, 1e-15);
+    CHECK_NEAR(gl_triplet_loss(h, y, 3, 1, m, 0, 1.0, dh), m, 1e-15);
     for (int i = 0; i < 3; i++) CHECK_NEAR(dh[i], want[i], 1e-15);
-    CHECK_NEAR(triplet_loss(h, y, 3, 1, m, 1, 1.0, dh), m / 2, 1e-15);
+    CHECK_NEAR(gl_triplet_loss(h, y, 3, 1, m, 1, 1.0, dh), m / 2, 1e-15);
     for (int i = 0; i < 3; i++) CHECK_NEAR(dh[i], want[i] / 2, 1e-15);
 }
 

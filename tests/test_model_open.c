@@ -172,7 +172,7 @@ static int oom_child(void) {
         gl_objective_default(&o);
         o.kind = kinds[k];
         o.gloss.sigma = 1.0;
-        gloss_stats st = {0};
+        gl_gloss_stats st = {0};
         int skipped = -1;
         double E = 1.0;
         int rc = gl_objective_embedding_loss(&o, emb, y, B, C, K, NULL, 1.0, 42, demb, &st, &skipped, &E);

@@ -35,9 +35,9 @@ static void test_knn(void) {
     int y[300];
     float *X = clusters(n, C, K, y, 7);
     for (int v = 0; v < 2; v++) {
-        gloss_params p;
-        gloss_params_default(&p);
-        p.variant = v ? GLOSS_VARIANT_REFERENCE : GLOSS_VARIANT_PAPER;
+        gl_gloss_params p;
+        gl_gloss_params_default(&p);
+        p.variant = v ? GL_GLOSS_VARIANT_REFERENCE : GL_GLOSS_VARIANT_PAPER;
         const double targets[] = {1.5, 2.0, 5.0, 8.0, 20.0};
         for (size_t k = 0; k < sizeof targets / sizeof *targets; k++) {
             double got = NAN, s = gl_sigma_for_neff(&p, X, n, C, B, targets[k], 42, &got);

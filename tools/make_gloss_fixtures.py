@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Writes tests/fixtures/gloss/cases.safetensors, the reference tests/test_gloss.c
-compares src/loss/gloss.c against.
+compares src/loss/graph_loss.c against.
 
 Run from the repository root:   python3 tools/make_gloss_fixtures.py
 Needs torch and safetensors. Deterministic (fixed seeds): the tensors are
@@ -33,7 +33,7 @@ Degree guard of the reference variant (used only for the degenerate cases, and
 checked to be a no-op everywhere else): a node whose degree (rowsum A) is below
 1e-300 is isolated: its row and column of S are zero; a column or row sum of S
 or of the column-normalised matrix below 1e-300 likewise gives a zero
-column/row. This is the behaviour documented in src/loss/gloss.c.
+column/row. This is the behaviour documented in src/loss/graph_loss.c.
 
 TENSOR NAMES
 ------------

@@ -140,7 +140,7 @@ int cmd_eval(int argc, char **argv) {
     if (gl_metrics_compute(&met, s.label, pred, s.n, cm.K) != 0) goto fail;
     json_t *j = gl_metrics_to_json(&met, (const char *const *)cm.labels);
     double micro, macro;
-    if (silhouette_cosine(emb, s.label, s.n, cm.m.cfg.hidden_size, cm.K, &micro, &macro, NULL) == 0)
+    if (gl_silhouette_cosine(emb, s.label, s.n, cm.m.cfg.hidden_size, cm.K, &micro, &macro, NULL) == 0)
         json_object_set_new(j, "silhouette", json_pack("{s:f, s:f, s:s}", "micro", micro, "macro", macro,
                                                        "distance", "cosine"));
     int wrote = json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER) == 0 && fputc('\n', stdout) != EOF;

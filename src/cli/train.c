@@ -314,8 +314,8 @@ int cmd_train(int argc, char **argv) {
             o.sigma_sample = (size_t)iv;
             break;
         case O_VARIANT:
-            if (!strcmp(optarg, "paper")) o.obj.gloss.variant = GLOSS_VARIANT_PAPER;
-            else if (!strcmp(optarg, "reference")) o.obj.gloss.variant = GLOSS_VARIANT_REFERENCE;
+            if (!strcmp(optarg, "paper")) o.obj.gloss.variant = GL_GLOSS_VARIANT_PAPER;
+            else if (!strcmp(optarg, "reference")) o.obj.gloss.variant = GL_GLOSS_VARIANT_REFERENCE;
             else fprintf(stderr, "gloss train: --gloss-variant must be paper or reference\n"), bad = 1;
             break;
         case O_TEMP: bad = parse_double("--temperature", optarg, 1e-3, 100, &o.obj.temperature); break;

@@ -33,21 +33,21 @@ GL_SIMD_CLONES static void gelu_backward_block(float *dinp, const float *inp, co
     }
 }
 
-void gelu_forward(float *out, const float *inp, size_t n) {
+void gl_gelu_forward(float *out, const float *inp, size_t n) {
 #pragma omp parallel for schedule(static)
     for (size_t b = 0; b < n; b += BLOCK) gelu_forward_block(out + b, inp + b, n - b < BLOCK ? n - b : BLOCK);
 }
 
-void gelu_backward(float *dinp, const float *inp, const float *dout, size_t n) {
+void gl_gelu_backward(float *dinp, const float *inp, const float *dout, size_t n) {
 #pragma omp parallel for schedule(static)
     for (size_t b = 0; b < n; b += BLOCK)
         gelu_backward_block(dinp + b, inp + b, dout + b, n - b < BLOCK ? n - b : BLOCK);
 }
 
-/* x[i] = keep(base + i) ? x[i] * scale : 0, keep as in dropout_apply. gl_rng_uniform's
+/* x[i] = keep(base + i) ? x[i] * scale : 0, keep as in gl_dropout_apply. gl_rng_uniform's
  * value with the 24-bit integer converted through int32 (exact either way), which
  * vectorises without AVX-512DQ's 64-bit conversions: the same mask bit for bit. */
-GL_SIMD_CLONES void dropout_block(float *dst, const float *src, size_t n, float p, float scale, uint64_t key,
+GL_SIMD_CLONES void gl_dropout_block(float *dst, const float *src, size_t n, float p, float scale, uint64_t key,
                                   uint64_t base) {
 #pragma omp simd
     for (size_t i = 0; i < n; i++) {
@@ -58,9 +58,9 @@ GL_SIMD_CLONES void dropout_block(float *dst, const float *src, size_t n, float 
 }
 
 /* Forward and backward are the same operation: the mask depends only on (key, i). */
-void dropout_apply(float *x, size_t n, float p, uint64_t key) {
+void gl_dropout_apply(float *x, size_t n, float p, uint64_t key) {
     if (p <= 0.0f) return;
     float scale = 1.0f / (1.0f - p);
 #pragma omp parallel for schedule(static)
-    for (size_t b = 0; b < n; b += BLOCK) dropout_block(x + b, x + b, n - b < BLOCK ? n - b : BLOCK, p, scale, key, b);
+    for (size_t b = 0; b < n; b += BLOCK) gl_dropout_block(x + b, x + b, n - b < BLOCK ? n - b : BLOCK, p, scale, key, b);
 }

@@ -13,7 +13,7 @@
 #include "kernels/kernels.h"
 #include "kernels/vecmath.h"
 
-size_t attention_scratch_floats(int T) { return 2 * (size_t)T * (size_t)T; }
+size_t gl_attention_scratch_floats(int T) { return 2 * (size_t)T * (size_t)T; }
 
 /* Row reductions in 16 lanes: element j goes to lane j % 16 (full groups of 16
  * first, then the tail), and the lanes are combined in a fixed order, so the
@@ -93,14 +93,14 @@ GL_SIMD_CLONES static void softmax_backward(float *G, const float *P, int T) {
 /* Dropout of one (T x T) block of attention probabilities (or of their
  * gradient, with the same mask) into dst; dst may equal src. */
 static void block_dropout(float *dst, const float *src, int T, float p, uint64_t key, size_t base) {
-    dropout_block(dst, src, (size_t)T * T, p, 1.0f / (1.0f - p), key, base);
+    gl_dropout_block(dst, src, (size_t)T * T, p, 1.0f / (1.0f - p), key, base);
 }
 
-void attention_forward(float *ctx, float *probs, const float *qkv, const uint8_t *mask, int B, int T, int C,
+void gl_attention_forward(float *ctx, float *probs, const float *qkv, const uint8_t *mask, int B, int T, int C,
                        int NH, float p, uint64_t key, float *scratch) {
     const int HS = C / NH, C3 = 3 * C;
     const float scale = 1.0f / sqrtf((float)HS);
-    const size_t per_thread = attention_scratch_floats(T);
+    const size_t per_thread = gl_attention_scratch_floats(T);
 #pragma omp parallel for schedule(dynamic, 1)
     for (int bh = 0; bh < B * NH; bh++) {
         int b = bh / NH, h = bh % NH;
@@ -122,11 +122,11 @@ void attention_forward(float *ctx, float *probs, const float *qkv, const uint8_t
     }
 }
 
-void attention_backward(float *dqkv, const float *dctx, const float *qkv, const float *probs, int B, int T,
+void gl_attention_backward(float *dqkv, const float *dctx, const float *qkv, const float *probs, int B, int T,
                         int C, int NH, float p, uint64_t key, float *scratch) {
     const int HS = C / NH, C3 = 3 * C;
     const float scale = 1.0f / sqrtf((float)HS);
-    const size_t per_thread = attention_scratch_floats(T);
+    const size_t per_thread = gl_attention_scratch_floats(T);
 #pragma omp parallel for schedule(dynamic, 1)
     for (int bh = 0; bh < B * NH; bh++) {
         int b = bh / NH, h = bh % NH;

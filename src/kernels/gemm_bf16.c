@@ -6,9 +6,9 @@
  * bf16 GEMM (no sbgemm), so the AVX512-BF16 instructions would go unused.
  *
  * Two paths with the same arithmetic:
- *   gemm_bf16_avx512  AVX512-BF16 (vcvtne2ps2bf16 while packing, vdpbf16ps in
+ *   gl_gemm_bf16_avx512  AVX512-BF16 (vcvtne2ps2bf16 while packing, vdpbf16ps in
  *                     the micro-kernel); only on CPUs where gl_cpu_has_avx512bf16().
- *   gemm_bf16_scalar  plain C, for testing and for CPUs without AVX512-BF16.
+ *   gl_gemm_bf16_scalar  plain C, for testing and for CPUs without AVX512-BF16.
  * Rounding is to nearest even, with the instruction's conventions: fp32
  * subnormals become (signed) zero, NaN stays NaN (quiet). The fp32 sum of
  * element (i, j) starts from C (accumulate) or +0 and adds, for k = 0, 2, 4, ...,
@@ -54,7 +54,7 @@ static uint16_t bf16_bits(float x) {
     return (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);                  /* inf stays inf */
 }
 
-float bf16_round(float x) {
+float gl_bf16_round(float x) {
     uint32_t u = (uint32_t)bf16_bits(x) << 16;
     float r;
     memcpy(&r, &u, sizeof r);
@@ -77,7 +77,7 @@ int gl_cpu_has_avx512bf16(void) {
 
 /* --------------------------------------------------------- scalar path */
 
-void gemm_bf16_scalar(int transa, int transb, int M, int N, int K, const float *A, int lda, const float *B, int ldb,
+void gl_gemm_bf16_scalar(int transa, int transb, int M, int N, int K, const float *A, int lda, const float *B, int ldb,
                       float *C, int ldc, int accumulate) {
     if (M <= 0 || N <= 0) return;
     const int K2 = (K + 1) / 2 * 2; /* odd K: one zero pair element */
@@ -87,10 +87,10 @@ void gemm_bf16_scalar(int transa, int transb, int M, int N, int K, const float *
     for (int i = 0; i < M; i++)
         for (int k = 0; k < K2; k++)
             a[(size_t)i * K2 + k] =
-                k < K ? bf16_round(transa ? A[(size_t)k * lda + i] : A[(size_t)i * lda + k]) : 0.0f;
+                k < K ? gl_bf16_round(transa ? A[(size_t)k * lda + i] : A[(size_t)i * lda + k]) : 0.0f;
     for (int k = 0; k < K2; k++)
         for (int j = 0; j < N; j++)
-            b[(size_t)k * N + j] = k < K ? bf16_round(transb ? B[(size_t)j * ldb + k] : B[(size_t)k * ldb + j]) : 0.0f;
+            b[(size_t)k * N + j] = k < K ? gl_bf16_round(transb ? B[(size_t)j * ldb + k] : B[(size_t)k * ldb + j]) : 0.0f;
 #pragma omp parallel for schedule(static)
     for (int i = 0; i < M; i++) {
         float *c = C + (size_t)i * ldc;
@@ -356,7 +356,7 @@ static void workspace_put(uint32_t *p, int kept) {
     else free(p);
 }
 
-void gemm_bf16_avx512(int transa, int transb, int M, int N, int K, const float *A, int lda, const float *B, int ldb,
+void gl_gemm_bf16_avx512(int transa, int transb, int M, int N, int K, const float *A, int lda, const float *B, int ldb,
                       float *C, int ldc, int accumulate) {
     if (M <= 0 || N <= 0) return;
     if (K <= 0) {
@@ -412,15 +412,15 @@ void gemm_bf16_avx512(int transa, int transb, int M, int N, int K, const float *
 
 #else /* no AVX512-BF16 code on this compiler or architecture */
 
-void gemm_bf16_avx512(int transa, int transb, int M, int N, int K, const float *A, int lda, const float *B, int ldb,
+void gl_gemm_bf16_avx512(int transa, int transb, int M, int N, int K, const float *A, int lda, const float *B, int ldb,
                       float *C, int ldc, int accumulate) {
-    gemm_bf16_scalar(transa, transb, M, N, K, A, lda, B, ldb, C, ldc, accumulate);
+    gl_gemm_bf16_scalar(transa, transb, M, N, K, A, lda, B, ldb, C, ldc, accumulate);
 }
 
 #endif
 
-void gemm_bf16(int transa, int transb, int M, int N, int K, const float *A, int lda, const float *B, int ldb,
+void gl_gemm_bf16(int transa, int transb, int M, int N, int K, const float *A, int lda, const float *B, int ldb,
                float *C, int ldc, int accumulate) {
-    if (gl_cpu_has_avx512bf16()) gemm_bf16_avx512(transa, transb, M, N, K, A, lda, B, ldb, C, ldc, accumulate);
-    else gemm_bf16_scalar(transa, transb, M, N, K, A, lda, B, ldb, C, ldc, accumulate);
+    if (gl_cpu_has_avx512bf16()) gl_gemm_bf16_avx512(transa, transb, M, N, K, A, lda, B, ldb, C, ldc, accumulate);
+    else gl_gemm_bf16_scalar(transa, transb, M, N, K, A, lda, B, ldb, C, ldc, accumulate);
 }

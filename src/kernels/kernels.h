@@ -12,14 +12,14 @@
 #include <stdint.h>
 
 /* out[N, OC] = inp[N, IC] . w[OC, IC]^T + b[OC]   (b may be NULL) */
-void linear_forward(float *out, const float *inp, const float *w, const float *b, int N, int IC, int OC);
+void gl_linear_forward(float *out, const float *inp, const float *w, const float *b, int N, int IC, int OC);
 /* dinp[N, IC] += dout . w ; dw[OC, IC] += dout^T . inp ; db[OC] += colsum(dout).
  * dinp, dw, db may each be NULL to skip. */
-void linear_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp, const float *w,
+void gl_linear_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp, const float *w,
                      int N, int IC, int OC);
 
-/* Mixed precision for the linear layers (off by default): on, linear_forward and
- * linear_backward run their matrix products through gemm_bf16 (inputs rounded
+/* Mixed precision for the linear layers (off by default): on, gl_linear_forward and
+ * gl_linear_backward run their matrix products through gl_gemm_bf16 (inputs rounded
  * to bf16, fp32 sums) for layers with at least GL_LINEAR_BF16_MIN inputs and
  * outputs (narrower ones, such as a classification head, stay fp32); weights,
  * biases and gradients stay fp32. Returns -1 (and changes nothing) when asked
@@ -35,47 +35,47 @@ int gl_linear_bf16(void);
  * stored [K, M]; the same for B with transb and ldb; ldc the row stride of C.
  * A and B are fp32, rounded to bf16 (nearest even, as vcvtne2ps2bf16) on the
  * fly; the products are summed in fp32. The same bits for any thread count.
- * gemm_bf16 uses the AVX512-BF16 path when the CPU has it, else the scalar
- * one; gemm_bf16_avx512 must only be called when gl_cpu_has_avx512bf16(). */
+ * gl_gemm_bf16 uses the AVX512-BF16 path when the CPU has it, else the scalar
+ * one; gl_gemm_bf16_avx512 must only be called when gl_cpu_has_avx512bf16(). */
 int gl_cpu_has_avx512bf16(void);
-void gemm_bf16(int transa, int transb, int M, int N, int K, const float *A, int lda, const float *B, int ldb,
+void gl_gemm_bf16(int transa, int transb, int M, int N, int K, const float *A, int lda, const float *B, int ldb,
                float *C, int ldc, int accumulate);
-void gemm_bf16_avx512(int transa, int transb, int M, int N, int K, const float *A, int lda, const float *B, int ldb,
+void gl_gemm_bf16_avx512(int transa, int transb, int M, int N, int K, const float *A, int lda, const float *B, int ldb,
                       float *C, int ldc, int accumulate);
-void gemm_bf16_scalar(int transa, int transb, int M, int N, int K, const float *A, int lda, const float *B, int ldb,
+void gl_gemm_bf16_scalar(int transa, int transb, int M, int N, int K, const float *A, int lda, const float *B, int ldb,
                       float *C, int ldc, int accumulate);
 /* x rounded to the nearest bf16 (ties to even; subnormals to signed zero), as a float */
-float bf16_round(float x);
+float gl_bf16_round(float x);
 
 /* out = (inp - mean) * rstd * w + b, per row of C; mean/rstd (N) saved for backward. */
-void layernorm_forward(float *out, float *mean, float *rstd, const float *inp, const float *w, const float *b,
+void gl_layernorm_forward(float *out, float *mean, float *rstd, const float *inp, const float *w, const float *b,
                        int N, int C, float eps);
-void layernorm_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp, const float *w,
+void gl_layernorm_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp, const float *w,
                         const float *mean, const float *rstd, int N, int C);
 
 /* GELU with the exact erf form: 0.5 x (1 + erf(x / sqrt 2)), erf from
  * kernels/vecmath.h (within 7.6e-8 of the true erf); vectorised. */
-void gelu_forward(float *out, const float *inp, size_t n);
+void gl_gelu_forward(float *out, const float *inp, size_t n);
 /* dinp = gelu'(inp) * dout   (overwrites dinp; may alias dout) */
-void gelu_backward(float *dinp, const float *inp, const float *dout, size_t n);
+void gl_gelu_backward(float *dinp, const float *inp, const float *dout, size_t n);
 
 /* Inverted dropout with a counter-based mask: x[i] = keep(i) ? x[i] / (1 - p) : 0.
  * The same (key, p) in backward applies the same mask to the gradient. */
-void dropout_apply(float *x, size_t n, float p, uint64_t key);
+void gl_dropout_apply(float *x, size_t n, float p, uint64_t key);
 /* The same on one block, out of place (dst may equal src), for callers that
  * parallelise themselves: element i uses draw base + i; scale = 1 / (1 - p). */
-void dropout_block(float *dst, const float *src, size_t n, float p, float scale, uint64_t key, uint64_t base);
+void gl_dropout_block(float *dst, const float *src, size_t n, float p, float scale, uint64_t key, uint64_t base);
 
 /* Multi-head self-attention core on packed qkv[N, 3C] (q | k | v, heads
  * contiguous within each). mask[B, T]: 1 = real token, 0 = padding (masked key).
  * probs[B, NH, T, T] receives the softmax (before dropout); ctx[N, C] the output.
  * Attention-probability dropout uses p and key (p = 0: none).
- * scratch: at least attention_scratch_floats(T) floats per OpenMP thread. */
-size_t attention_scratch_floats(int T);
-void attention_forward(float *ctx, float *probs, const float *qkv, const uint8_t *mask, int B, int T, int C,
+ * scratch: at least gl_attention_scratch_floats(T) floats per OpenMP thread. */
+size_t gl_attention_scratch_floats(int T);
+void gl_attention_forward(float *ctx, float *probs, const float *qkv, const uint8_t *mask, int B, int T, int C,
                        int NH, float p, uint64_t key, float *scratch);
 /* dqkv[N, 3C] is OVERWRITTEN. */
-void attention_backward(float *dqkv, const float *dctx, const float *qkv, const float *probs, int B, int T,
+void gl_attention_backward(float *dqkv, const float *dctx, const float *qkv, const float *probs, int B, int T,
                         int C, int NH, float p, uint64_t key, float *scratch);
 
 #endif

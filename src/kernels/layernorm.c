@@ -49,7 +49,7 @@ static void ln_row_forward(float *y, double *mean, double *rstd, const float *x,
     *rstd = s;
 }
 
-void layernorm_forward(float *out, float *mean, float *rstd, const float *inp, const float *w, const float *b,
+void gl_layernorm_forward(float *out, float *mean, float *rstd, const float *inp, const float *w, const float *b,
                        int N, int C, float eps) {
 #pragma omp parallel for schedule(static)
     for (int n = 0; n < N; n++) {
@@ -110,7 +110,7 @@ static void ln_chunk_backward(float *dinp, double *pw, double *pb, const float *
     }
 }
 
-void layernorm_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp, const float *w,
+void gl_layernorm_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp, const float *w,
                         const float *mean, const float *rstd, int N, int C) {
     (void)mean; /* the float mean is recomputed in double: rounding it costs digits when the spread is tiny */
     int nchunks = (N + CHUNK - 1) / CHUNK;

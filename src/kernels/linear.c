@@ -22,14 +22,14 @@ int gl_linear_bf16(void) { return use_bf16; }
  * outputs) stay fp32: their GEMMs are too small to gain, and logits keep full precision */
 static int bf16_for(int IC, int OC) { return use_bf16 && IC >= GL_LINEAR_BF16_MIN && OC >= GL_LINEAR_BF16_MIN; }
 
-void linear_forward(float *out, const float *inp, const float *w, const float *b, int N, int IC, int OC) {
+void gl_linear_forward(float *out, const float *inp, const float *w, const float *b, int N, int IC, int OC) {
     float beta = 0.0f;
     if (b) {
 #pragma omp parallel for schedule(static)
         for (int n = 0; n < N; n++) memcpy(out + (size_t)n * OC, b, sizeof(float) * (size_t)OC);
         beta = 1.0f;
     }
-    if (bf16_for(IC, OC)) gemm_bf16(0, 1, N, OC, IC, inp, IC, w, IC, out, OC, b != NULL);
+    if (bf16_for(IC, OC)) gl_gemm_bf16(0, 1, N, OC, IC, inp, IC, w, IC, out, OC, b != NULL);
     else cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, OC, IC, 1.0f, inp, IC, w, IC, beta, out, OC);
 }
 
@@ -67,11 +67,11 @@ static void bias_grad(float *db, const float *dout, int N, int OC) {
     free(part);
 }
 
-void linear_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp, const float *w,
+void gl_linear_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp, const float *w,
                      int N, int IC, int OC) {
     if (bf16_for(IC, OC)) {
-        if (dinp) gemm_bf16(0, 0, N, IC, OC, dout, OC, w, IC, dinp, IC, 1);
-        if (dw) gemm_bf16(1, 0, OC, IC, N, dout, OC, inp, IC, dw, IC, 1);
+        if (dinp) gl_gemm_bf16(0, 0, N, IC, OC, dout, OC, w, IC, dinp, IC, 1);
+        if (dw) gl_gemm_bf16(1, 0, OC, IC, N, dout, OC, inp, IC, dw, IC, 1);
     } else {
         if (dinp) cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, IC, OC, 1.0f, dout, OC, w, IC, 1.0f, dinp, IC);
         if (dw) cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, OC, IC, N, 1.0f, dout, OC, inp, IC, 1.0f, dw, IC);

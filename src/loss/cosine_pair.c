@@ -18,7 +18,7 @@
 
 #define NORM_EPS 1e-12
 
-double cosine_pair_loss(const double *h, const int *y, int B, int C, double scale, double *dh) {
+double gl_cosine_pair_loss(const double *h, const int *y, int B, int C, double scale, double *dh) {
     if (dh && B > 0 && C > 0) memset(dh, 0, sizeof(double) * (size_t)B * C);
     if (B < 2 || C < 1) return 0.0;
     double *z = malloc(sizeof(double) * (size_t)B * C);

@@ -4,7 +4,7 @@
 #include <math.h>
 #include <stddef.h>
 
-double ce_forward_backward(const float *logits, const int *y, const double *class_w, int B, int K, float *dlogits,
+double gl_ce_forward_backward(const float *logits, const int *y, const double *class_w, int B, int K, float *dlogits,
                            double scale) {
     double wsum = 0.0, loss = 0.0;
     for (int b = 0; b < B; b++) wsum += class_w ? class_w[y[b]] : 1.0;
@@ -30,7 +30,7 @@ double ce_forward_backward(const float *logits, const int *y, const double *clas
     return loss / wsum;
 }
 
-void softmax_rows(float *probs, const float *logits, int B, int K) {
+void gl_softmax_rows(float *probs, const float *logits, int B, int K) {
     for (int b = 0; b < B; b++) {
         const float *z = logits + (size_t)b * K;
         double mx = z[0], se = 0.0;

@@ -6,10 +6,10 @@
 
 /* logits (B, K); y (B) in [0, K); class_w (K) or NULL for 1. Returns the loss
  * (computed in double) and, if dlogits is not NULL, writes scale * dloss/dlogits. */
-double ce_forward_backward(const float *logits, const int *y, const double *class_w, int B, int K, float *dlogits,
+double gl_ce_forward_backward(const float *logits, const int *y, const double *class_w, int B, int K, float *dlogits,
                            double scale);
 
 /* Row-wise softmax of logits (B, K) into probs (double accumulation). */
-void softmax_rows(float *probs, const float *logits, int B, int K);
+void gl_softmax_rows(float *probs, const float *logits, int B, int K);
 
 #endif

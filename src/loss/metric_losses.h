@@ -12,7 +12,7 @@
  *   L = mean over anchors i with >= 1 positive of
  *       -1/|P(i)| sum_{p in P(i)} log( exp(z_i.z_p / t) / sum_{a != i} exp(z_i.z_a / t) )
  * P(i) = other samples of the class of i. */
-double supcon_loss(const double *h, const int *y, int B, int C, double temperature, double scale, double *dh);
+double gl_supcon_loss(const double *h, const int *y, int B, int C, double temperature, double scale, double *dh);
 
 /* Triplet loss on Euclidean distances of the raw embeddings,
  * d_ij = sqrt(|h_i - h_j|^2 + 1e-12) (smooth at d = 0), margin m.
@@ -21,11 +21,11 @@ double supcon_loss(const double *h, const int *y, int B, int C, double temperatu
  *   n other class) whose value is > 0 (0 if none).
  * batch_hard (BatchHardTripletLoss): mean over anchors with a positive and a
  *   negative of relu(max_p d_ap - min_n d_an + m). */
-double triplet_loss(const double *h, const int *y, int B, int C, double margin, int batch_hard, double scale,
+double gl_triplet_loss(const double *h, const int *y, int B, int C, double margin, int batch_hard, double scale,
                     double *dh);
 
 /* Pairwise cosine loss: mean over pairs i < j of (cos(h_i, h_j) - t_ij)^2,
  * t_ij = 1 if y_i == y_j else 0. */
-double cosine_pair_loss(const double *h, const int *y, int B, int C, double scale, double *dh);
+double gl_cosine_pair_loss(const double *h, const int *y, int B, int C, double scale, double *dh);
 
 #endif

@@ -51,7 +51,7 @@ static void normalize_backward_row(const double *z, double n, const double *dz, 
     }
 }
 
-double supcon_loss(const double *h, const int *y, int B, int C, double temperature, double scale, double *dh) {
+double gl_supcon_loss(const double *h, const int *y, int B, int C, double temperature, double scale, double *dh) {
     if (dh && B > 0 && C > 0) memset(dh, 0, sizeof(double) * (size_t)B * C);
     if (B < 2 || C < 1) return 0.0;
     const size_t BB = (size_t)B * B;

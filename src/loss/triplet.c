@@ -38,7 +38,7 @@
 
 #define DIST_EPS2 1e-12
 
-double triplet_loss(const double *h, const int *y, int B, int C, double margin, int batch_hard, double scale,
+double gl_triplet_loss(const double *h, const int *y, int B, int C, double margin, int batch_hard, double scale,
                     double *dh) {
     if (dh && B > 0 && C > 0) memset(dh, 0, sizeof(double) * (size_t)B * C);
     if (B < 2 || C < 1) return 0.0;

@@ -211,7 +211,7 @@ static int acts_init(gl_bert_acts *a, const gl_bert *m, int Bmax, int Tmax, int 
     else
         total += (N * (3 * C + C + C + 1 + 1 + C + I + I + C + 1 + 1 + C) + probs) * L + N * (3 * C + 3 * C + I);
     int nt = omp_get_max_threads();
-    total += attention_scratch_floats(Tmax) * (size_t)nt;
+    total += gl_attention_scratch_floats(Tmax) * (size_t)nt;
     a->block = gl_malloc(total * sizeof(float));
     a->mask = gl_malloc(N);
     a->ids = gl_malloc(N * sizeof(int32_t));
@@ -272,7 +272,7 @@ static int acts_init(gl_bert_acts *a, const gl_bert *m, int Bmax, int Tmax, int 
         a->d_qkv = TAKE(N * 3 * C);
         a->d_i = TAKE(N * I);
     }
-    a->attn_scratch = TAKE(attention_scratch_floats(Tmax) * (size_t)nt);
+    a->attn_scratch = TAKE(gl_attention_scratch_floats(Tmax) * (size_t)nt);
 #undef TAKE
     return 0;
 }
@@ -341,27 +341,27 @@ const float *gl_bert_forward(gl_bert *m, gl_bert_acts *a, const int32_t *ids, co
         for (int c = 0; c < C; c++) o[c] = we[c] + pe[c] + te[c];
     }
     GL_PROF_END(prof_emb, GL_PROF_EMBED);
-    GL_PROF(GL_PROF_LAYERNORM, layernorm_forward(a->x0, a->emb_mean, a->emb_rstd, a->emb_sum, P->ln_w, P->ln_b, (int)N,
+    GL_PROF(GL_PROF_LAYERNORM, gl_layernorm_forward(a->x0, a->emb_mean, a->emb_rstd, a->emb_sum, P->ln_w, P->ln_b, (int)N,
                                                  C, cfg->layer_norm_eps));
-    GL_PROF(GL_PROF_DROPOUT, dropout_apply(a->x0, N * C, ph, site_key(a, -1, SITE_EMB)));
+    GL_PROF(GL_PROF_DROPOUT, gl_dropout_apply(a->x0, N * C, ph, site_key(a, -1, SITE_EMB)));
 
     const float *x = a->x0;
     for (int l = 0; l < cfg->num_layers; l++) {
         const gl_layer_params *L = &P->layers[l];
-        GL_PROF(GL_PROF_LINEAR_FWD, linear_forward(a->qkv[l], x, L->wqkv, L->bqkv, (int)N, C, 3 * C));
-        GL_PROF(GL_PROF_ATTN_FWD, attention_forward(a->ctx[l], a->probs[l], a->qkv[l], a->mask, B, T, C, NH, pa,
+        GL_PROF(GL_PROF_LINEAR_FWD, gl_linear_forward(a->qkv[l], x, L->wqkv, L->bqkv, (int)N, C, 3 * C));
+        GL_PROF(GL_PROF_ATTN_FWD, gl_attention_forward(a->ctx[l], a->probs[l], a->qkv[l], a->mask, B, T, C, NH, pa,
                                                     site_key(a, l, SITE_ATTN_PROBS), a->attn_scratch));
-        GL_PROF(GL_PROF_LINEAR_FWD, linear_forward(a->attn_res[l], a->ctx[l], L->wo, L->bo, (int)N, C, C));
-        GL_PROF(GL_PROF_DROPOUT, dropout_apply(a->attn_res[l], N * C, ph, site_key(a, l, SITE_ATTN_OUT)));
+        GL_PROF(GL_PROF_LINEAR_FWD, gl_linear_forward(a->attn_res[l], a->ctx[l], L->wo, L->bo, (int)N, C, C));
+        GL_PROF(GL_PROF_DROPOUT, gl_dropout_apply(a->attn_res[l], N * C, ph, site_key(a, l, SITE_ATTN_OUT)));
         GL_PROF(GL_PROF_RESIDUAL, add_inplace(a->attn_res[l], x, N * C));
-        GL_PROF(GL_PROF_LAYERNORM, layernorm_forward(a->h1[l], a->ln1_mean[l], a->ln1_rstd[l], a->attn_res[l], L->ln1_w,
+        GL_PROF(GL_PROF_LAYERNORM, gl_layernorm_forward(a->h1[l], a->ln1_mean[l], a->ln1_rstd[l], a->attn_res[l], L->ln1_w,
                                                      L->ln1_b, (int)N, C, cfg->layer_norm_eps));
-        GL_PROF(GL_PROF_LINEAR_FWD, linear_forward(a->fc1[l], a->h1[l], L->w1, L->b1, (int)N, C, I));
-        GL_PROF(GL_PROF_GELU, gelu_forward(a->act[l], a->fc1[l], N * I));
-        GL_PROF(GL_PROF_LINEAR_FWD, linear_forward(a->ffn_res[l], a->act[l], L->w2, L->b2, (int)N, I, C));
-        GL_PROF(GL_PROF_DROPOUT, dropout_apply(a->ffn_res[l], N * C, ph, site_key(a, l, SITE_FFN_OUT)));
+        GL_PROF(GL_PROF_LINEAR_FWD, gl_linear_forward(a->fc1[l], a->h1[l], L->w1, L->b1, (int)N, C, I));
+        GL_PROF(GL_PROF_GELU, gl_gelu_forward(a->act[l], a->fc1[l], N * I));
+        GL_PROF(GL_PROF_LINEAR_FWD, gl_linear_forward(a->ffn_res[l], a->act[l], L->w2, L->b2, (int)N, I, C));
+        GL_PROF(GL_PROF_DROPOUT, gl_dropout_apply(a->ffn_res[l], N * C, ph, site_key(a, l, SITE_FFN_OUT)));
         GL_PROF(GL_PROF_RESIDUAL, add_inplace(a->ffn_res[l], a->h1[l], N * C));
-        GL_PROF(GL_PROF_LAYERNORM, layernorm_forward(a->out[l], a->ln2_mean[l], a->ln2_rstd[l], a->ffn_res[l], L->ln2_w,
+        GL_PROF(GL_PROF_LAYERNORM, gl_layernorm_forward(a->out[l], a->ln2_mean[l], a->ln2_rstd[l], a->ffn_res[l], L->ln2_w,
                                                      L->ln2_b, (int)N, C, cfg->layer_norm_eps));
         x = a->out[l];
     }
@@ -391,33 +391,33 @@ void gl_bert_backward(gl_bert *m, gl_bert_acts *a, float *dhidden) {
 
         /* LN2: d_res = dLN2(dx) ; then ffn_res = drop(lin2) + h1 */
         memset(d_res, 0, N * C * sizeof(float));
-        GL_PROF(GL_PROF_LAYERNORM, layernorm_backward(d_res, GL->ln2_w, GL->ln2_b, dx, a->ffn_res[l], L->ln2_w,
+        GL_PROF(GL_PROF_LAYERNORM, gl_layernorm_backward(d_res, GL->ln2_w, GL->ln2_b, dx, a->ffn_res[l], L->ln2_w,
                                                       a->ln2_mean[l], a->ln2_rstd[l], (int)N, C));
         memcpy(d_h1, d_res, N * C * sizeof(float));
-        GL_PROF(GL_PROF_DROPOUT, dropout_apply(d_res, N * C, ph, site_key(a, l, SITE_FFN_OUT)));
+        GL_PROF(GL_PROF_DROPOUT, gl_dropout_apply(d_res, N * C, ph, site_key(a, l, SITE_FFN_OUT)));
         memset(a->d_i, 0, N * I * sizeof(float));
-        GL_PROF(GL_PROF_LINEAR_BWD, linear_backward(a->d_i, GL->w2, GL->b2, d_res, a->act[l], L->w2, (int)N, I, C));
-        GL_PROF(GL_PROF_GELU, gelu_backward(a->d_i, a->fc1[l], a->d_i, N * I));
-        GL_PROF(GL_PROF_LINEAR_BWD, linear_backward(d_h1, GL->w1, GL->b1, a->d_i, a->h1[l], L->w1, (int)N, C, I));
+        GL_PROF(GL_PROF_LINEAR_BWD, gl_linear_backward(a->d_i, GL->w2, GL->b2, d_res, a->act[l], L->w2, (int)N, I, C));
+        GL_PROF(GL_PROF_GELU, gl_gelu_backward(a->d_i, a->fc1[l], a->d_i, N * I));
+        GL_PROF(GL_PROF_LINEAR_BWD, gl_linear_backward(d_h1, GL->w1, GL->b1, a->d_i, a->h1[l], L->w1, (int)N, C, I));
 
         /* LN1: d_res = dLN1(d_h1) ; attn_res = drop(lin_o) + x */
         memset(d_res, 0, N * C * sizeof(float));
-        GL_PROF(GL_PROF_LAYERNORM, layernorm_backward(d_res, GL->ln1_w, GL->ln1_b, d_h1, a->attn_res[l], L->ln1_w,
+        GL_PROF(GL_PROF_LAYERNORM, gl_layernorm_backward(d_res, GL->ln1_w, GL->ln1_b, d_h1, a->attn_res[l], L->ln1_w,
                                                       a->ln1_mean[l], a->ln1_rstd[l], (int)N, C));
         memcpy(dx, d_res, N * C * sizeof(float)); /* residual path to x */
-        GL_PROF(GL_PROF_DROPOUT, dropout_apply(d_res, N * C, ph, site_key(a, l, SITE_ATTN_OUT)));
+        GL_PROF(GL_PROF_DROPOUT, gl_dropout_apply(d_res, N * C, ph, site_key(a, l, SITE_ATTN_OUT)));
         memset(d_ctx, 0, N * C * sizeof(float));
-        GL_PROF(GL_PROF_LINEAR_BWD, linear_backward(d_ctx, GL->wo, GL->bo, d_res, a->ctx[l], L->wo, (int)N, C, C));
-        GL_PROF(GL_PROF_ATTN_BWD, attention_backward(a->d_qkv, d_ctx, a->qkv[l], a->probs[l], B, T, C, NH, pa,
+        GL_PROF(GL_PROF_LINEAR_BWD, gl_linear_backward(d_ctx, GL->wo, GL->bo, d_res, a->ctx[l], L->wo, (int)N, C, C));
+        GL_PROF(GL_PROF_ATTN_BWD, gl_attention_backward(a->d_qkv, d_ctx, a->qkv[l], a->probs[l], B, T, C, NH, pa,
                                                      site_key(a, l, SITE_ATTN_PROBS), a->attn_scratch));
-        GL_PROF(GL_PROF_LINEAR_BWD, linear_backward(dx, GL->wqkv, GL->bqkv, a->d_qkv, x, L->wqkv, (int)N, C, 3 * C));
+        GL_PROF(GL_PROF_LINEAR_BWD, gl_linear_backward(dx, GL->wqkv, GL->bqkv, a->d_qkv, x, L->wqkv, (int)N, C, 3 * C));
     }
 
     /* embeddings */
-    GL_PROF(GL_PROF_DROPOUT, dropout_apply(dx, N * C, ph, site_key(a, -1, SITE_EMB)));
+    GL_PROF(GL_PROF_DROPOUT, gl_dropout_apply(dx, N * C, ph, site_key(a, -1, SITE_EMB)));
     memset(d_res, 0, N * C * sizeof(float));
     GL_PROF(GL_PROF_LAYERNORM,
-            layernorm_backward(d_res, G->ln_w, G->ln_b, dx, a->emb_sum, P->ln_w, a->emb_mean, a->emb_rstd, (int)N, C));
+            gl_layernorm_backward(d_res, G->ln_w, G->ln_b, dx, a->emb_sum, P->ln_w, a->emb_mean, a->emb_rstd, (int)N, C));
     /* scatter-add into embedding rows; threads own channel blocks so no two write the same float */
     GL_PROF_BEGIN(prof_emb);
 #pragma omp parallel for schedule(static)
@@ -507,7 +507,7 @@ int gl_pool_forward(const gl_bert *m, gl_pool pool, float *out, const float *hid
         float *tmp = gl_malloc((size_t)B * C * sizeof(float));
         if (!tmp) return -1;
         memcpy(tmp, out, (size_t)B * C * sizeof(float));
-        linear_forward(out, tmp, m->p.pool_w, m->p.pool_b, B, C, C);
+        gl_linear_forward(out, tmp, m->p.pool_w, m->p.pool_b, B, C, C);
         for (size_t i = 0; i < (size_t)B * C; i++) out[i] = tanhf(out[i]);
         free(tmp);
     }
@@ -552,7 +552,7 @@ int gl_pool_backward(gl_bert *m, gl_pool pool, float *dhidden, const float *dout
     for (size_t i = 0; i < (size_t)B * C; i++) dpre[i] = dout[i] * (1.0f - pooled[i] * pooled[i]);
     for (int b = 0; b < B; b++) memcpy(hcls + (size_t)b * C, hidden + (size_t)b * T * C, C * sizeof(float));
     memset(dcls, 0, (size_t)B * C * sizeof(float));
-    linear_backward(dcls, m->g.pool_w, m->g.pool_b, dpre, hcls, m->p.pool_w, B, C, C);
+    gl_linear_backward(dcls, m->g.pool_w, m->g.pool_b, dpre, hcls, m->p.pool_w, B, C, C);
     for (int b = 0; b < B; b++)
         for (int c = 0; c < C; c++) dhidden[(size_t)b * T * C + c] += dcls[(size_t)b * C + c];
     free(dpre);

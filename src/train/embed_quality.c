@@ -51,7 +51,7 @@ static int check_labels(const float *X, const int *y, size_t n, int C, int K, co
     return n > 0 ? check_finite(X, n, C, what) : 0;
 }
 
-int silhouette_cosine_samples(const float *X, const int *y, size_t n, int C, int K, double *s) {
+int gl_silhouette_cosine_samples(const float *X, const int *y, size_t n, int C, int K, double *s) {
     const char *what = "silhouette";
     if (check_labels(X, y, n, C, K, what) != 0) return -1;
     if (!s && n > 0) return gl_error("%s: NULL output", what);
@@ -136,11 +136,11 @@ int silhouette_cosine_samples(const float *X, const int *y, size_t n, int C, int
     return 0;
 }
 
-int silhouette_cosine(const float *X, const int *y, size_t n, int C, int K, double *micro, double *macro,
+int gl_silhouette_cosine(const float *X, const int *y, size_t n, int C, int K, double *micro, double *macro,
                       double *per_class) {
     double *s = gl_malloc((n ? n : 1) * sizeof(double));
     if (!s) return gl_error_prefix("silhouette: ");
-    if (silhouette_cosine_samples(X, y, n, C, K, s) != 0) {
+    if (gl_silhouette_cosine_samples(X, y, n, C, K, s) != 0) {
         free(s);
         return -1;
     }
@@ -176,8 +176,8 @@ int silhouette_cosine(const float *X, const int *y, size_t n, int C, int K, doub
  * first such, as numpy's argmax) is positive — sklearn's svd_flip with
  * u_based_decision=False — then project. With C == 1 the second coordinate
  * is 0. */
-int pca_2d(const float *X, size_t n, int C, double *out) {
-    const char *what = "pca_2d";
+int gl_pca_2d(const float *X, size_t n, int C, double *out) {
+    const char *what = "gl_pca_2d";
     if (C <= 0) return gl_error("%s: embedding width must be positive, got %d", what, C);
     if (n == 0) return 0;
     if (!X || !out) return gl_error("%s: NULL argument", what);
@@ -297,7 +297,7 @@ int pca_2d(const float *X, size_t n, int C, double *out) {
  *    factor 4 that bhtsne/openTSNE leave out);
  *  - the map is re-centred after every step (tsne.m), and the run stops early
  *    if the gradient norm falls below 1e-7 (sklearn's min_grad_norm);
- *  - initialised from pca_2d scaled so that the first coordinate has standard
+ *  - initialised from gl_pca_2d scaled so that the first coordinate has standard
  *    deviation 1e-4 (sklearn). The seed is used only when that is degenerate
  *    (all points equal): then the start is N(0, 1e-4^2) from the seed.
  * Memory: one n x n double array (distances, then P in place); 32 MB at n = 2000.
@@ -350,9 +350,9 @@ static void tsne_row(double *D, size_t n, size_t i, double target) {
     for (size_t j = 0; j < n; j++) D[j] = j == i ? 0.0 : exp(-D[j] * best_beta) / sumP;
 }
 
-int tsne_2d_kl(const float *X, size_t n, int C, double perplexity, int iterations, uint64_t seed, double *out,
+int gl_tsne_2d_kl(const float *X, size_t n, int C, double perplexity, int iterations, uint64_t seed, double *out,
                double *kl) {
-    const char *what = "tsne_2d";
+    const char *what = "gl_tsne_2d";
     if (C <= 0) return gl_error("%s: embedding width must be positive, got %d", what, C);
     if (!(perplexity > 0) || !isfinite(perplexity)) return gl_error("%s: perplexity must be positive", what);
     if (iterations < 0) return gl_error("%s: negative number of iterations %d", what, iterations);
@@ -364,7 +364,7 @@ int tsne_2d_kl(const float *X, size_t n, int C, double perplexity, int iteration
     const size_t c = (size_t)C;
 
     /* initialisation */
-    if (pca_2d(X, n, C, out) != 0) return gl_error_prefix("%s: ", what);
+    if (gl_pca_2d(X, n, C, out) != 0) return gl_error_prefix("%s: ", what);
     {
         double mu = 0, var = 0;
         for (size_t i = 0; i < n; i++) mu += out[2 * i];
@@ -513,6 +513,6 @@ int tsne_2d_kl(const float *X, size_t n, int C, double perplexity, int iteration
     return 0;
 }
 
-int tsne_2d(const float *X, size_t n, int C, double perplexity, int iterations, uint64_t seed, double *out) {
-    return tsne_2d_kl(X, n, C, perplexity, iterations, seed, out, NULL);
+int gl_tsne_2d(const float *X, size_t n, int C, double perplexity, int iterations, uint64_t seed, double *out) {
+    return gl_tsne_2d_kl(X, n, C, perplexity, iterations, seed, out, NULL);
 }

@@ -14,23 +14,23 @@
  * O(K C + n) memory (per-class sums of the normalised rows).
  * Returns -1 if fewer than 2 classes are present (or, as sklearn, more than n - 1),
  * on a label outside [0, K) or a non-finite value. */
-int silhouette_cosine(const float *X, const int *y, size_t n, int C, int K, double *micro, double *macro,
+int gl_silhouette_cosine(const float *X, const int *y, size_t n, int C, int K, double *micro, double *macro,
                       double *per_class);
 /* The per-sample values s (n), as silhouette_samples; same conditions. */
-int silhouette_cosine_samples(const float *X, const int *y, size_t n, int C, int K, double *s);
+int gl_silhouette_cosine_samples(const float *X, const int *y, size_t n, int C, int K, double *s);
 
 /* 2-D PCA projection of X (n, C) (centred; top two principal axes, sign fixed so the
  * largest-|loading| coordinate of each axis is positive). out (n, 2). */
-int pca_2d(const float *X, size_t n, int C, double *out);
+int gl_pca_2d(const float *X, size_t n, int C, double *out);
 
 /* Exact t-SNE to 2-D (perplexity, iterations; seeded; initialised from PCA), as
  * van der Maaten 2008 with early exaggeration 12 for the first 250 iterations.
  * O(n^2): callers subsample large sets (the trainer uses at most 2000 points). */
-int tsne_2d(const float *X, size_t n, int C, double perplexity, int iterations, uint64_t seed, double *out);
+int gl_tsne_2d(const float *X, size_t n, int C, double perplexity, int iterations, uint64_t seed, double *out);
 /* Same, also recording in kl (iterations entries, may be NULL) KL(P || Q) of the
  * map at the start of each iteration (un-exaggerated P); entries after an early
  * stop (gradient norm < 1e-7) stay NaN. */
-int tsne_2d_kl(const float *X, size_t n, int C, double perplexity, int iterations, uint64_t seed, double *out,
+int gl_tsne_2d_kl(const float *X, size_t n, int C, double perplexity, int iterations, uint64_t seed, double *out,
                double *kl);
 
 #endif

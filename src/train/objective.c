@@ -14,7 +14,7 @@ void gl_objective_default(gl_objective *o) {
     o->kind = GL_LOSS_CE;
     o->lambda = 0.8;
     o->balance = GL_BALANCE_AUTO;
-    gloss_params_default(&o->gloss);
+    gl_gloss_params_default(&o->gloss);
     o->gamma = 0.7;
     o->sigma_mode = GL_SIGMA_KNN;
     o->sigma_knn = GL_GLOSS_KNN_DEFAULT;
@@ -49,7 +49,7 @@ const char *gl_sigma_mode_name(gl_sigma_mode m) {
 }
 
 int gl_objective_embedding_loss(const gl_objective *o, const float *emb, const int *y, int B, int C, int K,
-                                const double *class_w, double weight, uint64_t key, float *demb, gloss_stats *stats,
+                                const double *class_w, double weight, uint64_t key, float *demb, gl_gloss_stats *stats,
                                 int *skipped, double *E_out) {
     *skipped = 0;
     *E_out = 0.0;
@@ -71,12 +71,12 @@ int gl_objective_embedding_loss(const gl_objective *o, const float *emb, const i
     double E = 0.0;
     switch (o->kind) {
     case GL_LOSS_GLOSS:
-        gloss_pick_labelled(lab, B, o->gamma, key);
-        E = gloss_loss(&o->gloss, h, y, lab, B, C, K, class_w, weight, dh, stats, skipped);
+        gl_gloss_pick_labelled(lab, B, o->gamma, key);
+        E = gl_gloss_loss(&o->gloss, h, y, lab, B, C, K, class_w, weight, dh, stats, skipped);
         break;
-    case GL_LOSS_SUPCON: E = supcon_loss(h, y, B, C, o->temperature, weight, dh); break;
-    case GL_LOSS_TRIPLET: E = triplet_loss(h, y, B, C, o->margin, o->batch_hard, weight, dh); break;
-    case GL_LOSS_COSINE: E = cosine_pair_loss(h, y, B, C, weight, dh); break;
+    case GL_LOSS_SUPCON: E = gl_supcon_loss(h, y, B, C, o->temperature, weight, dh); break;
+    case GL_LOSS_TRIPLET: E = gl_triplet_loss(h, y, B, C, o->margin, o->batch_hard, weight, dh); break;
+    case GL_LOSS_COSINE: E = gl_cosine_pair_loss(h, y, B, C, weight, dh); break;
     default: break;
     }
     free(lab);
@@ -149,12 +149,12 @@ double gl_sigma_heuristic(gl_sigma_mode mode, const float *X, const int *y, size
 #define NEFF_BATCHES 32 /* seeded batches behind each measurement */
 
 typedef struct {
-    gloss_params p;
+    gl_gloss_params p;
     int R, B, C;
     double *H; /* R batches of B rows */
 } neff_probe;
 
-static int neff_probe_init(neff_probe *q, const gloss_params *p, const float *X, size_t n, int C, int B,
+static int neff_probe_init(neff_probe *q, const gl_gloss_params *p, const float *X, size_t n, int C, int B,
                            uint64_t seed) {
     memset(q, 0, sizeof *q);
     if (n < 2) return gl_error("the sigma heuristic needs at least 2 documents, got %zu", n);
@@ -184,14 +184,14 @@ static double neff_probe_at(neff_probe *q, double sigma) {
     double med[NEFF_BATCHES];
     q->p.sigma = sigma;
     for (int b = 0; b < q->R; b++) {
-        med[b] = gloss_neff_median(&q->p, q->H + (size_t)b * q->B * q->C, q->B, q->C);
+        med[b] = gl_gloss_neff_median(&q->p, q->H + (size_t)b * q->B * q->C, q->B, q->C);
         if (isnan(med[b])) return NAN;
     }
     qsort(med, (size_t)q->R, sizeof(double), cmp_double);
     return q->R % 2 ? med[q->R / 2] : 0.5 * (med[q->R / 2 - 1] + med[q->R / 2]);
 }
 
-double gl_neff_at_sigma(const gloss_params *p, double sigma, const float *X, size_t n, int C, int B, uint64_t seed) {
+double gl_neff_at_sigma(const gl_gloss_params *p, double sigma, const float *X, size_t n, int C, int B, uint64_t seed) {
     neff_probe q;
     if (neff_probe_init(&q, p, X, n, C, B, seed) != 0) return NAN;
     double v = neff_probe_at(&q, sigma);
@@ -199,7 +199,7 @@ double gl_neff_at_sigma(const gloss_params *p, double sigma, const float *X, siz
     return v;
 }
 
-double gl_sigma_for_neff(const gloss_params *p, const float *X, size_t n, int C, int B, double target, uint64_t seed,
+double gl_sigma_for_neff(const gl_gloss_params *p, const float *X, size_t n, int C, int B, double target, uint64_t seed,
                          double *achieved) {
     neff_probe q;
     if (neff_probe_init(&q, p, X, n, C, B, seed) != 0) return NAN;
@@ -230,7 +230,7 @@ double gl_sigma_for_neff(const gloss_params *p, const float *X, size_t n, int C,
 int gl_sigma_resolve(const gl_objective *o, const float *X, const int *y, size_t n, int C, int B, uint64_t seed,
                      gl_sigma_info *info) {
     memset(info, 0, sizeof *info);
-    const gloss_params *gp = &o->gloss;
+    const gl_gloss_params *gp = &o->gloss;
     if (o->sigma_mode == GL_SIGMA_VALUE) {
         info->sigma = gp->sigma;
         info->neff = gl_neff_at_sigma(gp, gp->sigma, X, n, C, B, seed);

@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "loss/gloss.h"
+#include "loss/graph_loss.h"
 
 typedef enum { GL_LOSS_CE = 0, GL_LOSS_GLOSS, GL_LOSS_SUPCON, GL_LOSS_TRIPLET, GL_LOSS_COSINE } gl_loss_kind;
 typedef enum { GL_SIGMA_VALUE = 0, GL_SIGMA_DICM, GL_SIGMA_ROOT, GL_SIGMA_KNN } gl_sigma_mode;
@@ -22,7 +22,7 @@ typedef struct {
                            * gl_objective_resolve */
     int standalone;       /* 1: no cross-entropy while training the encoder; linear probe after */
     /* G-Loss */
-    gloss_params gloss;   /* sigma, variant, floors */
+    gl_gloss_params gloss;   /* sigma, variant, floors */
     double gamma;         /* labelled fraction of each batch (default 0.7) */
     gl_sigma_mode sigma_mode;
     double sigma_knn;     /* GL_SIGMA_KNN: effective neighbours per row of T wanted (median row) */
@@ -59,7 +59,7 @@ const char *gl_sigma_mode_name(gl_sigma_mode m); /* value, dicm, root, knn */
  * workspace ran out: gl_error_is_oom() is then set, the message says "out of
  * memory", demb is untouched, and the caller must stop, not skip the step. */
 int gl_objective_embedding_loss(const gl_objective *o, const float *emb, const int *y, int B, int C, int K,
-                                const double *class_w, double weight, uint64_t key, float *demb, gloss_stats *stats,
+                                const double *class_w, double weight, uint64_t key, float *demb, gl_gloss_stats *stats,
                                 int *skipped, double *E_out);
 
 /* Kernel width heuristics on the L2-normalised embeddings X (n, C) with labels:
@@ -78,10 +78,10 @@ double gl_sigma_heuristic(gl_sigma_mode mode, const float *X, const int *y, size
  * (nearest neighbour only) to B - 1 (uniform rows). *achieved receives the
  * value reached. NaN (gl_error set) when target is outside [1, B - 1], n < 2
  * or no memory. */
-double gl_sigma_for_neff(const gloss_params *p, const float *X, size_t n, int C, int B, double target, uint64_t seed,
+double gl_sigma_for_neff(const gl_gloss_params *p, const float *X, size_t n, int C, int B, double target, uint64_t seed,
                          double *achieved);
 /* The median effective neighbours at sigma on the same seeded batches. */
-double gl_neff_at_sigma(const gloss_params *p, double sigma, const float *X, size_t n, int C, int B, uint64_t seed);
+double gl_neff_at_sigma(const gl_gloss_params *p, double sigma, const float *X, size_t n, int C, int B, uint64_t seed);
 
 /* G-Loss's sigma from the initial embeddings X (n, C) with labels y, for
  * batches of B: knn:K (o->sigma_knn effective neighbours; a K that a batch

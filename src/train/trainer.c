@@ -198,8 +198,8 @@ int gl_predict_split(gl_bert *m, const gl_split *s, gl_pool pool, int batch_size
         rc = gl_pool_forward(m, pool, pooled, H, b.mask, B, b.T);
         if (rc != 0) break;
         if (K && probs) {
-            linear_forward(logits, pooled, m->p.cls_w, m->p.cls_b, B, C, K);
-            softmax_rows(logits, logits, B, K);
+            gl_linear_forward(logits, pooled, m->p.cls_w, m->p.cls_b, B, C, K);
+            gl_softmax_rows(logits, logits, B, K);
         }
         for (int i = 0; i < B; i++) {
             size_t d = order[start + (size_t)i];
@@ -286,7 +286,7 @@ static json_t *objective_json(const gl_objective *ob) {
     if (!(b->balance > 0)) json_object_set_new(j, "lambda", json_real(b->lambda)); /* unused with the balance */
     if (b->kind == GL_LOSS_GLOSS) {
         json_object_set_new(j, "gloss_variant",
-                            json_string(b->gloss.variant == GLOSS_VARIANT_PAPER ? "paper" : "reference"));
+                            json_string(b->gloss.variant == GL_GLOSS_VARIANT_PAPER ? "paper" : "reference"));
         json_object_set_new(j, "gamma", json_real(b->gamma));
         json_object_set_new(j, "sigma_mode", json_string(gl_sigma_mode_name(b->sigma_mode)));
         if (b->sigma_mode == GL_SIGMA_VALUE) json_object_set_new(j, "sigma", json_real(b->gloss.sigma));
@@ -561,7 +561,7 @@ typedef struct {
     float *best;
     train_state st;
     gl_objective obj;    /* the options' objective with sigma resolved */
-    gloss_stats gstats;  /* G-Loss counters over the run (this process) */
+    gl_gloss_stats gstats;  /* G-Loss counters over the run (this process) */
     size_t sigma_used;   /* documents behind a heuristic sigma */
     gl_sigma_info sigma; /* the sigma used, its effective neighbours, the floor */
     json_t *probe_log;   /* standalone: the probe fits of each epoch (this process) */
@@ -790,21 +790,21 @@ static int train_epoch(trainer *t, const gl_train_opts *o, int epoch, double *lo
             /* classifier dropout (as BertForSequenceClassification) on the pooled vector */
             uint64_t hkey = gl_rng_key(key, 0x68656164ull);
             memcpy(pooled_d, pooled, (size_t)B * C * sizeof(float));
-            dropout_apply(pooled_d, (size_t)B * C, m->hidden_dropout, hkey);
-            linear_forward(logits, pooled_d, m->p.cls_w, m->p.cls_b, B, C, K);
-            loss = w_ce * ce_forward_backward(logits, b.y, cw, B, K, dlogits, w_ce);
-            linear_backward(dpooled, m->g.cls_w, m->g.cls_b, dlogits, pooled_d, m->p.cls_w, B, C, K);
-            dropout_apply(dpooled, (size_t)B * C, m->hidden_dropout, hkey);
+            gl_dropout_apply(pooled_d, (size_t)B * C, m->hidden_dropout, hkey);
+            gl_linear_forward(logits, pooled_d, m->p.cls_w, m->p.cls_b, B, C, K);
+            loss = w_ce * gl_ce_forward_backward(logits, b.y, cw, B, K, dlogits, w_ce);
+            gl_linear_backward(dpooled, m->g.cls_w, m->g.cls_b, dlogits, pooled_d, m->p.cls_w, B, C, K);
+            gl_dropout_apply(dpooled, (size_t)B * C, m->hidden_dropout, hkey);
         }
         if (ob->kind != GL_LOSS_CE) {
             /* the authors' code divides G by |U| again in combined mode (reference variant) */
-            if (ob->kind == GL_LOSS_GLOSS && ob->gloss.variant == GLOSS_VARIANT_REFERENCE && !ob->standalone &&
+            if (ob->kind == GL_LOSS_GLOSS && ob->gloss.variant == GL_GLOSS_VARIANT_REFERENCE && !ob->standalone &&
                 !balance) {
                 int nU = B - (int)(ob->gamma * B + 0.5);
                 if (nU > 0) w_emb /= nU;
             }
             int skipped;
-            const gloss_stats g0 = t->gstats;
+            const gl_gloss_stats g0 = t->gstats;
             memset(demb, 0, (size_t)B * C * sizeof(float));
             double E;
             if (fault_oom(t->st.step + 1) != 0 ||
@@ -914,7 +914,7 @@ static int fit_probe(trainer *t, const gl_train_opts *o, int epoch) {
         double f1 = NAN;
         if (choose) {
             for (size_t i = 0; i < va->n; i++) {
-                linear_forward(logit, Xv + i * (size_t)C, W, b, 1, C, K);
+                gl_linear_forward(logit, Xv + i * (size_t)C, W, b, 1, C, K);
                 int a = 0;
                 for (int k = 1; k < K; k++) a = logit[k] > logit[a] ? k : a;
                 pred[i] = a;
@@ -961,7 +961,7 @@ static int embedding_report(trainer *t, const gl_train_opts *o, const gl_split *
     double *per = gl_calloc((size_t)K, sizeof(double));
     if (!per) return -1;
     json_t *sil = json_object();
-    if (silhouette_cosine(emb, s->label, s->n, C, K, &micro, &macro, per) == 0) {
+    if (gl_silhouette_cosine(emb, s->label, s->n, C, K, &micro, &macro, per) == 0) {
         json_t *pc = json_object();
         for (int k = 0; k < K; k++) json_object_set_new(pc, t->data.labels[k], json_real(per[k]));
         json_object_set_new(sil, "micro", json_real(micro));
@@ -982,7 +982,7 @@ static int embedding_report(trainer *t, const gl_train_opts *o, const gl_split *
                                 json_pack("{s:f, s:f, s:f}", "heuristic_sigma", t->sigma.heuristic_sigma,
                                           "heuristic_effective_neighbours", t->sigma.heuristic_neff,
                                           "effective_neighbours", t->sigma.neff));
-        const gloss_stats *g = &t->gstats;
+        const gl_gloss_stats *g = &t->gstats;
         json_object_set_new(j, "gloss_stats",
                             json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:s}", "batches", (json_int_t)g->batches,
                                       "skipped_no_hidden", (json_int_t)g->skipped_no_hidden, "skipped_no_labelled",
@@ -1009,7 +1009,7 @@ static int embedding_report(trainer *t, const gl_train_opts *o, const gl_split *
     }
     double *py = px + s->n;
     const char *const *names = (const char *const *)t->data.labels;
-    if (pca_2d(emb, s->n, C, xy) == 0) {
+    if (gl_pca_2d(emb, s->n, C, xy) == 0) {
         for (size_t i = 0; i < s->n; i++) px[i] = xy[2 * i], py[i] = xy[2 * i + 1];
         char title[128];
         snprintf(title, sizeof title, "PCA of the %s embeddings (%s)", split_name, gl_loss_name(t->obj.kind));
@@ -1030,7 +1030,7 @@ static int embedding_report(trainer *t, const gl_train_opts *o, const gl_split *
             lab[i] = s->label[idx[i]];
         }
         if (!o->quiet) fprintf(stderr, "t-SNE map of %zu %s embeddings ...\n", m, split_name);
-        if (tsne_2d(sub, m, C, 30.0, 1000, o->seed, xy) == 0) {
+        if (gl_tsne_2d(sub, m, C, 30.0, 1000, o->seed, xy) == 0) {
             for (size_t i = 0; i < m; i++) px[i] = xy[2 * i], py[i] = xy[2 * i + 1];
             char title[128];
             snprintf(title, sizeof title, "t-SNE of %zu %s embeddings (%s)", m, split_name, gl_loss_name(t->obj.kind));

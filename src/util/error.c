@@ -7,18 +7,18 @@
 #include <string.h>
 
 static _Thread_local char g_msg[2048];
-static _Thread_local int g_oom; /* the message is an allocation failure */
+static _Thread_local int g_kind; /* gl_error_kind of the message */
 
-static int set_message(int oom, const char *fmt, va_list ap) {
+static int set_message(int kind, const char *fmt, va_list ap) {
     vsnprintf(g_msg, sizeof g_msg, fmt, ap);
-    g_oom = oom;
+    g_kind = kind;
     return -1;
 }
 
 int gl_error(const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    set_message(0, fmt, ap);
+    set_message(GL_E_ERROR, fmt, ap);
     va_end(ap);
     return -1;
 }
@@ -26,12 +26,22 @@ int gl_error(const char *fmt, ...) {
 int gl_error_oom(const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    set_message(1, fmt, ap);
+    set_message(GL_E_NOMEM, fmt, ap);
     va_end(ap);
     return -1;
 }
 
-int gl_error_is_oom(void) { return g_oom; }
+int gl_error_is_oom(void) { return g_kind == GL_E_NOMEM; }
+
+int gl_error_k(gl_error_kind kind, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    set_message(kind, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+gl_error_kind gl_error_get_kind(void) { return g_msg[0] ? (gl_error_kind)g_kind : GL_E_NONE; }
 
 int gl_error_prefix(const char *fmt, ...) {
     char old[sizeof g_msg];
@@ -52,7 +62,7 @@ const char *gl_error_message(void) { return g_msg[0] ? g_msg : "unknown error"; 
 
 void gl_error_clear(void) {
     g_msg[0] = 0;
-    g_oom = 0;
+    g_kind = GL_E_NONE;
 }
 
 void *gl_malloc(size_t n) {

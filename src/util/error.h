@@ -25,6 +25,23 @@ void gl_error_clear(void);
 int gl_error_oom(const char *fmt, ...) GL_PRINTF(1, 2);
 int gl_error_is_oom(void);
 
+/* What kind of failure the current message reports, for the public API's
+ * status codes (include/gloss.h maps them one to one). gl_error sets
+ * GL_E_ERROR, gl_error_oom GL_E_NOMEM, gl_error_k the kind given;
+ * gl_error_prefix keeps the kind. */
+typedef enum {
+    GL_E_NONE = 0,
+    GL_E_ERROR,     /* anything not below */
+    GL_E_NOMEM,     /* an allocation failed */
+    GL_E_IO,        /* a file could not be opened, read or written */
+    GL_E_FORMAT,    /* a file's content is malformed or inconsistent */
+    GL_E_INVALID,   /* an option or argument value is out of range or unknown */
+    GL_E_MISUSE,    /* the API was called wrongly (NULL object, wrong order) */
+    GL_E_CANCELLED, /* a progress callback asked to stop */
+} gl_error_kind;
+int gl_error_k(gl_error_kind kind, const char *fmt, ...) GL_PRINTF(2, 3);
+gl_error_kind gl_error_get_kind(void);
+
 /* Allocation helpers that set an out-of-memory error (gl_error_oom; never
  * abort) on failure. */
 void *gl_malloc(size_t n);

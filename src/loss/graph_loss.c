@@ -1,6 +1,6 @@
-/* gloss.c: G-Loss (../shared/docs/gloss-method.md) and its exact gradient,
+/* graph_loss.c: G-Loss (../shared/docs/gloss-method.md) and its exact gradient,
  * all in float64. Forward and backward are written side by side below; the
- * notation is that of gloss.h. Checked against an independent PyTorch float64
+ * notation is that of graph_loss.h. Checked against an independent PyTorch float64
  * implementation (tools/make_gloss_fixtures.py) and finite differences in
  * tests/test_gloss.c.
  *
@@ -34,7 +34,7 @@
  * A skipped call returns 0, sets *skipped = 1 and zeroes dh.
  * Allocation failure: an out-of-memory error is set (gl_error_oom), NaN
  * returned, *skipped = 1, dh zeroed. */
-#include "loss/gloss.h"
+#include "loss/graph_loss.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -47,9 +47,9 @@
 #define NORM_EPS 1e-12 /* |h| clamp of the L2 normalisation */
 #define TINY 1e-300    /* degree / sum below which a node is isolated */
 
-void gloss_params_default(gloss_params *p) {
+void gl_gloss_params_default(gl_gloss_params *p) {
     p->sigma = 1.0;
-    p->variant = GLOSS_VARIANT_PAPER;
+    p->variant = GL_GLOSS_VARIANT_PAPER;
     p->prob_floor = 1e-10;
     p->rcond_min = 1e-12;
 }
@@ -59,7 +59,7 @@ void gloss_params_default(gloss_params *p) {
 /* partial Fisher-Yates shuffle of 0..B-1 driven by gl_rng seeded with seed. */
 /* round() is C's: halves away from zero (gamma B = 2.5 -> 3).               */
 /* ------------------------------------------------------------------------ */
-void gloss_pick_labelled(uint8_t *labelled, int B, double gamma, uint64_t seed) {
+void gl_gloss_pick_labelled(uint8_t *labelled, int B, double gamma, uint64_t seed) {
     if (B <= 0) return;
     double x = round(gamma * (double)B);
     int n = x >= (double)B ? B : x > 0 ? (int)x : 0; /* NaN -> 0 */
@@ -91,7 +91,7 @@ enum { LOW_DEG = 1, LOW_COL = 2, LOW_ROW = 4 };
 
 typedef struct {
     int B, C, K, nU, nL;
-    gloss_variant variant;
+    gl_gloss_variant variant;
     double sigma;
     int *U, *L, *ipiv, *iwork;
     uint8_t *low;
@@ -207,7 +207,7 @@ static void build_kernel(ws_t *w, const double *h) {
     for (int i = 0; i < B; i++) {
         double *row = w->W + (size_t)i * B;
         double m = mall;
-        if (w->variant == GLOSS_VARIANT_PAPER) {
+        if (w->variant == GL_GLOSS_VARIANT_PAPER) {
             m = INFINITY;
             for (int j = 0; j < B; j++)
                 if (j != i && row[j] < m) m = row[j];
@@ -228,7 +228,7 @@ static void build_transition(ws_t *w) {
     const double *W = w->W;
     double *T = w->T;
     memset(w->low, 0, (size_t)B);
-    if (w->variant == GLOSS_VARIANT_PAPER) {
+    if (w->variant == GL_GLOSS_VARIANT_PAPER) {
         for (int i = 0; i < B; i++) {
             double s = 0;
             for (int j = 0; j < B; j++) s += W[(size_t)i * B + j];
@@ -359,7 +359,7 @@ static void backward_rownorm(int B, const double *dY, const double *Y, const dou
 /* Transition backward: dT -> dW (in w->dX). */
 static void backward_transition(ws_t *w) {
     const int B = w->B;
-    if (w->variant == GLOSS_VARIANT_PAPER) {
+    if (w->variant == GL_GLOSS_VARIANT_PAPER) {
         /* T = W / deg (row normalisation of W) */
         backward_rownorm(B, w->dT, w->T, w->deg, w->low, LOW_DEG, w->dX);
         return;
@@ -475,8 +475,8 @@ static void count_split(const uint8_t *labelled, int B, int *nU, int *nL) {
     for (int i = 0; i < B; i++) labelled[i] ? ++*nL : ++*nU;
 }
 
-double gloss_loss(const gloss_params *p, const double *h, const int *y, const uint8_t *labelled, int B, int C,
-                  int K, const double *class_w, double scale, double *dh, gloss_stats *stats, int *skipped) {
+double gl_gloss_loss(const gl_gloss_params *p, const double *h, const int *y, const uint8_t *labelled, int B, int C,
+                  int K, const double *class_w, double scale, double *dh, gl_gloss_stats *stats, int *skipped) {
     int dummy;
     if (!skipped) skipped = &dummy;
     *skipped = 1;
@@ -537,7 +537,7 @@ double gloss_loss(const gloss_params *p, const double *h, const int *y, const ui
         if (yi < 0 || yi >= K) continue;
         double wa = class_w ? class_w[yi] : 1.0;
         if (wa == 0.0) continue;
-        if (p->variant == GLOSS_VARIANT_PAPER) {
+        if (p->variant == GL_GLOSS_VARIANT_PAPER) {
             double f = w.F[a + (size_t)yi * nUU];
             if (f >= p->prob_floor) {
                 G -= wa * log(f);
@@ -570,7 +570,7 @@ double gloss_loss(const gloss_params *p, const double *h, const int *y, const ui
     return G;
 }
 
-double gloss_neff_median(const gloss_params *p, const double *h, int B, int C) {
+double gl_gloss_neff_median(const gl_gloss_params *p, const double *h, int B, int C) {
     if (B < 2) return 0.0;
     ws_t w;
     if (ws_alloc(&w, B, C, 1, 0, 0, 0) != 0) return NAN;
@@ -583,7 +583,7 @@ double gloss_neff_median(const gloss_params *p, const double *h, int B, int C) {
     return med;
 }
 
-int gloss_propagate(const gloss_params *p, const double *h, const int *y, const uint8_t *labelled, int B, int C,
+int gl_gloss_propagate(const gl_gloss_params *p, const double *h, const int *y, const uint8_t *labelled, int B, int C,
                     int K, int iters, double *F_U) {
     int nU, nL;
     count_split(labelled, B > 0 ? B : 0, &nU, &nL);
