@@ -17,6 +17,7 @@ ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -fopenmp -fno-math-errno -Iinc
 LDLIBS  := -lopenblas -lutf8proc -ljansson -llbfgs -lz -lm
 # Prefer Debian's OpenMP build of OpenBLAS: inside our OpenMP regions it runs
 # single-threaded instead of oversubscribing the cores.
+comma   := ,
 ARCH    := $(shell gcc -dumpmachine)
 BLASDIR := $(wildcard /usr/lib/$(ARCH)/openblas-openmp)
 ifneq ($(BLASDIR),)
@@ -34,16 +35,27 @@ CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 
 .PHONY: all test check check-fast asan asan-fast valgrind setup model demo clean tests bench-gloss bench
-.PHONY: fuzz-build fuzz fuzz-ci
-all: $(BUILD)/gloss
+.PHONY: fuzz-build fuzz fuzz-ci lib install uninstall
+all: $(BUILD)/gloss $(BUILD)/libgloss.so
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
 
+# The library's objects are position-independent (for libgloss.so) with every
+# symbol hidden except what include/gloss.h marks GLOSS_API; the static archive
+# holds the same objects.
+$(LIB_OBJ): ALL_CFLAGS += -fPIC -fvisibility=hidden -DGLOSS_BUILDING_LIBRARY
+
 $(BUILD)/libgloss.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
+
+SONAME := libgloss.so.0
+$(BUILD)/libgloss.so: $(LIB_OBJ)
+	$(CC) $(ALL_CFLAGS) -shared -Wl,-soname,$(SONAME) -Wl,--no-undefined $^ -o $@ $(LDFLAGS) $(LDLIBS)
+
+lib: $(BUILD)/libgloss.a $(BUILD)/libgloss.so
 
 $(BUILD)/gloss: $(CLI_OBJ) $(BUILD)/libgloss.a
 	$(CC) $(ALL_CFLAGS) $^ -o $@ $(LDFLAGS) $(LDLIBS)
@@ -52,7 +64,7 @@ $(BUILD)/tests/%: tests/%.c $(BUILD)/libgloss.a $(wildcard tests/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Itests $< $(BUILD)/libgloss.a -o $@ $(LDFLAGS) $(LDLIBS)
 
-tests: $(TEST_BIN) $(BUILD)/gloss
+tests: $(TEST_BIN) $(BUILD)/gloss $(BUILD)/libgloss.so
 
 check: tests
 	@BUILD=$(BUILD) sh tests/run.sh $(TEST_BIN) $(wildcard tests/test_*.sh)
@@ -146,6 +158,28 @@ demo: setup
 
 model:
 	sh tools/fetch_model.sh
+
+# make install [PREFIX=/usr/local] [DESTDIR=]: the program, the header, the
+# static and shared libraries and a pkg-config file (gloss.pc)
+PREFIX  ?= /usr/local
+LIBDIR  ?= $(PREFIX)/lib
+VERSION := $(shell sed -n 's/^\#define GLOSS_VERSION "\(.*\)"/\1/p' include/gloss.h)
+install: $(BUILD)/gloss $(BUILD)/libgloss.a $(BUILD)/libgloss.so
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(LIBDIR)/pkgconfig
+	install -m 755 $(BUILD)/gloss $(DESTDIR)$(PREFIX)/bin/gloss
+	install -m 644 include/gloss.h $(DESTDIR)$(PREFIX)/include/gloss.h
+	install -m 644 $(BUILD)/libgloss.a $(DESTDIR)$(LIBDIR)/libgloss.a
+	install -m 755 $(BUILD)/libgloss.so $(DESTDIR)$(LIBDIR)/libgloss.so.$(VERSION)
+	ln -sf libgloss.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libgloss.so
+	sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(LIBDIR)|; s|@VERSION@|$(VERSION)|' \
+	  -e 's|@BLASDIR@|$(if $(BLASDIR),-L$(BLASDIR) -Wl$(comma)-rpath$(comma)$(BLASDIR) ,)|' \
+	  tools/gloss.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/gloss.pc
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/gloss $(DESTDIR)$(PREFIX)/include/gloss.h $(DESTDIR)$(LIBDIR)/libgloss.a \
+	  $(DESTDIR)$(LIBDIR)/libgloss.so $(DESTDIR)$(LIBDIR)/$(SONAME) $(DESTDIR)$(LIBDIR)/libgloss.so.$(VERSION) \
+	  $(DESTDIR)$(LIBDIR)/pkgconfig/gloss.pc
 
 clean:
 	rm -rf build build-asan
