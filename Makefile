@@ -67,6 +67,7 @@ $(BUILD)/tests/%: tests/%.c $(BUILD)/libgloss.a $(wildcard tests/*.h)
 tests: $(TEST_BIN) $(BUILD)/gloss $(BUILD)/libgloss.so
 
 check: tests
+	@sh tools/check_layers.sh
 	@BUILD=$(BUILD) sh tests/run.sh $(TEST_BIN) $(wildcard tests/test_*.sh)
 
 # every test but the (slow) end-to-end training and CLI ones

@@ -23,9 +23,9 @@
 
 #include "check.h"
 #include "fixture.h"
-#include "io/hf_model.h"
 #include "io/st_config.h"
 #include "model/bert.h"
+#include "model/hf_export.h"
 #include "model/pool_auto.h"
 #include "util/error.h"
 

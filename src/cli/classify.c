@@ -9,8 +9,8 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
-#include "io/hf_model.h"
 #include "model/bert.h"
+#include "model/hf_export.h"
 #include "model/model_open.h"
 #include "text/tokenizer.h"
 #include "train/dataset.h"

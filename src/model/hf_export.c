@@ -1,13 +1,13 @@
-/* hf_model.c: write a fine-tuned classifier in Hugging Face layout; read its labels. */
-#include "io/hf_model.h"
+/* hf_export.c: write a fine-tuned classifier in Hugging Face layout; read its labels. */
+#include "model/hf_export.h"
 
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "io/st_config.h"
 #include "io/json_file.h"
+#include "io/st_config.h"
 #include "util/error.h"
 #include "util/fileio.h"
 

@@ -1,9 +1,9 @@
-/* hf_model.h: a fine-tuned classifier written back in Hugging Face layout
+/* hf_export.h: a fine-tuned classifier written back in Hugging Face layout
  * (BertForSequenceClassification: config.json with id2label/label2id,
  * model.safetensors with bert.* and classifier.*, vocab.txt,
  * tokenizer_config.json), and the label set read back from such a directory. */
-#ifndef GL_HF_MODEL_H
-#define GL_HF_MODEL_H
+#ifndef GL_HF_EXPORT_H
+#define GL_HF_EXPORT_H
 
 #include "model/bert.h"
 

@@ -16,12 +16,12 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "io/hf_model.h"
 #include "io/npy.h"
 #include "io/plot.h"
 #include "io/safetensors.h"
 #include "kernels/kernels.h"
 #include "loss/cross_entropy.h"
+#include "model/hf_export.h"
 #include "model/model_open.h"
 #include "model/pool_auto.h"
 #include "train/embed_quality.h"
