@@ -1,0 +1,91 @@
+/* predict_split.c: evaluation-mode passes over a split (no dropout), in
+ * batches of documents of similar length: class probabilities, pooled
+ * embeddings, and the metrics of the argmax predictions. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/kernels.h"
+#include "loss/cross_entropy.h"
+#include "train/train_internal.h"
+#include "util/error.h"
+#include "util/progress.h"
+
+int gl_predict_split(gl_bert *m, const gl_split *s, gl_pool pool, int batch_size, float *probs, float *emb,
+                     int quiet, const char *label) {
+    const int C = m->cfg.hidden_size, K = m->num_labels;
+    if (s->n == 0) return 0;
+    size_t *order = gl_malloc(s->n * sizeof(size_t));
+    if (!order) return -1;
+    for (size_t i = 0; i < s->n; i++) order[i] = i;
+    if (gl_sort_by_length(order, s->n, s) != 0) {
+        free(order);
+        return -1;
+    }
+    int Tmax = gl_split_max_len(s);
+    gl_batch b = {0};
+    gl_bert_acts acts;
+    float *pooled = gl_malloc((size_t)batch_size * C * sizeof(float));
+    float *logits = gl_malloc((size_t)batch_size * (K ? K : 1) * sizeof(float));
+    int rc = (pooled && logits) ? 0 : -1;
+    if (rc == 0) rc = gl_batch_alloc(&b, batch_size, Tmax);
+    if (rc == 0) rc = gl_bert_acts_init_inference(&acts, m, batch_size, Tmax);
+    if (rc != 0) {
+        free(order);
+        free(pooled);
+        free(logits);
+        gl_batch_free(&b);
+        return -1;
+    }
+    gl_progress bar;
+    gl_progress_start(&bar, stderr, label, s->n, "docs", quiet);
+    for (size_t start = 0; start < s->n && rc == 0; start += (size_t)batch_size) {
+        int B = (int)(s->n - start < (size_t)batch_size ? s->n - start : (size_t)batch_size);
+        gl_batch_fill(&b, s, order + start, B, 0, 0);
+        if ((rc = gl_batch_check(&b, m, s, order + start)) != 0) break;
+        const float *H = gl_bert_forward(m, &acts, b.ids, b.mask, B, b.T, 0, 0);
+        rc = gl_pool_forward(m, pool, pooled, H, b.mask, B, b.T);
+        if (rc != 0) break;
+        if (K && probs) {
+            gl_linear_forward(logits, pooled, m->p.cls_w, m->p.cls_b, B, C, K);
+            gl_softmax_rows(logits, logits, B, K);
+        }
+        for (int i = 0; i < B; i++) {
+            size_t d = order[start + (size_t)i];
+            if (K && probs) memcpy(probs + d * K, logits + (size_t)i * K, (size_t)K * sizeof(float));
+            if (emb) memcpy(emb + d * C, pooled + (size_t)i * C, (size_t)C * sizeof(float));
+        }
+        gl_progress_update(&bar, start + (size_t)B, NULL);
+    }
+    if (s->n >= 256) gl_progress_finish(&bar, NULL);
+    gl_bert_acts_free(&acts);
+    gl_batch_free(&b);
+    free(order);
+    free(pooled);
+    free(logits);
+    return rc;
+}
+
+static void argmax_rows(int *pred, const float *probs, size_t n, int K) {
+    for (size_t i = 0; i < n; i++) {
+        int best = 0;
+        for (int k = 1; k < K; k++)
+            if (probs[i * K + k] > probs[i * K + best]) best = k;
+        pred[i] = best;
+    }
+}
+
+int gl_evaluate(gl_bert *m, const gl_split *s, const gl_train_opts *o, gl_metrics *met, const char *label,
+                float *emb) {
+    const int K = m->num_labels;
+    float *probs = gl_malloc(s->n * (size_t)K * sizeof(float));
+    int *pred = gl_malloc(s->n * sizeof(int));
+    int rc = (probs && pred) ? gl_predict_split(m, s, o->pool, o->eval_batch_size, probs, emb, o->quiet, label) : -1;
+    if (rc == 0) {
+        argmax_rows(pred, probs, s->n, K);
+        rc = gl_metrics_compute(met, s->label, pred, s->n, K);
+    }
+    free(probs);
+    free(pred);
+    return rc;
+}
