@@ -136,11 +136,11 @@ static void test_ids(void) {
     int label[] = {0, 0};
     gl_split s = {2, ids, off, label, "handmade.csv"};
     float emb[2 * 32], probs[2];
-    CHECK(gl_predict_split(&m, &s, GL_POOL_MEAN, 8, probs, emb, 1, "test") == -1);
+    CHECK(gl_predict_split(&m, &s, GL_POOL_MEAN, 8, probs, emb, NULL, GL_STAGE_PREDICT) == -1);
     CHECK_MSG(strstr(gl_error_message(), "handmade.csv: document 2: token id 120 at position 2") != NULL, "%s",
               gl_error_message());
     ids[5] = 119;
-    CHECK_MSG(gl_predict_split(&m, &s, GL_POOL_MEAN, 8, probs, emb, 1, "test") == 0, "%s", gl_error_message());
+    CHECK_MSG(gl_predict_split(&m, &s, GL_POOL_MEAN, 8, probs, emb, NULL, GL_STAGE_PREDICT) == 0, "%s", gl_error_message());
     gl_model_close(&m, &tok);
 }
 

@@ -19,6 +19,7 @@
 #include "train/trainer.h"
 #include "util/error.h"
 #include "util/fileio.h"
+#include "util/progress.h"
 
 typedef struct {
     gl_bert m;
@@ -88,6 +89,25 @@ static const char *PREDICT_HELP =
 
 enum { O_MODEL = 300, O_DATA, O_INPUT, O_OUTPUT, O_FORMAT, O_TEXT, O_LABEL, O_MAXLEN, O_BATCH, O_QUIET };
 
+/* gl_predict_split with a progress display on stderr (none with --quiet). */
+static int on_progress(const gl_progress_event *e, void *user) {
+    gl_progress *bar = user;
+    if (e->done < e->total) gl_progress_update(bar, e->done, NULL);
+    else if (e->total >= 256) {
+        bar->done = e->done;
+        gl_progress_finish(bar, NULL);
+    }
+    return 0;
+}
+
+static int predict(gl_bert *m, const gl_split *s, gl_pool pool, int batch, float *probs, float *emb, int quiet,
+                   const char *label) {
+    gl_progress bar;
+    gl_progress_start(&bar, stderr, label, s->n, "docs", quiet);
+    gl_hooks hooks = {NULL, on_progress, &bar};
+    return gl_predict_split(m, s, pool, batch, probs, emb, quiet ? NULL : &hooks, GL_STAGE_PREDICT);
+}
+
 int cmd_eval(int argc, char **argv) {
     const char *model = NULL, *data = NULL, *text_col = "text", *label_col = "label";
     int max_length = 128, batch = 64, quiet = 0;
@@ -130,7 +150,7 @@ int cmd_eval(int argc, char **argv) {
         gl_error("out of memory");
         goto fail;
     }
-    if (gl_predict_split(&cm.m, &s, cm.pool, batch, probs, emb, quiet, "eval") != 0) goto fail;
+    if (predict(&cm.m, &s, cm.pool, batch, probs, emb, quiet, "eval") != 0) goto fail;
     for (size_t i = 0; i < s.n; i++) {
         int b = 0;
         for (int k = 1; k < cm.K; k++)
@@ -245,7 +265,7 @@ int cmd_predict(int argc, char **argv) {
         gl_error("out of memory");
         goto fail;
     }
-    if (gl_predict_split(&cm.m, &s, cm.pool, batch, probs, NULL, quiet, "predict") != 0) goto fail;
+    if (predict(&cm.m, &s, cm.pool, batch, probs, NULL, quiet, "predict") != 0) goto fail;
     FILE *f = stdout;
     if (output) {
         if (gl_atomic_open(&af, output) != 0) goto fail;

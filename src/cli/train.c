@@ -12,6 +12,7 @@
 #include "train/trainer.h"
 #include "util/error.h"
 #include "util/fileio.h"
+#include "util/progress.h"
 
 static const char *HELP =
     "usage: gloss train --model DIR --data DIR --out DIR [options]\n"
@@ -153,9 +154,56 @@ static const char *HELP =
     "in metrics.json; 5 in a row stop the run (exit status 1).\n"
     "Exit status: 0 done, 1 error, 2 usage, 3 stopped with a checkpoint (resumable).\n";
 
+/* Set by SIGINT/SIGTERM; the progress callback hands it to gl_train, which
+ * stops at the next step boundary with a checkpoint. */
+static volatile sig_atomic_t g_stop = 0;
+
 static void on_signal(int sig) {
     (void)sig;
-    gl_train_interrupt(); /* a second signal gets the default action (SA_RESETHAND) */
+    g_stop = 1; /* a second signal gets the default action (SA_RESETHAND) */
+}
+
+/* The run's messages and progress on stderr (--quiet: warnings only). */
+typedef struct {
+    int quiet;
+    int active; /* a bar is drawn */
+    gl_stage stage;
+    int epoch;
+    gl_progress bar;
+} train_ui;
+
+static void ui_log(gl_log_level level, const char *msg, void *user) {
+    train_ui *u = user;
+    if (level == GL_LOG_INFO && u->quiet) return;
+    if (u->active && u->bar.tty) fputc('\n', stderr); /* off the bar's line */
+    fprintf(stderr, "%s\n", msg);
+}
+
+static int ui_progress(const gl_progress_event *e, void *user) {
+    train_ui *u = user;
+    if (u->quiet) return g_stop != 0;
+    if (!u->active || e->stage != u->stage || e->epoch != u->epoch) {
+        static const char *const names[] = {"train", "validate", "test", "predict", "embed"};
+        char label[32];
+        if (e->stage == GL_STAGE_TRAIN) snprintf(label, sizeof label, "epoch %d/%d", e->epoch, e->epochs);
+        else snprintf(label, sizeof label, "%s", names[e->stage]);
+        gl_progress_start(&u->bar, stderr, label, e->total, e->stage == GL_STAGE_TRAIN ? "steps" : "docs", 0);
+        u->bar.t0 -= e->elapsed_s; /* the pass began before its first event */
+        u->active = 1, u->stage = e->stage, u->epoch = e->epoch;
+    }
+    char status[96];
+    if (e->stage == GL_STAGE_TRAIN && e->done < e->total)
+        snprintf(status, sizeof status, "loss %.4f  lr %.2e  %.1f seq/s", e->loss, e->lr, e->docs_per_s);
+    else snprintf(status, sizeof status, "loss %.4f", e->loss);
+    if (e->done < e->total) {
+        gl_progress_update(&u->bar, e->done, e->stage == GL_STAGE_TRAIN ? status : NULL);
+    } else {
+        u->bar.done = e->done;
+        if (e->stage == GL_STAGE_TRAIN) gl_progress_finish(&u->bar, status);
+        else if (e->total >= 256) gl_progress_finish(&u->bar, NULL);
+        u->active = 0;
+    }
+    return g_stop != 0;
 }
 
 /* When --out already exists, check that a file can be created in it now,
@@ -212,6 +260,7 @@ static int parse_l2_list(const char *s, gl_train_opts *o) {
 
 int cmd_train(int argc, char **argv) {
     gl_train_opts o;
+    train_ui ui = {0};
     gl_train_opts_default(&o);
     enum {
         O_MODEL = 256, O_DATA, O_OUT, O_TEXT, O_LABEL, O_VALF, O_LIMIT, O_POOL, O_CW, O_MAXLEN, O_EPOCHS, O_BATCH,
@@ -289,7 +338,7 @@ int cmd_train(int argc, char **argv) {
         case O_EBATCH: bad = cli_int("--eval-batch-size", optarg, 1, 1 << 16, &o.eval_batch_size); break;
         case O_RESUME: o.resume = 1; break;
         case O_STOP: bad = cli_int("--stop-after", optarg, 1, 100000, &o.stop_after); break;
-        case O_QUIET: o.quiet = 1; break;
+        case O_QUIET: ui.quiet = 1; break; /* o.quiet would silence the progress callback that cancels */
         case O_LOSS:
             if (gl_loss_parse(optarg, &o.obj.kind) != 0) fprintf(stderr, "gloss train: --loss: %s\n", gloss_last_error()), bad = 1;
             break;
@@ -375,8 +424,9 @@ int cmd_train(int argc, char **argv) {
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    o.hooks = (gl_hooks){ui_log, ui_progress, &ui};
     int rc = gl_train(&o);
-    if (rc == 3) return 3;
+    if (rc == GL_TRAIN_STOPPED || rc == GL_TRAIN_CANCELLED) return 3;
     if (rc != 0) {
         fprintf(stderr, "gloss train: %s\n", gl_error_message());
         return EXIT_ERROR;

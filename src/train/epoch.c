@@ -5,7 +5,6 @@
  * encoder into one gradient buffer, global-norm clipping, scheduled AdamW.
  * A step whose loss or gradient is not finite is skipped and counted. */
 #include <math.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,10 +51,6 @@ static double norm2f(const float *x, size_t n) {
     for (size_t i = 0; i < n; i++) s += (double)x[i] * x[i];
     return sqrt(s);
 }
-
-/* Set asynchronously (signal handlers): finish the current step, checkpoint, stop. */
-static volatile sig_atomic_t g_interrupt = 0;
-void gl_train_interrupt(void) { g_interrupt = 1; }
 
 /* The embedding loss of one step on the pooled vectors (B, C): its gradient
  * there, weighted by lambda or (balance) so that its norm is ob->balance
@@ -143,13 +138,12 @@ int gl_train_epoch(gl_trainer *t, const gl_train_opts *o, int epoch, double *los
     float *pooled_d = pooled + (size_t)Bmax * C, *dpooled = pooled_d + (size_t)Bmax * C;
     float *demb = dpooled + (size_t)Bmax * C; /* the embedding loss's gradient at the pooled vector */
     float *dlogits = logits + (size_t)Bmax * K;
-    gl_progress bar;
-    char label[32], status[96];
-    snprintf(label, sizeof label, "epoch %d/%d", epoch + 1, o->epochs);
-    gl_progress_start(&bar, stderr, label, (size_t)steps_per_epoch, "steps", o->quiet);
+    const double t_start = gl_now();
+    gl_progress_event ev = {.stage = GL_STAGE_TRAIN, .epoch = epoch + 1, .epochs = o->epochs,
+                            .total = (size_t)steps_per_epoch};
     int64_t s, first_step = t->st.epoch_step;
     for (s = first_step; rc == 0 && s < steps_per_epoch; s++) {
-        if (g_interrupt) {
+        if (t->cancel) { /* asked at the last event: stop at this step boundary */
             interrupted = 1;
             break;
         }
@@ -186,30 +180,32 @@ int gl_train_epoch(gl_trainer *t, const gl_train_opts *o, int epoch, double *los
             /* skip the update; the weights stay those of the last good step */
             t->st.nonfinite++;
             bad_in_a_row++;
-            fprintf(stderr, "\nwarning: step %lld: %s is %s; step skipped (%lld so far)\n", (long long)t->st.step,
-                    isfinite(loss) ? "the gradient norm" : "the loss", isnan(isfinite(loss) ? gnorm : loss) ? "NaN" : "infinite",
-                    (long long)t->st.nonfinite);
+            gl_log(&o->hooks, GL_LOG_WARN, "warning: step %lld: %s is %s; step skipped (%lld so far)",
+                   (long long)t->st.step, isfinite(loss) ? "the gradient norm" : "the loss",
+                   isnan(isfinite(loss) ? gnorm : loss) ? "NaN" : "infinite", (long long)t->st.nonfinite);
             if (bad_in_a_row >= MAX_NONFINITE_IN_A_ROW) {
                 rc = gl_error("%d steps in a row with a non-finite loss or gradient; stopped (the checkpoint of the "
                               "last completed epoch in %s is intact; try a lower --lr)",
                               bad_in_a_row, o->out_dir);
                 break;
             }
-            continue;
+        } else {
+            bad_in_a_row = 0;
+            t->opt.lr = gl_schedule_lr(o, t->st.step - 1, total_steps, epoch);
+            gl_adamw_step(&t->opt, m->params, m->grads, t->decay);
+            t->st.adam_step = t->opt.step;
+            loss_sum += loss * B;
+            for (int i = 0; i < B * T; i++) tokens += b.mask[i];
         }
-        bad_in_a_row = 0;
-        t->opt.lr = gl_schedule_lr(o, t->st.step - 1, total_steps, epoch);
-        gl_adamw_step(&t->opt, m->params, m->grads, t->decay);
-        t->st.adam_step = t->opt.step;
-        loss_sum += loss * B;
-        for (int i = 0; i < B * T; i++) tokens += b.mask[i];
-        double el = gl_now() - bar.t0;
-        snprintf(status, sizeof status, "loss %.4f  lr %.2e  %.1f seq/s", loss_sum / (double)(s * Bmax + B), t->opt.lr,
-                 el > 0 ? (double)((s - first_step + 1) * Bmax) / el : 0.0);
-        gl_progress_update(&bar, (size_t)s + 1, status);
+        /* every step, skipped or not, is an event; the last one (done == total)
+         * carries the epoch's mean loss */
+        ev.done = (size_t)s + 1;
+        ev.elapsed_s = gl_now() - t_start;
+        ev.loss = ev.done == ev.total ? loss_sum / (double)(n ? n : 1) : loss_sum / (double)(s * Bmax + B);
+        ev.lr = t->opt.lr;
+        ev.docs_per_s = ev.elapsed_s > 0 ? (double)((s - first_step + 1) * Bmax) / ev.elapsed_s : 0.0;
+        if (gl_report(gl_train_progress(o), &ev) != 0) t->cancel = 1;
     }
-    snprintf(status, sizeof status, "loss %.4f", loss_sum / (double)(n ? n : 1));
-    if (rc == 0 && !interrupted) gl_progress_finish(&bar, status);
     t->st.epoch_step = interrupted ? s : 0;
     t->st.epoch_loss = interrupted ? loss_sum : 0;
     t->st.epoch_tokens = interrupted ? tokens : 0;

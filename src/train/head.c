@@ -50,8 +50,13 @@ int gl_head_fit_probe(gl_trainer *t, const gl_train_opts *o, int epoch) {
     float *W = gl_malloc(sizeof(float) * ((size_t)K * C + K)), *logit = choose ? gl_malloc(sizeof(float) * K) : NULL;
     int *pred = choose ? gl_malloc(sizeof(int) * va->n) : NULL;
     int rc = X && W && (!choose || (Xv && logit && pred)) ? 0 : -1;
-    if (rc == 0) rc = gl_predict_split(m, tr, o->pool, o->eval_batch_size, NULL, X, o->quiet, "probe");
-    if (rc == 0 && choose) rc = gl_predict_split(m, va, o->pool, o->eval_batch_size, NULL, Xv, o->quiet, "probe val");
+    /* the embeddings: GL_STAGE_EMBED passes of this epoch */
+    if (rc == 0)
+        rc = gl_predict_pass(m, tr, o->pool, o->eval_batch_size, NULL, X, gl_train_progress(o), GL_STAGE_EMBED,
+                             epoch + 1, o->epochs, &t->cancel);
+    if (rc == 0 && choose)
+        rc = gl_predict_pass(m, va, o->pool, o->eval_batch_size, NULL, Xv, gl_train_progress(o), GL_STAGE_EMBED,
+                             epoch + 1, o->epochs, &t->cancel);
     json_t *fits = json_array();
     double best_f1 = -1.0;
     int best = -1;
@@ -79,10 +84,10 @@ int gl_head_fit_probe(gl_trainer *t, const gl_train_opts *o, int epoch) {
         json_array_append_new(fits, json_pack("{s:f, s:i, s:b, s:f, s:o}", "l2", o->probe_l2[j], "iterations",
                                               info.iterations, "converged", info.converged, "loss", info.loss,
                                               "val_macro_f1", choose ? json_real(f1) : json_null()));
-        if (!o->quiet)
-            fprintf(stderr, "probe l2 %g: %d L-BFGS iterations%s, loss %.5f%s", o->probe_l2[j], info.iterations,
-                    info.converged ? "" : " (stopped before the gradient test)", info.loss, choose ? "" : "\n");
-        if (!o->quiet && choose) fprintf(stderr, ", val macro-F1 %.4f\n", f1);
+        char val_f1[64] = "";
+        if (choose) snprintf(val_f1, sizeof val_f1, ", val macro-F1 %.4f", f1);
+        gl_train_info(o, "probe l2 %g: %d L-BFGS iterations%s, loss %.5f%s", o->probe_l2[j], info.iterations,
+                      info.converged ? "" : " (stopped before the gradient test)", info.loss, val_f1);
         if (best < 0 || (choose && f1 > best_f1)) {
             best = j;
             best_f1 = f1;
@@ -91,7 +96,7 @@ int gl_head_fit_probe(gl_trainer *t, const gl_train_opts *o, int epoch) {
         }
     }
     if (rc == 0) {
-        if (!o->quiet && choose) fprintf(stderr, "probe: l2 %g chosen\n", o->probe_l2[best]);
+        if (choose) gl_train_info(o, "probe: l2 %g chosen", o->probe_l2[best]);
         if (!t->probe_log) t->probe_log = json_array();
         json_array_append_new(t->probe_log, json_pack("{s:i, s:f, s:o}", "epoch", epoch + 1, "l2", o->probe_l2[best],
                                                        "fits", fits));

@@ -1,7 +1,6 @@
 /* predict_split.c: evaluation-mode passes over a split (no dropout), in
  * batches of documents of similar length: class probabilities, pooled
  * embeddings, and the metrics of the argmax predictions. */
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,8 +10,8 @@
 #include "util/error.h"
 #include "util/progress.h"
 
-int gl_predict_split(gl_bert *m, const gl_split *s, gl_pool pool, int batch_size, float *probs, float *emb,
-                     int quiet, const char *label) {
+int gl_predict_pass(gl_bert *m, const gl_split *s, gl_pool pool, int batch_size, float *probs, float *emb,
+                    const gl_hooks *hooks, gl_stage stage, int epoch, int epochs, int *cancel) {
     const int C = m->cfg.hidden_size, K = m->num_labels;
     if (s->n == 0) return 0;
     size_t *order = gl_malloc(s->n * sizeof(size_t));
@@ -37,8 +36,8 @@ int gl_predict_split(gl_bert *m, const gl_split *s, gl_pool pool, int batch_size
         gl_batch_free(&b);
         return -1;
     }
-    gl_progress bar;
-    gl_progress_start(&bar, stderr, label, s->n, "docs", quiet);
+    gl_progress_event ev = {.stage = stage, .epoch = epoch, .epochs = epochs, .total = s->n};
+    const double t0 = gl_now();
     for (size_t start = 0; start < s->n && rc == 0; start += (size_t)batch_size) {
         int B = (int)(s->n - start < (size_t)batch_size ? s->n - start : (size_t)batch_size);
         gl_batch_fill(&b, s, order + start, B, 0, 0);
@@ -55,15 +54,25 @@ int gl_predict_split(gl_bert *m, const gl_split *s, gl_pool pool, int batch_size
             if (K && probs) memcpy(probs + d * K, logits + (size_t)i * K, (size_t)K * sizeof(float));
             if (emb) memcpy(emb + d * C, pooled + (size_t)i * C, (size_t)C * sizeof(float));
         }
-        gl_progress_update(&bar, start + (size_t)B, NULL);
+        ev.done = start + (size_t)B;
+        ev.elapsed_s = gl_now() - t0;
+        ev.docs_per_s = ev.elapsed_s > 0 ? (double)ev.done / ev.elapsed_s : 0.0;
+        if (gl_report(hooks, &ev) != 0) {
+            if (cancel) *cancel = 1;
+            else rc = gl_error_k(GL_E_CANCELLED, "cancelled");
+        }
     }
-    if (s->n >= 256) gl_progress_finish(&bar, NULL);
     gl_bert_acts_free(&acts);
     gl_batch_free(&b);
     free(order);
     free(pooled);
     free(logits);
     return rc;
+}
+
+int gl_predict_split(gl_bert *m, const gl_split *s, gl_pool pool, int batch_size, float *probs, float *emb,
+                     const gl_hooks *hooks, gl_stage stage) {
+    return gl_predict_pass(m, s, pool, batch_size, probs, emb, hooks, stage, 0, 0, NULL);
 }
 
 static void argmax_rows(int *pred, const float *probs, size_t n, int K) {
@@ -75,12 +84,15 @@ static void argmax_rows(int *pred, const float *probs, size_t n, int K) {
     }
 }
 
-int gl_evaluate(gl_bert *m, const gl_split *s, const gl_train_opts *o, gl_metrics *met, const char *label,
+int gl_evaluate(gl_trainer *t, const gl_train_opts *o, const gl_split *s, gl_stage stage, int epoch, gl_metrics *met,
                 float *emb) {
+    gl_bert *m = &t->model;
     const int K = m->num_labels;
     float *probs = gl_malloc(s->n * (size_t)K * sizeof(float));
     int *pred = gl_malloc(s->n * sizeof(int));
-    int rc = (probs && pred) ? gl_predict_split(m, s, o->pool, o->eval_batch_size, probs, emb, o->quiet, label) : -1;
+    int rc = (probs && pred) ? gl_predict_pass(m, s, o->pool, o->eval_batch_size, probs, emb, gl_train_progress(o),
+                                               stage, epoch, o->epochs, &t->cancel)
+                             : -1;
     if (rc == 0) {
         argmax_rows(pred, probs, s->n, K);
         rc = gl_metrics_compute(met, s->label, pred, s->n, K);

@@ -2,6 +2,7 @@
  * metrics.json, the evaluation embeddings (.npy, silhouette, PCA and t-SNE
  * maps), and the log lines of each epoch and of the end. */
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -170,7 +171,7 @@ int gl_embedding_report(gl_trainer *t, const gl_train_opts *o, const gl_split *s
             memcpy(sub + i * C, emb + idx[i] * C, sizeof(float) * (size_t)C);
             lab[i] = s->label[idx[i]];
         }
-        if (!o->quiet) fprintf(stderr, "t-SNE map of %zu %s embeddings ...\n", m, split_name);
+        gl_train_info(o, "t-SNE map of %zu %s embeddings ...", m, split_name);
         if (gl_tsne_2d(sub, m, C, 30.0, 1000, o->seed, xy) == 0) {
             for (size_t i = 0; i < m; i++) px[i] = xy[2 * i], py[i] = xy[2 * i + 1];
             char title[128];
@@ -190,39 +191,61 @@ int gl_embedding_report(gl_trainer *t, const gl_train_opts *o, const gl_split *s
     return rc;
 }
 
+void gl_train_info(const gl_train_opts *o, const char *fmt, ...) {
+    if (o->quiet || !o->hooks.log) return;
+    char buf[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    gl_log(&o->hooks, GL_LOG_INFO, "%s", buf);
+}
+
+/* Append to a line of cap bytes holding *n (truncated at the end). */
+GL_PRINTF(4, 5) static void appendf(char *line, size_t cap, size_t *n, const char *fmt, ...) {
+    if (*n >= cap - 1) return;
+    va_list ap;
+    va_start(ap, fmt);
+    int k = vsnprintf(line + *n, cap - *n, fmt, ap);
+    va_end(ap);
+    if (k > 0) *n = *n + (size_t)k < cap - 1 ? *n + (size_t)k : cap - 1;
+}
+
 /* One line per epoch: how strongly the embedding loss shapes the encoder. */
-static void log_diag(const gl_objective *ob, const gl_epoch_diag *d) {
-    fprintf(stderr, "  %s:", ob->kind == GL_LOSS_GLOSS ? "G-Loss" : gl_loss_name(ob->kind));
+static void log_diag(const gl_train_opts *o, const gl_objective *ob, const gl_epoch_diag *d) {
+    char line[1024] = "";
+    size_t n = 0;
+    appendf(line, sizeof line, &n, "  %s:", ob->kind == GL_LOSS_GLOSS ? "G-Loss" : gl_loss_name(ob->kind));
     if (!ob->standalone && d->ratio_n > 0)
-        fprintf(stderr, " gradient at the pooled vector %.3g x cross-entropy's (weight %.3g)", d->ratio_sum / d->ratio_n,
-                d->beta_sum / d->ratio_n);
+        appendf(line, sizeof line, &n, " gradient at the pooled vector %.3g x cross-entropy's (weight %.3g)",
+                d->ratio_sum / d->ratio_n, d->beta_sum / d->ratio_n);
     if (ob->kind == GL_LOSS_GLOSS) {
-        if (d->lp_nodes > 0) fprintf(stderr, "; propagation accuracy %.4f on hidden nodes", d->lp_correct / d->lp_nodes);
-        if (d->neff_n > 0) fprintf(stderr, "; %.2f effective neighbours per row of T", d->neff_sum / d->neff_n);
-        fprintf(stderr, "; %.0f batches skipped, %.0f nodes clamped", d->skipped, d->clamped);
+        if (d->lp_nodes > 0)
+            appendf(line, sizeof line, &n, "; propagation accuracy %.4f on hidden nodes", d->lp_correct / d->lp_nodes);
+        if (d->neff_n > 0)
+            appendf(line, sizeof line, &n, "; %.2f effective neighbours per row of T", d->neff_sum / d->neff_n);
+        appendf(line, sizeof line, &n, "; %.0f batches skipped, %.0f nodes clamped", d->skipped, d->clamped);
     }
-    fputc('\n', stderr);
+    gl_train_info(o, "%s", line);
 }
 
 void gl_train_log_epoch(const gl_trainer *t, const gl_train_opts *o, const gl_epoch_row *r, int improved) {
-    if (!o->quiet)
-        fprintf(stderr, "epoch %d: loss %.4f  val accuracy %.4f  val macro-F1 %.4f%s  (%.1f s, %.0f tokens/s)\n",
-                r->epoch, r->loss, r->val_acc, r->val_f1, improved ? "  best" : "", r->seconds, r->tokens_per_s);
-    if (!o->quiet && t->obj.kind != GL_LOSS_CE) log_diag(&t->obj, &r->diag);
+    gl_train_info(o, "epoch %d: loss %.4f  val accuracy %.4f  val macro-F1 %.4f%s  (%.1f s, %.0f tokens/s)", r->epoch,
+                  r->loss, r->val_acc, r->val_f1, improved ? "  best" : "", r->seconds, r->tokens_per_s);
+    if (t->obj.kind != GL_LOSS_CE) log_diag(o, &t->obj, &r->diag);
 }
 
 void gl_train_log_summary(const gl_trainer *t, const gl_train_opts *o, const gl_metrics *val, const gl_metrics *test,
                           json_t *extra) {
-    if (o->quiet) return;
-    fprintf(stderr, "best epoch %d: val accuracy %.4f macro-F1 %.4f\n", t->st.best_epoch, val->accuracy,
-            val->macro_f1);
+    gl_train_info(o, "best epoch %d: val accuracy %.4f macro-F1 %.4f", t->st.best_epoch, val->accuracy,
+                  val->macro_f1);
     if (t->data.has_test)
-        fprintf(stderr, "test: accuracy %.4f  macro-F1 %.4f  weighted-F1 %.4f  (%zu documents)\n", test->accuracy,
-                test->macro_f1, test->weighted_f1, t->data.test.n);
+        gl_train_info(o, "test: accuracy %.4f  macro-F1 %.4f  weighted-F1 %.4f  (%zu documents)", test->accuracy,
+                      test->macro_f1, test->weighted_f1, t->data.test.n);
     json_t *sil = json_object_get(extra, "silhouette");
-    fprintf(stderr, "silhouette (cosine) of the %s embeddings: %.4f (macro over classes %.4f)\n",
-            t->data.has_test ? "test" : "val", json_real_value(json_object_get(sil, "micro")),
-            json_real_value(json_object_get(sil, "macro")));
-    fprintf(stderr, "wrote %s/{metrics.json,epochs.csv,training.svg,embedding_map.svg,model.safetensors,...}\n",
-            o->out_dir);
+    gl_train_info(o, "silhouette (cosine) of the %s embeddings: %.4f (macro over classes %.4f)",
+                  t->data.has_test ? "test" : "val", json_real_value(json_object_get(sil, "micro")),
+                  json_real_value(json_object_get(sil, "macro")));
+    gl_train_info(o, "wrote %s/{metrics.json,epochs.csv,training.svg,embedding_map.svg,model.safetensors,...}",
+                  o->out_dir);
 }

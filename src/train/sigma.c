@@ -1,7 +1,6 @@
 /* sigma.c: G-Loss's kernel width for a run (--sigma knn:K, dicm, root), from
  * the initial model's embeddings of a seeded sample of the training set
  * (train/objective.h: gl_sigma_resolve measures it). */
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -45,7 +44,9 @@ int gl_train_resolve_sigma(gl_trainer *t, const gl_train_opts *o) {
     free(idx);
     if (rc != 0) return -1;
     float *X = gl_malloc(sizeof(float) * m * (size_t)t->model.cfg.hidden_size);
-    rc = X ? gl_predict_split(&t->model, &sub, o->pool, o->eval_batch_size, NULL, X, o->quiet, "sigma") : -1;
+    rc = X ? gl_predict_pass(&t->model, &sub, o->pool, o->eval_batch_size, NULL, X, gl_train_progress(o),
+                             GL_STAGE_EMBED, 0, 0, &t->cancel)
+           : -1;
     const int B = o->batch_size;
     gl_sigma_info si;
     if (rc == 0) rc = gl_sigma_resolve(&t->obj, X, sub.label, m, t->model.cfg.hidden_size, B, o->seed, &si);
@@ -53,17 +54,19 @@ int gl_train_resolve_sigma(gl_trainer *t, const gl_train_opts *o) {
     if (rc == 0) {
         t->obj.gloss.sigma = si.sigma;
         t->sigma = si;
-        if (si.knn_reduced && !o->quiet)
-            fprintf(stderr, "sigma: knn:%g is more than a batch of %d allows; aiming at %g effective neighbours\n",
-                    o->obj.sigma_knn, B, si.knn);
-        if (si.floored && !o->quiet)
-            fprintf(stderr, "sigma floor: %s gave sigma %.6g with %.2f effective neighbours per row of T at batch %d; "
-                            "raised to %.6g (%g effective neighbours)\n",
-                    gl_sigma_mode_name(o->obj.sigma_mode), si.heuristic_sigma, si.heuristic_neff, B, si.sigma, o->obj.sigma_floor);
-        if (!o->quiet)
-            fprintf(stderr, "sigma (%s) = %.6g from %zu training documents%s: %.2f effective neighbours per row of T "
-                            "(median, batch %d)\n",
-                    gl_sigma_mode_name(o->obj.sigma_mode), si.sigma, m, m < n ? " (a seeded sample)" : "", si.neff, B);
+        if (si.knn_reduced)
+            gl_log(&o->hooks, GL_LOG_WARN,
+                   "sigma: knn:%g is more than a batch of %d allows; aiming at %g effective neighbours",
+                   o->obj.sigma_knn, B, si.knn);
+        if (si.floored)
+            gl_log(&o->hooks, GL_LOG_WARN,
+                   "sigma floor: %s gave sigma %.6g with %.2f effective neighbours per row of T at batch %d; "
+                   "raised to %.6g (%g effective neighbours)",
+                   gl_sigma_mode_name(o->obj.sigma_mode), si.heuristic_sigma, si.heuristic_neff, B, si.sigma,
+                   o->obj.sigma_floor);
+        gl_train_info(o, "sigma (%s) = %.6g from %zu training documents%s: %.2f effective neighbours per row of T "
+                         "(median, batch %d)",
+                      gl_sigma_mode_name(o->obj.sigma_mode), si.sigma, m, m < n ? " (a seeded sample)" : "", si.neff, B);
     }
     free(X);
     gl_split_free(&sub);

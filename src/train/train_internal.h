@@ -95,9 +95,12 @@ typedef struct {
     size_t sigma_used;   /* documents behind a heuristic sigma */
     gl_sigma_info sigma; /* the sigma used, its effective neighbours, the floor */
     json_t *probe_log;   /* standalone: the probe fits of each epoch (this process) */
+    int cancel;          /* the progress callback asked to stop */
 } gl_trainer;
 
 static inline char *gl_out_path(const gl_train_opts *o, const char *name) { return gl_path_join(o->out_dir, name); }
+/* Where a run's progress events go: nowhere when o->quiet. */
+static inline const gl_hooks *gl_train_progress(const gl_train_opts *o) { return o->quiet ? NULL : &o->hooks; }
 
 /* ------------------------------------------------------------- epoch.c */
 
@@ -126,9 +129,15 @@ int gl_head_fit_probe(gl_trainer *t, const gl_train_opts *o, int epoch);
 
 /* ----------------------------------------------------- predict_split.c */
 
-/* Metrics (caller frees) of the argmax predictions on split s; emb, when not
- * NULL, receives the pooled embeddings. */
-int gl_evaluate(gl_bert *m, const gl_split *s, const gl_train_opts *o, gl_metrics *met, const char *label,
+/* gl_predict_split for the training layer: events carry epoch and epochs,
+ * and a non-zero answer of the callback sets *cancel and the pass goes on
+ * (the run stops at its next step boundary) instead of failing it. */
+int gl_predict_pass(gl_bert *m, const gl_split *s, gl_pool pool, int batch_size, float *probs, float *emb,
+                    const gl_hooks *hooks, gl_stage stage, int epoch, int epochs, int *cancel);
+/* Metrics (caller frees) of the argmax predictions of t's model on split s,
+ * reported as a `stage` pass of epoch (1-based); emb, when not NULL,
+ * receives the pooled embeddings. */
+int gl_evaluate(gl_trainer *t, const gl_train_opts *o, const gl_split *s, gl_stage stage, int epoch, gl_metrics *met,
                 float *emb);
 
 /* ------------------------------------------------------------- sigma.c */
@@ -148,6 +157,9 @@ int gl_checkpoint_save(const gl_train_opts *o, const gl_bert *m, const gl_adamw 
 int gl_checkpoint_load(const gl_train_opts *o, gl_bert *m, gl_adamw *opt, float *best, gl_train_state *st);
 
 /* ------------------------------------------------------------ report.c */
+
+/* An INFO message of the run (none when o->quiet). */
+void gl_train_info(const gl_train_opts *o, const char *fmt, ...) GL_PRINTF(2, 3);
 
 int gl_write_epochs_csv(const gl_train_opts *o, const gl_train_state *st);
 int gl_write_curves(const gl_train_opts *o, const gl_train_state *st);

@@ -84,7 +84,7 @@ static int trainer_setup(gl_trainer *t, gl_train_opts *o) {
     gl_pool_choice pc; /* --pool auto becomes the checkpoint's own pooling (model/pool_auto.h) */
     if (gl_pool_resolve(m, o->model_dir, o->pool, &pc) != 0) return -1;
     o->pool = pc.pool;
-    if (!o->quiet) fprintf(stderr, "pool %s (%s)\n", gl_pool_name(pc.pool), pc.source);
+    gl_train_info(o, "pool %s (%s)", gl_pool_name(pc.pool), pc.source);
     if (o->max_length > m->cfg.max_position_embeddings)
         return gl_error("--max-length %d exceeds the model's %d positions", o->max_length,
                         m->cfg.max_position_embeddings);
@@ -107,19 +107,37 @@ static int trainer_setup(gl_trainer *t, gl_train_opts *o) {
     return 0;
 }
 
+/* A cancel during the final passes: the checkpoint of the last epoch is
+ * there; --resume evaluates again and writes the outputs. */
+static int cancelled_after_training(const gl_trainer *t, const gl_train_opts *o) {
+    gl_log(&o->hooks, GL_LOG_WARN,
+           "interrupted: training is complete (checkpoint after epoch %d); continue with --resume to evaluate "
+           "and write the outputs",
+           t->st.epochs_done);
+    return GL_TRAIN_CANCELLED;
+}
+
 /* The end of a completed run: the best epoch's weights, evaluated on
  * validation and test, the embeddings' report, metrics.json, the export. */
 static int finish(gl_trainer *t, const gl_train_opts *o, gl_metrics *val, gl_metrics *test) {
+    if (t->cancel) return cancelled_after_training(t, o);
     gl_bert *m = &t->model;
     json_t *extra = NULL;
     memcpy(m->params, t->best, m->size * sizeof(float));
     gl_metrics_free(val);
-    int rc = gl_evaluate(m, &t->data.val, o, val, "validate", NULL);
+    /* the passes of the best epoch's weights */
+    int rc = gl_evaluate(t, o, &t->data.val, GL_STAGE_VAL, t->st.best_epoch, val, NULL);
     const gl_split *es = t->data.has_test ? &t->data.test : &t->data.val;
     float *emb = rc == 0 ? gl_malloc(sizeof(float) * es->n * (size_t)m->cfg.hidden_size) : NULL;
     if (rc == 0 && !emb) rc = -1;
-    if (rc == 0 && t->data.has_test) rc = gl_evaluate(m, &t->data.test, o, test, "test", emb);
-    else if (rc == 0) rc = gl_predict_split(m, es, o->pool, o->eval_batch_size, NULL, emb, o->quiet, "embed");
+    if (rc == 0 && t->data.has_test) rc = gl_evaluate(t, o, &t->data.test, GL_STAGE_TEST, t->st.best_epoch, test, emb);
+    else if (rc == 0)
+        rc = gl_predict_pass(m, es, o->pool, o->eval_batch_size, NULL, emb, gl_train_progress(o), GL_STAGE_EMBED,
+                             t->st.best_epoch, o->epochs, &t->cancel);
+    if (rc == 0 && t->cancel) {
+        free(emb);
+        return cancelled_after_training(t, o);
+    }
     if (rc == 0) rc = gl_embedding_report(t, o, es, emb, t->data.has_test ? "test" : "val", &extra);
     if (rc == 0 && t->probe_log) {
         json_object_set_new(extra, "probe_fits", t->probe_log);
@@ -141,19 +159,23 @@ int gl_train(const gl_train_opts *o_in) {
     gl_bert *m = &t.model;
     if (rc == 0 && o->resume) {
         rc = gl_checkpoint_load(o, m, &t.opt, t.best, &t.st);
-        if (rc == 0 && !o->quiet)
-            fprintf(stderr, "resuming after epoch %d (step %lld)\n", t.st.epochs_done, (long long)t.st.step);
+        if (rc == 0) gl_train_info(o, "resuming after epoch %d (step %lld)", t.st.epochs_done, (long long)t.st.step);
     }
-    if (rc == 0 && !o->quiet)
-        fprintf(stderr, "train %zu, val %zu%s, test %zu documents; %d classes; %zu parameters; pool %s\n",
-                t.data.train.n, t.data.val.n, t.data.val_from_train ? " (carved from train)" : "", t.data.test.n,
-                t.data.K, m->size, gl_pool_name(o->pool));
+    if (rc == 0)
+        gl_train_info(o, "train %zu, val %zu%s, test %zu documents; %d classes; %zu parameters; pool %s",
+                      t.data.train.n, t.data.val.n, t.data.val_from_train ? " (carved from train)" : "", t.data.test.n,
+                      t.data.K, m->size, gl_pool_name(o->pool));
     gl_metrics val = {0}, test = {0};
     int stopped = 0, interrupted = 0;
     while (rc == 0 && t.st.epochs_done < o->epochs) {
         if (o->patience > 0 && t.st.bad_epochs >= o->patience) break;
         if (o->stop_after > 0 && t.st.epochs_done >= o->stop_after) {
             stopped = 1;
+            break;
+        }
+        if (t.cancel) { /* asked during the last validation (or sigma) pass: stop before the next epoch */
+            rc = gl_checkpoint_save(o, m, &t.opt, t.best, &t.st);
+            if (rc == 0) interrupted = 1;
             break;
         }
         int epoch = t.st.epochs_done;
@@ -180,7 +202,7 @@ int gl_train(const gl_train_opts *o_in) {
         double train_s = gl_now() - t0;
         if (t.obj.standalone && t.obj.kind != GL_LOSS_CE && (rc = gl_head_fit_probe(&t, o, epoch)) != 0) break;
         gl_metrics_free(&val);
-        rc = gl_evaluate(m, &t.data.val, o, &val, "validate", NULL);
+        rc = gl_evaluate(&t, o, &t.data.val, GL_STAGE_VAL, epoch + 1, &val, NULL);
         if (rc != 0) break;
         double secs = gl_now() - t0;
         gl_epoch_row *r = &t.st.hist[t.st.nhist++];
@@ -204,14 +226,14 @@ int gl_train(const gl_train_opts *o_in) {
     }
     if (rc == 0 && (stopped || interrupted)) {
         if (interrupted)
-            fprintf(stderr, "\ninterrupted: checkpoint written after step %lld (epoch %d, step %lld of it); "
-                            "continue with --resume\n",
-                    (long long)t.st.step, t.st.epochs_done + 1, (long long)t.st.epoch_step);
-        else if (!o->quiet)
-            fprintf(stderr, "stopped after epoch %d; continue with --resume\n", t.st.epochs_done);
+            gl_log(&o->hooks, GL_LOG_WARN,
+                   "interrupted: checkpoint written after step %lld (epoch %d, step %lld of it); continue with --resume",
+                   (long long)t.st.step, t.st.epochs_done + 1, (long long)t.st.epoch_step);
+        else
+            gl_train_info(o, "stopped after epoch %d; continue with --resume", t.st.epochs_done);
         gl_metrics_free(&val);
         trainer_free(&t);
-        return 3;
+        return interrupted ? GL_TRAIN_CANCELLED : GL_TRAIN_STOPPED;
     }
     if (rc == 0) rc = finish(&t, o, &val, &test);
     gl_metrics_free(&val);

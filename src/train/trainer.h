@@ -10,6 +10,7 @@
 #include "text/tokenizer.h"
 #include "train/dataset.h"
 #include "train/objective.h"
+#include "util/hooks.h"
 
 #define GL_PROBE_L2_MAX 16
 
@@ -29,7 +30,7 @@ typedef struct {
     int class_weights;    /* 1: balanced, 0: none */
     int resume;
     int stop_after;       /* stop (as if interrupted) after this many epochs; 0: never */
-    int quiet;
+    int quiet;            /* no INFO messages and no progress events (warnings still go to hooks.log) */
     size_t limit_train;   /* use only the first N training documents (0: all) */
     int bucket;           /* length bucketing: batches of similar lengths, in random order */
     int pad_to_max;       /* pad every training batch to max_length (for comparisons) */
@@ -40,6 +41,7 @@ typedef struct {
     double probe_l2[GL_PROBE_L2_MAX];
     size_t sigma_sample;  /* documents used for the sigma heuristics (default 2000) */
     int map_points;       /* at most this many test points in the t-SNE map (default 2000; 0: no map) */
+    gl_hooks hooks;       /* where messages and progress go, and how to cancel; zero: silent */
 } gl_train_opts;
 
 void gl_train_opts_default(gl_train_opts *o);
@@ -48,20 +50,26 @@ int gl_schedule_parse(const char *s, gl_schedule *out);
 /* The learning rate at a 0-based step of an epoch (0-based) */
 double gl_schedule_lr(const gl_train_opts *o, int64_t step, int64_t total_steps, int epoch);
 
-/* Run the whole job. Returns 0 on success, -1 on error (message set),
- * 3 when stopped early by stop_after or gl_train_interrupt (a checkpoint has
- * been written; --resume continues exactly). A step whose loss or gradient is
- * NaN/Inf is skipped with a warning and counted (metrics.json
- * "nonfinite_steps_skipped"); 5 in a row stop the run with an error. */
+/* What gl_train returns besides -1 (error, message set). */
+enum { GL_TRAIN_DONE = 0, GL_TRAIN_STOPPED = 3, GL_TRAIN_CANCELLED = 4 };
+
+/* Run the whole job. Returns GL_TRAIN_DONE, -1 on error (message set),
+ * GL_TRAIN_STOPPED when stopped by stop_after, or GL_TRAIN_CANCELLED when
+ * o->hooks.progress asked to stop: training stops at the next step boundary
+ * (after a validation pass, before the next epoch; after a final pass,
+ * before writing the outputs). Both leave a checkpoint; resume = 1 continues
+ * exactly. A step whose loss or gradient is NaN/Inf is skipped
+ * with a warning and counted (metrics.json "nonfinite_steps_skipped"); 5 in
+ * a row stop the run with an error. Messages go to o->hooks.log, progress
+ * events (GL_STAGE_TRAIN per step, GL_STAGE_VAL, GL_STAGE_TEST and
+ * GL_STAGE_EMBED per batch of an evaluation pass) to o->hooks.progress. */
 int gl_train(const gl_train_opts *o);
 
-/* Ask a running gl_train to stop at the next step boundary and write a
- * checkpoint. Async-signal-safe: meant to be called from a signal handler. */
-void gl_train_interrupt(void);
-
 /* Evaluation-mode pass over a split: probs (n x K) and, if emb is not NULL,
- * the pooled embeddings (n x C). Documents are batched by length. */
+ * the pooled embeddings (n x C). Documents are batched by length. Reports
+ * each batch to hooks (may be NULL) as a `stage` event counting documents;
+ * when the callback answers non-zero, fails with a GL_E_CANCELLED error. */
 int gl_predict_split(gl_bert *m, const gl_split *s, gl_pool pool, int batch_size, float *probs, float *emb,
-                     int quiet, const char *label);
+                     const gl_hooks *hooks, gl_stage stage);
 
 #endif
