@@ -22,7 +22,7 @@
  * others_pct / steal_pct: the share of all CPUs' time that other processes /
  * the hypervisor took during the timed steps (a clean run has both near 0).
  *
- * GLOSS_BF16=1 runs the linear layers in bf16 (gl_linear_set_bf16; the RESULT
+ * GLOSS_BF16=1 runs the linear layers in bf16 (gl_bert_set_bf16; the RESULT
  * line says bf16=1); GLOSS_BF16=alt (train only) alternates the timed steps
  * between fp32 and bf16 in this one process and prints a BF16 line with the
  * median step of each and their ratio (the RESULT line then covers all steps). */
@@ -193,12 +193,12 @@ static void make_batch(int32_t *ids, uint8_t *mask, int *y, int B, int T, int V)
 }
 
 static void print_result(const char *mode, const char *shape, int B, int T, double flops, double *times, int steps,
-                         cpu_snap t0, cpu_snap t1) {
+                         cpu_snap t0, cpu_snap t1, int bf16) {
     double med = bench_median(times, steps);
     printf("RESULT side=gloss mode=%s shape=%s batch=%d seq=%d threads=%d steps=%d step_s=%.4f seq_per_s=%.2f "
            "gflop=%.1f gflops=%.1f maxrss_mb=%.0f bf16=%d",
            mode, shape, B, T, omp_get_max_threads(), steps, med, B / med, flops / 1e9, flops / med / 1e9,
-           maxrss_mb(), gl_linear_bf16());
+           maxrss_mb(), bf16);
     print_noise(t0, t1);
     printf("\n");
 }
@@ -225,14 +225,15 @@ static int run(const char *mode, const char *shape, int warmup, int steps, int B
     const int training = !strcmp(mode, "train");
     const char *bf16_env = getenv("GLOSS_BF16");
     const int bf16_alt = bf16_env && !strcmp(bf16_env, "alt") && training;
-    if (bf16_env && (bf16_alt || !strcmp(bf16_env, "1")) && gl_linear_set_bf16(1) != 0) {
+    const int bf16_on = bf16_env && (bf16_alt || !strcmp(bf16_env, "1"));
+    if (bf16_on && !gl_cpu_has_avx512bf16()) {
         fprintf(stderr, "bench_train: GLOSS_BF16: this CPU has no AVX512-BF16\n");
         return 2;
     }
     const int C = cfg.hidden_size, K = NUM_CLASSES;
     gl_bert m;
     /* no pooler (mean pooling); the head only when training, as `gloss embed` has none */
-    if (gl_bert_init(&m, &cfg, 0, training ? K : 0) != 0) goto fail;
+    if (gl_bert_init(&m, &cfg, 0, training ? K : 0) != 0 || gl_bert_set_bf16(&m, bf16_on) != 0) goto fail;
     random_weights(&m, 42);
     gl_bert_acts a; /* inference: forward-only activations, as src/api.c (gloss embed) */
     if ((training ? gl_bert_acts_init(&a, &m, B, T) : gl_bert_acts_init_inference(&a, &m, B, T)) != 0) goto fail;
@@ -266,7 +267,7 @@ static int run(const char *mode, const char *shape, int warmup, int steps, int B
             }
         }
         gl_profile_enable(0);
-        print_result(mode, shape, B, T, forward_flops(&cfg, B, T, 0), times, steps, snap0, cpu_snapshot());
+        print_result(mode, shape, B, T, forward_flops(&cfg, B, T, 0), times, steps, snap0, cpu_snapshot(), m.bf16);
         print_profile(mode, shape, total, steps);
         return 0;
     }
@@ -286,7 +287,7 @@ static int run(const char *mode, const char *shape, int warmup, int steps, int B
             snap0 = cpu_snapshot();
         }
         uint64_t key = gl_rng_key(1234, (uint64_t)s);
-        if (bf16_alt) gl_linear_set_bf16(s & 1);
+        if (bf16_alt) gl_bert_set_bf16(&m, s & 1);
         double t0 = gl_now();
         const float *H = gl_bert_forward(&m, &a, ids, mask, B, T, 1, key);
 
@@ -298,10 +299,10 @@ static int run(const char *mode, const char *shape, int warmup, int steps, int B
         uint64_t hkey = gl_rng_key(key, 0x68656164ull); /* classifier dropout, as the trainer */
         memcpy(pooled_d, pooled, (size_t)B * C * sizeof(float));
         gl_dropout_apply(pooled_d, (size_t)B * C, m.hidden_dropout, hkey);
-        gl_linear_forward(logits, pooled_d, m.p.cls_w, m.p.cls_b, B, C, K);
+        gl_linear_forward(logits, pooled_d, m.p.cls_w, m.p.cls_b, B, C, K, m.bf16);
         double loss = gl_ce_forward_backward(logits, y, class_w, B, K, dlogits, 1.0);
         memset(dpooled, 0, (size_t)B * C * sizeof(float));
-        gl_linear_backward(dpooled, m.g.cls_w, m.g.cls_b, dlogits, pooled_d, m.p.cls_w, B, C, K);
+        gl_linear_backward(dpooled, m.g.cls_w, m.g.cls_b, dlogits, pooled_d, m.p.cls_w, B, C, K, m.bf16);
         gl_dropout_apply(dpooled, (size_t)B * C, m.hidden_dropout, hkey);
         memset(dH, 0, (size_t)B * T * C * sizeof(float));
         gl_pool_backward(&m, GL_POOL_MEAN, dH, dpooled, pooled, H, mask, B, T);
@@ -333,7 +334,7 @@ static int run(const char *mode, const char *shape, int warmup, int steps, int B
                    n32, m32, n16, m16, m32 / m16);
         }
     }
-    print_result(mode, shape, B, T, 3.0 * forward_flops(&cfg, B, T, 1), times, steps, snap0, cpu_snapshot());
+    print_result(mode, shape, B, T, 3.0 * forward_flops(&cfg, B, T, 1), times, steps, snap0, cpu_snapshot(), m.bf16);
     print_profile(mode, shape, total, steps);
     return 0;
 fail:

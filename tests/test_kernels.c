@@ -56,8 +56,8 @@ static void test_linear(void) {
     const int N = 10, IC = 8, OC = 16;
     float *x = ff("lin.x", NULL), *w = ff("lin.w", NULL), *b = ff("lin.b", NULL), *dout = ff("lin.dout", NULL);
     float out[160], dx[80] = {0}, dw[128] = {0}, db[16] = {0};
-    gl_linear_forward(out, x, w, b, N, IC, OC);
-    gl_linear_backward(dx, dw, db, dout, x, w, N, IC, OC);
+    gl_linear_forward(out, x, w, b, N, IC, OC, 0);
+    gl_linear_backward(dx, dw, db, dout, x, w, N, IC, OC, 0);
     double e[4] = {maxdiff(out, "lin.out"), maxdiff(dx, "lin.dx"), maxdiff(dw, "lin.dw"), maxdiff(db, "lin.db")};
     printf("linear: out %.1e dx %.1e dw %.1e db %.1e\n", e[0], e[1], e[2], e[3]);
     for (int i = 0; i < 4; i++) CHECK(e[i] <= 1e-5);
@@ -622,8 +622,9 @@ static double bf16_err(const float *c, const double *ref, const double *mag, siz
 
 static void test_linear_bf16(void) {
     if (!gl_cpu_has_avx512bf16()) {
-        CHECK(gl_linear_set_bf16(1) == -1 && !gl_linear_bf16());
-        printf("linear bf16: SKIP: this CPU has no AVX512-BF16 (the switch refuses to turn on)\n");
+        gl_bert m = {0};
+        CHECK(gl_bert_set_bf16(&m, 1) == -1 && !m.bf16);
+        printf("linear bf16: SKIP: this CPU has no AVX512-BF16 (gl_bert_set_bf16 refuses to turn it on)\n");
         return;
     }
     enum { N = 50, IC = 40, OC = 36 };
@@ -640,19 +641,20 @@ static void test_linear_bf16(void) {
     memcpy(dw, dw0, sizeof(float) * OC * IC);
     for (int n = 0; n < N; n++) memcpy(brows + n * OC, b, sizeof(float) * OC);
 
-    gl_linear_forward(out32, x, w, b, N, IC, OC);
-    CHECK(gl_linear_set_bf16(1) == 0 && gl_linear_bf16());
-    gl_linear_forward(out, x, w, b, N, IC, OC);
-    gl_linear_backward(dx, dw, db, dout, x, w, N, IC, OC);
+    gl_linear_forward(out32, x, w, b, N, IC, OC, 0);
+    gl_bert m = {0};
+    CHECK(gl_bert_set_bf16(&m, 1) == 0 && m.bf16);
+    gl_linear_forward(out, x, w, b, N, IC, OC, m.bf16);
+    gl_linear_backward(dx, dw, db, dout, x, w, N, IC, OC, m.bf16);
     /* a 4-output layer (the classification head) stays fp32 */
     float h32[N * 4], h16[N * 4], hd32[N * IC], hd16[N * IC];
     memset(hd32, 0, sizeof hd32), memset(hd16, 0, sizeof hd16);
-    gl_linear_forward(h16, x, w, b, N, IC, 4);
-    gl_linear_backward(hd16, NULL, NULL, dout, x, w, N, IC, 4);
-    CHECK(gl_linear_set_bf16(0) == 0 && !gl_linear_bf16());
-    gl_linear_forward(h32, x, w, b, N, IC, 4);
-    gl_linear_backward(hd32, NULL, NULL, dout, x, w, N, IC, 4);
-    gl_linear_backward(NULL, NULL, db32, dout, x, w, N, IC, OC);
+    gl_linear_forward(h16, x, w, b, N, IC, 4, m.bf16);
+    gl_linear_backward(hd16, NULL, NULL, dout, x, w, N, IC, 4, m.bf16);
+    CHECK(gl_bert_set_bf16(&m, 0) == 0 && !m.bf16);
+    gl_linear_forward(h32, x, w, b, N, IC, 4, m.bf16);
+    gl_linear_backward(hd32, NULL, NULL, dout, x, w, N, IC, 4, m.bf16);
+    gl_linear_backward(NULL, NULL, db32, dout, x, w, N, IC, OC, m.bf16);
     CHECK(memcmp(h16, h32, sizeof h16) == 0 && memcmp(hd16, hd32, sizeof hd16) == 0);
     CHECK(memcmp(db, db32, sizeof db) == 0);                    /* bias gradient: fp32 as before */
     CHECK(memcmp(out, out32, sizeof(float) * N * OC) != 0);     /* the bf16 path did run */
@@ -697,7 +699,7 @@ static void test_thread_independence(void) {
         gl_layernorm_forward(y[k], mean, rstd, x, w, b, N, C, eps);
         gl_layernorm_backward(dx[k], dw[k], db[k], dy, x, w, mean, rstd, N, C);
         /* bias gradient of a linear layer with OC outputs: column sums of N x OC */
-        gl_linear_backward(NULL, NULL, dbl[k], dy, x, w, N, C, OC);
+        gl_linear_backward(NULL, NULL, dbl[k], dy, x, w, N, C, OC, 0);
         gl_rng rr = {7};
         g[k] = malloc(sizeof(float) * n), p[k] = malloc(sizeof(float) * n);
         for (size_t i = 0; i < n; i++) {

@@ -106,7 +106,7 @@ static double run_model(gl_bert *m, const batch *b, float *mean, float *pool, fl
     gl_pool_backward(m, GL_POOL_MEAN, dH, r2, mean, H, b->mask, B, T);
     gl_pool_backward(m, GL_POOL_CLS, dH, r4, cls, H, b->mask, B, T);
     if (m->has_pooler) gl_pool_backward(m, GL_POOL_POOLER, dH, r3, pool, H, b->mask, B, T);
-    gl_bert_backward(m, acts, dH);
+    CHECK(gl_bert_backward(m, acts, dH) == 0);
     free(dH);
     free(r2);
     free(r3);
@@ -353,7 +353,7 @@ static double train_loss(gl_bert *m, gl_bert_acts *a, const batch *b, int backwa
         float *dH = malloc(sizeof(float) * N * C);
         for (size_t i = 0; i < N * C; i++) dH[i] = b->mask[i / C] ? (float)b->R1[i] : 0.0f;
         gl_bert_zero_grads(m);
-        gl_bert_backward(m, a, dH);
+        CHECK(gl_bert_backward(m, a, dH) == 0);
         free(dH);
     }
     return L;
@@ -437,6 +437,11 @@ static void test_inference_acts(const char *dir, const char *ref_path, double to
     const float *H2 = gl_bert_forward(&m, &inf, ids2, mask2, B2, T2, 0, 0);
     same &= memcmp(H1, H2, sizeof(float) * (size_t)B2 * T2 * C) == 0;
     CHECK_MSG(same, "%s: forward on inference activations differs from training activations", dir);
+    /* backward has nothing to go through on inference activations: an error, not a crash */
+    float *dH = calloc((size_t)B2 * T2 * C, sizeof(float));
+    gl_bert_alloc_grads(&m);
+    CHECK(gl_bert_backward(&m, &inf, dH) == -1 && strstr(gl_error_message(), "gl_bert_acts_init_inference"));
+    free(dH);
     gl_bert_acts_free(&full);
     gl_bert_acts_free(&inf);
 

@@ -12,22 +12,18 @@
 #include <stdint.h>
 
 /* out[N, OC] = inp[N, IC] . w[OC, IC]^T + b[OC]   (b may be NULL) */
-void gl_linear_forward(float *out, const float *inp, const float *w, const float *b, int N, int IC, int OC);
+void gl_linear_forward(float *out, const float *inp, const float *w, const float *b, int N, int IC, int OC, int bf16);
 /* dinp[N, IC] += dout . w ; dw[OC, IC] += dout^T . inp ; db[OC] += colsum(dout).
  * dinp, dw, db may each be NULL to skip. */
 void gl_linear_backward(float *dinp, float *dw, float *db, const float *dout, const float *inp, const float *w,
-                     int N, int IC, int OC);
-
-/* Mixed precision for the linear layers (off by default): on, gl_linear_forward and
- * gl_linear_backward run their matrix products through gl_gemm_bf16 (inputs rounded
- * to bf16, fp32 sums) for layers with at least GL_LINEAR_BF16_MIN inputs and
- * outputs (narrower ones, such as a classification head, stay fp32); weights,
- * biases and gradients stay fp32. Returns -1 (and changes nothing) when asked
- * to switch on on a CPU without AVX512-BF16. Not thread-safe: set it before
- * training. gl_linear_bf16() says whether it is on. */
+                     int N, int IC, int OC, int bf16);
+/* bf16 (mixed precision; the caller's choice, e.g. gl_bert.bf16): non-zero
+ * runs the matrix products through gl_gemm_bf16 (inputs rounded to bf16, fp32
+ * sums) for layers with at least GL_LINEAR_BF16_MIN inputs and outputs
+ * (narrower ones, such as a classification head, stay fp32); weights, biases
+ * and gradients stay fp32. Without AVX512-BF16 gl_gemm_bf16 takes its scalar
+ * path (the same numbers, slowly): check gl_cpu_has_avx512bf16() first. */
 #define GL_LINEAR_BF16_MIN 32
-int gl_linear_set_bf16(int on);
-int gl_linear_bf16(void);
 
 /* bf16 matrix multiply (gemm_bf16.c), for mixed-precision training:
  * C[M, N] = op(A)[M, K] . op(B)[K, N]  (accumulate = 0), or C += ... (accumulate = 1).

@@ -168,6 +168,12 @@ int gl_bert_alloc_grads(gl_bert *m) {
     return 0;
 }
 
+int gl_bert_set_bf16(gl_bert *m, int on) {
+    if (on && !gl_cpu_has_avx512bf16()) return gl_error("this CPU has no AVX512-BF16");
+    m->bf16 = on != 0;
+    return 0;
+}
+
 void gl_bert_zero_grads(gl_bert *m) {
     if (m->grads) memset(m->grads, 0, m->size * sizeof(float));
 }
@@ -324,6 +330,7 @@ const float *gl_bert_forward(gl_bert *m, gl_bert_acts *a, const int32_t *ids, co
     const int C = cfg->hidden_size, I = cfg->intermediate_size, NH = cfg->num_heads;
     const size_t N = (size_t)B * T;
     const float ph = training ? m->hidden_dropout : 0.0f, pa = training ? m->attn_dropout : 0.0f;
+    const int bf = m->bf16; /* the linear layers in bf16 */
     a->B = B;
     a->T = T;
     a->training = training;
@@ -348,17 +355,17 @@ const float *gl_bert_forward(gl_bert *m, gl_bert_acts *a, const int32_t *ids, co
     const float *x = a->x0;
     for (int l = 0; l < cfg->num_layers; l++) {
         const gl_layer_params *L = &P->layers[l];
-        GL_PROF(GL_PROF_LINEAR_FWD, gl_linear_forward(a->qkv[l], x, L->wqkv, L->bqkv, (int)N, C, 3 * C));
+        GL_PROF(GL_PROF_LINEAR_FWD, gl_linear_forward(a->qkv[l], x, L->wqkv, L->bqkv, (int)N, C, 3 * C, bf));
         GL_PROF(GL_PROF_ATTN_FWD, gl_attention_forward(a->ctx[l], a->probs[l], a->qkv[l], a->mask, B, T, C, NH, pa,
                                                     site_key(a, l, SITE_ATTN_PROBS), a->attn_scratch));
-        GL_PROF(GL_PROF_LINEAR_FWD, gl_linear_forward(a->attn_res[l], a->ctx[l], L->wo, L->bo, (int)N, C, C));
+        GL_PROF(GL_PROF_LINEAR_FWD, gl_linear_forward(a->attn_res[l], a->ctx[l], L->wo, L->bo, (int)N, C, C, bf));
         GL_PROF(GL_PROF_DROPOUT, gl_dropout_apply(a->attn_res[l], N * C, ph, site_key(a, l, SITE_ATTN_OUT)));
         GL_PROF(GL_PROF_RESIDUAL, add_inplace(a->attn_res[l], x, N * C));
         GL_PROF(GL_PROF_LAYERNORM, gl_layernorm_forward(a->h1[l], a->ln1_mean[l], a->ln1_rstd[l], a->attn_res[l], L->ln1_w,
                                                      L->ln1_b, (int)N, C, cfg->layer_norm_eps));
-        GL_PROF(GL_PROF_LINEAR_FWD, gl_linear_forward(a->fc1[l], a->h1[l], L->w1, L->b1, (int)N, C, I));
+        GL_PROF(GL_PROF_LINEAR_FWD, gl_linear_forward(a->fc1[l], a->h1[l], L->w1, L->b1, (int)N, C, I, bf));
         GL_PROF(GL_PROF_GELU, gl_gelu_forward(a->act[l], a->fc1[l], N * I));
-        GL_PROF(GL_PROF_LINEAR_FWD, gl_linear_forward(a->ffn_res[l], a->act[l], L->w2, L->b2, (int)N, I, C));
+        GL_PROF(GL_PROF_LINEAR_FWD, gl_linear_forward(a->ffn_res[l], a->act[l], L->w2, L->b2, (int)N, I, C, bf));
         GL_PROF(GL_PROF_DROPOUT, gl_dropout_apply(a->ffn_res[l], N * C, ph, site_key(a, l, SITE_FFN_OUT)));
         GL_PROF(GL_PROF_RESIDUAL, add_inplace(a->ffn_res[l], a->h1[l], N * C));
         GL_PROF(GL_PROF_LAYERNORM, gl_layernorm_forward(a->out[l], a->ln2_mean[l], a->ln2_rstd[l], a->ffn_res[l], L->ln2_w,
@@ -370,17 +377,17 @@ const float *gl_bert_forward(gl_bert *m, gl_bert_acts *a, const int32_t *ids, co
 
 /* -------------------------------------------------------------- backward */
 
-void gl_bert_backward(gl_bert *m, gl_bert_acts *a, float *dhidden) {
+int gl_bert_backward(gl_bert *m, gl_bert_acts *a, float *dhidden) {
     const gl_bert_config *cfg = &m->cfg;
     const int C = cfg->hidden_size, I = cfg->intermediate_size, NH = cfg->num_heads;
     const int B = a->B, T = a->T;
     const size_t N = (size_t)B * T;
     const float ph = a->training ? m->hidden_dropout : 0.0f, pa = a->training ? m->attn_dropout : 0.0f;
+    const int bf = m->bf16;
     const gl_bert_view *P = &m->p, *G = &m->g;
-    if (a->forward_only) { /* a programming error: nothing to differentiate through */
-        fprintf(stderr, "gl_bert_backward: activations from gl_bert_acts_init_inference keep no layer\n");
-        abort();
-    }
+    if (a->forward_only) /* nothing to differentiate through */
+        return gl_error("gl_bert_backward: activations from gl_bert_acts_init_inference keep no layer "
+                        "(use gl_bert_acts_init)");
 
     float *dx = dhidden; /* gradient w.r.t. the current layer's output */
     float *d_res = a->d_a, *d_h1 = a->d_b, *d_ctx = a->d_c;
@@ -396,9 +403,11 @@ void gl_bert_backward(gl_bert *m, gl_bert_acts *a, float *dhidden) {
         memcpy(d_h1, d_res, N * C * sizeof(float));
         GL_PROF(GL_PROF_DROPOUT, gl_dropout_apply(d_res, N * C, ph, site_key(a, l, SITE_FFN_OUT)));
         memset(a->d_i, 0, N * I * sizeof(float));
-        GL_PROF(GL_PROF_LINEAR_BWD, gl_linear_backward(a->d_i, GL->w2, GL->b2, d_res, a->act[l], L->w2, (int)N, I, C));
+        GL_PROF(GL_PROF_LINEAR_BWD,
+                gl_linear_backward(a->d_i, GL->w2, GL->b2, d_res, a->act[l], L->w2, (int)N, I, C, bf));
         GL_PROF(GL_PROF_GELU, gl_gelu_backward(a->d_i, a->fc1[l], a->d_i, N * I));
-        GL_PROF(GL_PROF_LINEAR_BWD, gl_linear_backward(d_h1, GL->w1, GL->b1, a->d_i, a->h1[l], L->w1, (int)N, C, I));
+        GL_PROF(GL_PROF_LINEAR_BWD,
+                gl_linear_backward(d_h1, GL->w1, GL->b1, a->d_i, a->h1[l], L->w1, (int)N, C, I, bf));
 
         /* LN1: d_res = dLN1(d_h1) ; attn_res = drop(lin_o) + x */
         memset(d_res, 0, N * C * sizeof(float));
@@ -407,10 +416,12 @@ void gl_bert_backward(gl_bert *m, gl_bert_acts *a, float *dhidden) {
         memcpy(dx, d_res, N * C * sizeof(float)); /* residual path to x */
         GL_PROF(GL_PROF_DROPOUT, gl_dropout_apply(d_res, N * C, ph, site_key(a, l, SITE_ATTN_OUT)));
         memset(d_ctx, 0, N * C * sizeof(float));
-        GL_PROF(GL_PROF_LINEAR_BWD, gl_linear_backward(d_ctx, GL->wo, GL->bo, d_res, a->ctx[l], L->wo, (int)N, C, C));
+        GL_PROF(GL_PROF_LINEAR_BWD,
+                gl_linear_backward(d_ctx, GL->wo, GL->bo, d_res, a->ctx[l], L->wo, (int)N, C, C, bf));
         GL_PROF(GL_PROF_ATTN_BWD, gl_attention_backward(a->d_qkv, d_ctx, a->qkv[l], a->probs[l], B, T, C, NH, pa,
                                                      site_key(a, l, SITE_ATTN_PROBS), a->attn_scratch));
-        GL_PROF(GL_PROF_LINEAR_BWD, gl_linear_backward(dx, GL->wqkv, GL->bqkv, a->d_qkv, x, L->wqkv, (int)N, C, 3 * C));
+        GL_PROF(GL_PROF_LINEAR_BWD,
+                gl_linear_backward(dx, GL->wqkv, GL->bqkv, a->d_qkv, x, L->wqkv, (int)N, C, 3 * C, bf));
     }
 
     /* embeddings */
@@ -435,6 +446,7 @@ void gl_bert_backward(gl_bert *m, gl_bert_acts *a, float *dhidden) {
         }
     }
     GL_PROF_END(prof_emb, GL_PROF_EMBED);
+    return 0;
 }
 
 /* --------------------------------------------------------------- pooling */
@@ -507,7 +519,7 @@ int gl_pool_forward(const gl_bert *m, gl_pool pool, float *out, const float *hid
         float *tmp = gl_malloc((size_t)B * C * sizeof(float));
         if (!tmp) return -1;
         memcpy(tmp, out, (size_t)B * C * sizeof(float));
-        gl_linear_forward(out, tmp, m->p.pool_w, m->p.pool_b, B, C, C);
+        gl_linear_forward(out, tmp, m->p.pool_w, m->p.pool_b, B, C, C, m->bf16);
         for (size_t i = 0; i < (size_t)B * C; i++) out[i] = tanhf(out[i]);
         free(tmp);
     }
@@ -552,7 +564,7 @@ int gl_pool_backward(gl_bert *m, gl_pool pool, float *dhidden, const float *dout
     for (size_t i = 0; i < (size_t)B * C; i++) dpre[i] = dout[i] * (1.0f - pooled[i] * pooled[i]);
     for (int b = 0; b < B; b++) memcpy(hcls + (size_t)b * C, hidden + (size_t)b * T * C, C * sizeof(float));
     memset(dcls, 0, (size_t)B * C * sizeof(float));
-    gl_linear_backward(dcls, m->g.pool_w, m->g.pool_b, dpre, hcls, m->p.pool_w, B, C, C);
+    gl_linear_backward(dcls, m->g.pool_w, m->g.pool_b, dpre, hcls, m->p.pool_w, B, C, C, m->bf16);
     for (int b = 0; b < B; b++)
         for (int c = 0; c < C; c++) dhidden[(size_t)b * T * C + c] += dcls[(size_t)b * C + c];
     free(dpre);

@@ -51,6 +51,7 @@ typedef struct {
     gl_bert_view p;  /* pointers into params */
     gl_bert_view g;  /* pointers into grads */
     float hidden_dropout, attn_dropout;
+    int bf16;        /* linear layers in bf16 (gl_bert_set_bf16; kernels/kernels.h); 0 after init */
 } gl_bert;
 
 /* Build the table and allocate zeroed parameters for a configuration, with an
@@ -60,6 +61,12 @@ int gl_bert_init(gl_bert *m, const gl_bert_config *cfg, int with_pooler, int num
  * from seed, biases 0), replacing any existing one. Gradients are reallocated. */
 int gl_bert_set_head(gl_bert *m, int K, uint64_t seed);
 int gl_bert_alloc_grads(gl_bert *m);
+/* Mixed precision for this model's encoder and pooler linear layers (and
+ * whatever else its owner computes with m->bf16): on, their matrix products
+ * take bf16 inputs with fp32 sums; weights and gradients stay fp32. Fails
+ * (-1, error set, m unchanged) when asked to switch on on a CPU without
+ * AVX512-BF16. */
+int gl_bert_set_bf16(gl_bert *m, int on);
 void gl_bert_zero_grads(gl_bert *m);
 void gl_bert_free(gl_bert *m);
 const gl_param *gl_bert_find(const gl_bert *m, const char *name);
@@ -98,7 +105,7 @@ int gl_bert_acts_init(gl_bert_acts *a, const gl_bert *m, int Bmax, int Tmax);
  * buffers, which every layer reuses, and no backward scratch, so the size no
  * longer grows with the number of layers (BERT-base at 32 x 128: ~0.18 GB
  * instead of ~2.9 GB). The forward computes exactly the same numbers on either
- * kind; gl_bert_backward refuses this kind (it aborts). */
+ * kind; gl_bert_backward refuses this kind (an error). */
 int gl_bert_acts_init_inference(gl_bert_acts *a, const gl_bert *m, int Bmax, int Tmax);
 void gl_bert_acts_free(gl_bert_acts *a);
 
@@ -109,8 +116,10 @@ const float *gl_bert_forward(gl_bert *m, gl_bert_acts *a, const int32_t *ids, co
                              int training, uint64_t seed);
 /* Backward of the last forward: dhidden (B, T, C) is the gradient of the loss
  * with respect to the last hidden state; it is consumed (overwritten).
- * Accumulates into m->grads. Needs activations from gl_bert_acts_init. */
-void gl_bert_backward(gl_bert *m, gl_bert_acts *a, float *dhidden);
+ * Accumulates into m->grads. Needs activations from gl_bert_acts_init:
+ * returns -1 (error set, nothing computed) for those of
+ * gl_bert_acts_init_inference, else 0. */
+int gl_bert_backward(gl_bert *m, gl_bert_acts *a, float *dhidden);
 
 /* Pooling of the last hidden state into (B, C), over the non-padding tokens:
  *   mean           sum_t h_t / n                (sentence-transformers' mean)

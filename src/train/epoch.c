@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kernels/kernels.h"
 #include "train/train_internal.h"
 #include "util/error.h"
 #include "util/progress.h"
@@ -172,7 +171,7 @@ int gl_train_epoch(gl_trainer *t, const gl_train_opts *o, int epoch, double *los
         memset(dH, 0, (size_t)B * T * C * sizeof(float));
         rc = gl_pool_backward(m, o->pool, dH, dpooled, pooled, H, b.mask, B, T);
         if (rc != 0) break;
-        gl_bert_backward(m, &acts, dH);
+        if ((rc = gl_bert_backward(m, &acts, dH)) != 0) break;
         double gnorm = gl_clip_grad_norm(m->grads, m->size, o->clip > 0 ? o->clip : INFINITY);
         t->st.step++;
         if (fault_nan(t->st.step)) loss = NAN;

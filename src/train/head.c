@@ -30,9 +30,9 @@ double gl_head_ce_step(gl_bert *m, const float *pooled, const int *y, const doub
     uint64_t hkey = gl_rng_key(key, 0x68656164ull);
     memcpy(pooled_d, pooled, (size_t)B * C * sizeof(float));
     gl_dropout_apply(pooled_d, (size_t)B * C, m->hidden_dropout, hkey);
-    gl_linear_forward(logits, pooled_d, m->p.cls_w, m->p.cls_b, B, C, K);
+    gl_linear_forward(logits, pooled_d, m->p.cls_w, m->p.cls_b, B, C, K, m->bf16);
     double loss = w_ce * gl_ce_forward_backward(logits, y, class_w, B, K, dlogits, w_ce);
-    gl_linear_backward(dpooled, m->g.cls_w, m->g.cls_b, dlogits, pooled_d, m->p.cls_w, B, C, K);
+    gl_linear_backward(dpooled, m->g.cls_w, m->g.cls_b, dlogits, pooled_d, m->p.cls_w, B, C, K, m->bf16);
     gl_dropout_apply(dpooled, (size_t)B * C, m->hidden_dropout, hkey);
     return loss;
 }
@@ -70,7 +70,7 @@ int gl_head_fit_probe(gl_trainer *t, const gl_train_opts *o, int epoch) {
         double f1 = NAN;
         if (choose) {
             for (size_t i = 0; i < va->n; i++) {
-                gl_linear_forward(logit, Xv + i * (size_t)C, W, b, 1, C, K);
+                gl_linear_forward(logit, Xv + i * (size_t)C, W, b, 1, C, K, 0);
                 int a = 0;
                 for (int k = 1; k < K; k++) a = logit[k] > logit[a] ? k : a;
                 pred[i] = a;

@@ -13,7 +13,6 @@
 #include <sys/stat.h>
 
 #include "model/hf_export.h"
-#include "kernels/kernels.h"
 #include "model/model_open.h"
 #include "model/pool_auto.h"
 #include "train/train_internal.h"
@@ -181,13 +180,12 @@ int gl_train(const gl_train_opts *o_in) {
         int epoch = t.st.epochs_done;
         double t0 = gl_now() - t.st.epoch_seconds, tokens = 0, loss = 0;
         gl_epoch_diag diag;
-        if (o->bf16 && gl_linear_set_bf16(1) != 0) {
-            gl_error("--bf16: this CPU has no AVX512-BF16");
-            rc = -1;
+        if (o->bf16 && gl_bert_set_bf16(m, 1) != 0) {
+            rc = gl_error_prefix("--bf16: ");
             break;
         }
         int er = gl_train_epoch(&t, o, epoch, &loss, &tokens, &diag);
-        gl_linear_set_bf16(0); /* validation, test and export stay fp32 */
+        gl_bert_set_bf16(m, 0); /* validation, test and export stay fp32 */
         if (er == 3) { /* interrupted at a step boundary: checkpoint and stop */
             t.st.epoch_seconds = gl_now() - t0;
             rc = gl_checkpoint_save(o, m, &t.opt, t.best, &t.st);
