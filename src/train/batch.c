@@ -57,16 +57,25 @@ int gl_split_max_len(const gl_split *s) {
     return T;
 }
 
-static const gl_split *g_sort_split; /* qsort has no context argument; set right before each sort */
+/* A document to order: its length and its index in the split. */
+typedef struct {
+    int len;
+    size_t i;
+} by_len_key;
+
 static int by_length(const void *a, const void *b) {
-    size_t x = *(const size_t *)a, y = *(const size_t *)b;
-    int lx = gl_split_len(g_sort_split, x), ly = gl_split_len(g_sort_split, y);
-    if (lx != ly) return lx < ly ? -1 : 1;
-    return x < y ? -1 : x > y;
+    const by_len_key *x = a, *y = b;
+    if (x->len != y->len) return x->len < y->len ? -1 : 1;
+    return x->i < y->i ? -1 : x->i > y->i;
 }
 
 int gl_sort_by_length(size_t *idx, size_t n, const gl_split *s) {
-    g_sort_split = s;
-    qsort(idx, n, sizeof(size_t), by_length);
+    if (n < 2) return 0;
+    by_len_key *k = gl_malloc(n * sizeof *k);
+    if (!k) return -1;
+    for (size_t j = 0; j < n; j++) k[j] = (by_len_key){gl_split_len(s, idx[j]), idx[j]};
+    qsort(k, n, sizeof *k, by_length); /* (length, index) is a total order: one result */
+    for (size_t j = 0; j < n; j++) idx[j] = k[j].i;
+    free(k);
     return 0;
 }
