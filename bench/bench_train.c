@@ -7,7 +7,7 @@
  *       training steps of a randomly initialised encoder of SHAPE: forward with
  *       dropout, mean pooling, classifier dropout + linear head, class-weighted
  *       cross-entropy, backward, global-norm clip 1.0, AdamW (the step of
- *       src/train/trainer.c); per-kernel profile (src/util/profile.h) of the
+ *       src/train/epoch.c); per-kernel profile (src/util/profile.h) of the
  *       timed steps.
  *   bench_train infer SHAPE [warmup] [steps] [batch] [seq]
  *       evaluation-mode forward + mean pooling, as `gloss embed` does; profile

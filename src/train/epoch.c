@@ -220,5 +220,5 @@ int gl_train_epoch(gl_trainer *t, const gl_train_opts *o, int epoch, double *los
     free(dH);
     *tokens_out = tokens;
     *loss_out = loss_sum / (double)(n ? n : 1);
-    return rc != 0 ? -1 : interrupted ? 3 : 0;
+    return rc != 0 ? -1 : interrupted ? GL_TRAIN_CANCELLED : 0;
 }

@@ -104,9 +104,11 @@ static inline const gl_hooks *gl_train_progress(const gl_train_opts *o) { return
 
 /* ------------------------------------------------------------- epoch.c */
 
-/* One training epoch (0-based; or its remainder after an interruption).
- * Returns 0 when the epoch is complete (mean loss in *loss_out), 3 when
- * interrupted (the partial sums are in t->st), -1 on error. */
+/* One training epoch (0-based; or its remainder after a cancelled run).
+ * Reports every step to o->hooks (GL_STAGE_TRAIN); a non-zero answer sets
+ * t->cancel, and the epoch stops at the next step boundary. Returns 0 when
+ * the epoch is complete (mean loss in *loss_out), GL_TRAIN_CANCELLED when
+ * stopped (the partial sums are in t->st), -1 on error. */
 int gl_train_epoch(gl_trainer *t, const gl_train_opts *o, int epoch, double *loss_out, double *tokens_out,
                    gl_epoch_diag *diag_out);
 

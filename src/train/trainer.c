@@ -1,5 +1,5 @@
 /* trainer.c: the fine-tuning job. Setup (model, data, head, optimiser, G-Loss's
- * sigma), resume from a checkpoint, the epoch loop (train_epoch in epoch.c,
+ * sigma), resume from a checkpoint, the epoch loop (gl_train_epoch in epoch.c,
  * validation, early stopping on validation macro-F1, an atomic checkpoint per
  * epoch), then the best epoch's weights restored, evaluated on test, reported
  * and exported in Hugging Face layout. */
@@ -186,7 +186,7 @@ int gl_train(const gl_train_opts *o_in) {
         }
         int er = gl_train_epoch(&t, o, epoch, &loss, &tokens, &diag);
         gl_bert_set_bf16(m, 0); /* validation, test and export stay fp32 */
-        if (er == 3) { /* interrupted at a step boundary: checkpoint and stop */
+        if (er == GL_TRAIN_CANCELLED) { /* stopped at a step boundary: checkpoint and stop */
             t.st.epoch_seconds = gl_now() - t0;
             rc = gl_checkpoint_save(o, m, &t.opt, t.best, &t.st);
             if (rc == 0) interrupted = 1;
