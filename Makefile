@@ -52,8 +52,10 @@ $(BUILD)/libgloss.a: $(LIB_OBJ)
 	ar rcs $@ $^
 
 SONAME := libgloss.so.0
-$(BUILD)/libgloss.so: $(LIB_OBJ)
-	$(CC) $(ALL_CFLAGS) -shared -Wl,-soname,$(SONAME) -Wl,--no-undefined $^ -o $@ $(LDFLAGS) $(LDLIBS)
+$(BUILD)/libgloss.so: $(LIB_OBJ) tools/libgloss.map
+	$(CC) $(ALL_CFLAGS) -shared -Wl,-soname,$(SONAME) -Wl,--no-undefined -Wl,--version-script=tools/libgloss.map \
+	  $(LIB_OBJ) -o $@ $(LDFLAGS) $(LDLIBS)
+	ln -sf libgloss.so $(BUILD)/$(SONAME)
 
 lib: $(BUILD)/libgloss.a $(BUILD)/libgloss.so
 
@@ -64,10 +66,15 @@ $(BUILD)/tests/%: tests/%.c $(BUILD)/libgloss.a $(wildcard tests/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Itests $< $(BUILD)/libgloss.a -o $@ $(LDFLAGS) $(LDLIBS)
 
+# test_api links against the shared library, which exports only the public API
+$(BUILD)/tests/test_api: tests/test_api.c $(BUILD)/libgloss.so tests/check.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Itests $< -o $@ -L$(BUILD) -lgloss -Wl,-rpath,$(abspath $(BUILD)) $(LDFLAGS) -lm
+
 tests: $(TEST_BIN) $(BUILD)/gloss $(BUILD)/libgloss.so
 
 check: tests
-	@sh tools/check_layers.sh
+	@sh tools/check_layers.sh --cli-strict
 	@BUILD=$(BUILD) sh tests/run.sh $(TEST_BIN) $(wildcard tests/test_*.sh)
 
 # every test but the (slow) end-to-end training and CLI ones
@@ -116,7 +123,7 @@ FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 600
 FUZZ_TARGETS := table config safetensors vocab tokenizer st_config
 FUZZ_LIB_SRC := src/io/table.c src/io/config.c src/io/json_file.c src/io/safetensors.c src/io/st_config.c src/text/tokenizer.c \
-	src/text/unicode_compat.c src/text/utf8.c src/util/error.c src/util/fileio.c src/util/gzip.c
+	src/text/unicode_compat.c src/util/utf8.c src/util/error.c src/util/fileio.c src/util/gzip.c
 FUZZ_FLAGS   := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Iinclude -Isrc -O2 -g -fno-omit-frame-pointer \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 FUZZ_BIN     := $(FUZZ_TARGETS:%=build-fuzz/fuzz_%)

@@ -12,7 +12,7 @@
 #include "model/bert.h"
 #include "train/optim.h"
 #include "util/error.h"
-#include "util/progress.h"
+#include "util/clock.h"
 #include "util/rng.h"
 
 int main(int argc, char **argv) {

@@ -42,7 +42,7 @@
 #include "util/blas_core.h"
 #include "util/error.h"
 #include "util/profile.h"
-#include "util/progress.h"
+#include "util/clock.h"
 #include "util/rng.h"
 #include "bench_common.h"
 

@@ -21,7 +21,7 @@
 #include <unistd.h>
 
 #include "io/table.h"
-#include "text/utf8.h"
+#include "util/utf8.h"
 #include "util/error.h"
 
 #include "fuzz_common.h"

@@ -1,5 +1,5 @@
 /* fuzz_tokenizer.c: libFuzzer target for gl_tokenizer_encode
- * (src/text/tokenizer.c, src/text/utf8.c, src/text/unicode_compat.c).
+ * (src/text/tokenizer.c, src/util/utf8.c, src/text/unicode_compat.c).
  *
  * A small fixed vocabulary (a few hundred tokens: the five specials, letters,
  * digits, punctuation, "##" pieces, words, accented words, CJK ideographs,

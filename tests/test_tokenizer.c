@@ -21,7 +21,7 @@
 #include "check.h"
 #include "io/table.h"
 #include "text/tokenizer.h"
-#include "text/utf8.h"
+#include "util/utf8.h"
 #include "util/error.h"
 #include "util/fileio.h"
 

@@ -9,49 +9,48 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
-#include "model/bert.h"
-#include "model/hf_export.h"
-#include "model/model_open.h"
-#include "text/tokenizer.h"
-#include "train/dataset.h"
-#include "train/embed_quality.h"
-#include "train/metrics.h"
-#include "train/trainer.h"
-#include "util/error.h"
-#include "util/fileio.h"
-#include "util/progress.h"
-
-typedef struct {
-    gl_bert m;
-    gl_tokenizer *tok;
-    char **labels;
-    int K;
-    gl_pool pool;
-} clf_model;
-
-static void clf_free(clf_model *c) {
-    gl_model_close(&c->m, &c->tok);
-    gl_hf_labels_free(c->labels, c->K);
-}
-
-static int clf_load(clf_model *c, const char *dir) {
-    memset(c, 0, sizeof *c);
-    if (gl_hf_labels(dir, &c->labels, &c->K, &c->pool) != 0) return -1;
-    if (gl_model_open(dir, &c->m, &c->tok) != 0) return -1; /* config, weights, vocabulary, checked together */
-    if (c->m.num_labels != c->K)
-        return gl_error("%s: config.json has %d labels but the classifier has %d rows", dir, c->K, c->m.num_labels);
-    if (c->pool == GL_POOL_POOLER && !c->m.has_pooler)
-        return gl_error("%s: pooling is 'pooler' but model.safetensors has no pooler weights", dir);
-    return 0;
-}
+#include "cli/progress.h"
+#include "gloss.h"
 
 /* Flush stdout and report a failed write (a full disk, a closed pipe, /dev/full)
  * as an error rather than exiting 0 with truncated output. */
-static int stdout_finish(int ok) {
+static int stdout_finish(const char *cmd, int ok) {
     int e = errno; /* still the failed write's error when ok is 0 */
     if (fflush(stdout) != 0) ok = 0, e = errno;
-    if (!ok || ferror(stdout)) return gl_error("writing to stdout failed: %s", strerror(e ? e : EIO));
+    if (!ok || ferror(stdout)) {
+        fprintf(stderr, "gloss %s: writing to stdout failed: %s\n", cmd, strerror(e ? e : EIO));
+        return -1;
+    }
     return 0;
+}
+
+/* The classifier in dir, or NULL after an error message. */
+static gloss_model *load_classifier(const char *cmd, const char *dir) {
+    gloss_model *m = gloss_model_load(dir);
+    if (!m) {
+        fprintf(stderr, "gloss %s: %s\n", cmd, gloss_last_error());
+        return NULL;
+    }
+    if (gloss_model_num_labels(m) == 0) {
+        fprintf(stderr, "gloss %s: %s: no classification head (config.json has no id2label): this is not a "
+                        "fine-tuned classifier (train one with gloss train)\n", cmd, dir);
+        gloss_model_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+/* The documents of path (text_col, and label_col unless NULL), or NULL after
+ * an error message; an empty file is an error. */
+static gloss_texts *read_texts(const char *cmd, const char *path, const char *text_col, const char *label_col) {
+    gloss_texts *t = gloss_texts_read(path, text_col, label_col);
+    if (!t) fprintf(stderr, "gloss %s: %s\n", cmd, gloss_last_error());
+    else if (gloss_texts_count(t) == 0) {
+        fprintf(stderr, "gloss %s: %s: no documents\n", cmd, path);
+        gloss_texts_free(t);
+        t = NULL;
+    }
+    return t;
 }
 
 static const char *EVAL_HELP =
@@ -89,25 +88,6 @@ static const char *PREDICT_HELP =
 
 enum { O_MODEL = 300, O_DATA, O_INPUT, O_OUTPUT, O_FORMAT, O_TEXT, O_LABEL, O_MAXLEN, O_BATCH, O_QUIET };
 
-/* gl_predict_split with a progress display on stderr (none with --quiet). */
-static int on_progress(const gl_progress_event *e, void *user) {
-    gl_progress *bar = user;
-    if (e->done < e->total) gl_progress_update(bar, e->done, NULL);
-    else if (e->total >= 256) {
-        bar->done = e->done;
-        gl_progress_finish(bar, NULL);
-    }
-    return 0;
-}
-
-static int predict(gl_bert *m, const gl_split *s, gl_pool pool, int batch, float *probs, float *emb, int quiet,
-                   const char *label) {
-    gl_progress bar;
-    gl_progress_start(&bar, stderr, label, s->n, "docs", quiet);
-    gl_hooks hooks = {NULL, on_progress, &bar};
-    return gl_predict_split(m, s, pool, batch, probs, emb, quiet ? NULL : &hooks, GL_STAGE_PREDICT);
-}
-
 int cmd_eval(int argc, char **argv) {
     const char *model = NULL, *data = NULL, *text_col = "text", *label_col = "label";
     int max_length = 128, batch = 64, quiet = 0;
@@ -135,46 +115,24 @@ int cmd_eval(int argc, char **argv) {
         fprintf(stderr, "gloss eval: --model and --data are required (gloss eval --help)\n");
         return EXIT_USAGE;
     }
-    clf_model cm;
-    gl_split s = {0};
-    gl_metrics met = {0};
-    float *probs = NULL, *emb = NULL;
-    int *pred = NULL, rc = EXIT_ERROR;
-    if (clf_load(&cm, model) != 0) goto fail;
-    if (max_length > cm.m.cfg.max_position_embeddings) max_length = cm.m.cfg.max_position_embeddings;
-    if (gl_split_load(&s, data, text_col, label_col, cm.labels, cm.K, cm.tok, max_length) != 0) goto fail;
-    probs = malloc(s.n * (size_t)cm.K * sizeof(float));
-    pred = malloc(s.n * sizeof(int));
-    emb = malloc(s.n * (size_t)cm.m.cfg.hidden_size * sizeof(float));
-    if (!probs || !pred || !emb) {
-        gl_error("out of memory");
-        goto fail;
+    gloss_model *m = load_classifier("eval", model);
+    if (!m) return EXIT_ERROR;
+    gloss_texts *t = read_texts("eval", data, text_col, label_col);
+    int rc = EXIT_ERROR;
+    char *json = NULL;
+    if (t) {
+        cli_display disp;
+        cli_display_init(&disp, quiet);
+        gloss_callbacks cb = cli_callbacks(&disp);
+        cli_catch_signals();
+        gloss_status st = gloss_evaluate(m, gloss_texts_text(t), gloss_texts_labels(t), gloss_texts_count(t),
+                                         max_length, batch, &json, &cb);
+        if (st != GLOSS_OK) fprintf(stderr, "gloss eval: %s: %s\n", data, gloss_last_error());
+        else if (stdout_finish("eval", fputs(json, stdout) != EOF && fputc('\n', stdout) != EOF) == 0) rc = EXIT_OK;
     }
-    if (predict(&cm.m, &s, cm.pool, batch, probs, emb, quiet, "eval") != 0) goto fail;
-    for (size_t i = 0; i < s.n; i++) {
-        int b = 0;
-        for (int k = 1; k < cm.K; k++)
-            if (probs[i * cm.K + k] > probs[i * cm.K + b]) b = k;
-        pred[i] = b;
-    }
-    if (gl_metrics_compute(&met, s.label, pred, s.n, cm.K) != 0) goto fail;
-    json_t *j = gl_metrics_to_json(&met, (const char *const *)cm.labels);
-    double micro, macro;
-    if (gl_silhouette_cosine(emb, s.label, s.n, cm.m.cfg.hidden_size, cm.K, &micro, &macro, NULL) == 0)
-        json_object_set_new(j, "silhouette", json_pack("{s:f, s:f, s:s}", "micro", micro, "macro", macro,
-                                                       "distance", "cosine"));
-    int wrote = json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER) == 0 && fputc('\n', stdout) != EOF;
-    json_decref(j);
-    if (stdout_finish(wrote) != 0) goto fail;
-    rc = EXIT_OK;
-fail:
-    if (rc != EXIT_OK) fprintf(stderr, "gloss eval: %s\n", gl_error_message());
-    gl_metrics_free(&met);
-    free(probs);
-    free(emb);
-    free(pred);
-    gl_split_free(&s);
-    clf_free(&cm);
+    gloss_free(json);
+    gloss_texts_free(t);
+    gloss_model_free(m);
     return rc;
 }
 
@@ -197,7 +155,7 @@ static char *stdin_to_file(void) {
     char tmpl[] = "/tmp/gloss-stdin-XXXXXX.txt";
     int fd = mkstemps(tmpl, 4);
     if (fd < 0) {
-        gl_error("cannot create a temporary file for stdin");
+        fprintf(stderr, "gloss predict: cannot create a temporary file for stdin: %s\n", strerror(errno));
         return NULL;
     }
     FILE *f = fdopen(fd, "wb");
@@ -208,10 +166,46 @@ static char *stdin_to_file(void) {
     if (f && fclose(f) != 0) ok = 0;
     if (!ok) {
         unlink(tmpl);
-        gl_error("cannot buffer stdin");
+        fprintf(stderr, "gloss predict: cannot buffer stdin\n");
         return NULL;
     }
-    return gl_strdup(tmpl);
+    return strdup(tmpl);
+}
+
+/* The rows of `gloss predict` for n documents with K classes. */
+static int write_rows(FILE *f, const gloss_model *m, const float *probs, const int *label, size_t n, int jsonl) {
+    const int K = gloss_model_num_labels(m);
+    if (!jsonl) {
+        fputs("index,label", f);
+        for (int k = 0; k < K; k++) {
+            char name[512];
+            snprintf(name, sizeof name, "p_%s", gloss_model_label(m, k));
+            fputc(',', f);
+            csv_field(f, name);
+        }
+        fputc('\n', f);
+    }
+    for (size_t i = 0; i < n; i++) {
+        const float *p = probs + i * (size_t)K;
+        if (jsonl) {
+            json_t *pr = json_object();
+            for (int k = 0; k < K; k++) json_object_set_new(pr, gloss_model_label(m, k), json_real(p[k]));
+            json_t *row = json_pack("{s:I, s:s, s:o}", "index", (json_int_t)i, "label", gloss_model_label(m, label[i]),
+                                    "probs", pr);
+            if (!row || json_dumpf(row, f, JSON_COMPACT | JSON_PRESERVE_ORDER) != 0) {
+                json_decref(row);
+                return -1;
+            }
+            fputc('\n', f);
+            json_decref(row);
+        } else {
+            fprintf(f, "%zu,", i);
+            csv_field(f, gloss_model_label(m, label[i]));
+            for (int k = 0; k < K; k++) fprintf(f, ",%.6g", p[k]);
+            fputc('\n', f);
+        }
+    }
+    return ferror(f) ? -1 : 0;
 }
 
 int cmd_predict(int argc, char **argv) {
@@ -248,75 +242,49 @@ int cmd_predict(int argc, char **argv) {
         fprintf(stderr, "gloss predict: --format must be csv or jsonl, got '%s'\n", format);
         return EXIT_USAGE;
     }
-    clf_model cm;
-    gl_split s = {0};
-    float *probs = NULL;
+    gloss_model *m = load_classifier("predict", model);
+    if (!m) return EXIT_ERROR;
     char *tmp = NULL;
+    if (!strcmp(input, "-") && !(input = tmp = stdin_to_file())) {
+        gloss_model_free(m);
+        return EXIT_ERROR;
+    }
+    gloss_texts *t = read_texts("predict", input, text_col, NULL);
+    const size_t n = t ? gloss_texts_count(t) : 0;
+    const int K = gloss_model_num_labels(m);
+    float *probs = t ? malloc(n * (size_t)K * sizeof(float)) : NULL;
+    int *label = t ? malloc(n * sizeof(int)) : NULL;
+    char *buf = NULL;
+    size_t len = 0;
     int rc = EXIT_ERROR;
-    gl_atomic_file af = {0};
-    if (clf_load(&cm, model) != 0) goto fail;
-    if (max_length > cm.m.cfg.max_position_embeddings) max_length = cm.m.cfg.max_position_embeddings;
-    if (!strcmp(input, "-")) {
-        if (!(tmp = stdin_to_file())) goto fail;
-        input = tmp;
-    }
-    if (gl_split_load(&s, input, text_col, NULL, cm.labels, cm.K, cm.tok, max_length) != 0) goto fail;
-    if (!(probs = malloc(s.n * (size_t)cm.K * sizeof(float)))) {
-        gl_error("out of memory");
-        goto fail;
-    }
-    if (predict(&cm.m, &s, cm.pool, batch, probs, NULL, quiet, "predict") != 0) goto fail;
-    FILE *f = stdout;
-    if (output) {
-        if (gl_atomic_open(&af, output) != 0) goto fail;
-        f = af.f;
-    }
-    if (!jsonl) {
-        fputs("index,label", f);
-        for (int k = 0; k < cm.K; k++) {
-            char name[512];
-            snprintf(name, sizeof name, "p_%s", cm.labels[k]);
-            fputc(',', f);
-            csv_field(f, name);
-        }
-        fputc('\n', f);
-    }
-    for (size_t i = 0; i < s.n; i++) {
-        const float *p = probs + i * cm.K;
-        int b = 0;
-        for (int k = 1; k < cm.K; k++)
-            if (p[k] > p[b]) b = k;
-        if (jsonl) {
-            json_t *pr = json_object();
-            for (int k = 0; k < cm.K; k++) json_object_set_new(pr, cm.labels[k], json_real(p[k]));
-            json_t *row = json_pack("{s:I, s:s, s:o}", "index", (json_int_t)i, "label", cm.labels[b], "probs", pr);
-            json_dumpf(row, f, JSON_COMPACT | JSON_PRESERVE_ORDER);
-            fputc('\n', f);
-            json_decref(row);
-        } else {
-            fprintf(f, "%zu,", i);
-            csv_field(f, cm.labels[b]);
-            for (int k = 0; k < cm.K; k++) fprintf(f, ",%.6g", p[k]);
-            fputc('\n', f);
+    if (t && (!probs || !label)) fprintf(stderr, "gloss predict: out of memory for %zu documents\n", n);
+    else if (t) {
+        cli_display disp;
+        cli_display_init(&disp, quiet);
+        gloss_callbacks cb = cli_callbacks(&disp);
+        cli_catch_signals();
+        if (gloss_predict(m, gloss_texts_text(t), n, max_length, batch, label, probs, &cb) != GLOSS_OK) {
+            fprintf(stderr, "gloss predict: %s: %s\n", tmp ? "stdin" : input, gloss_last_error());
+        } else if (!output) {
+            if (stdout_finish("predict", write_rows(stdout, m, probs, label, n, jsonl) == 0) == 0) rc = EXIT_OK;
+        } else { /* in memory first, then one atomic write */
+            FILE *f = open_memstream(&buf, &len);
+            int ok = f && write_rows(f, m, probs, label, n, jsonl) == 0;
+            if (f && fclose(f) != 0) ok = 0;
+            if (!ok) fprintf(stderr, "gloss predict: out of memory formatting the output\n");
+            else if (gloss_write_file(output, buf, len) != GLOSS_OK)
+                fprintf(stderr, "gloss predict: %s\n", gloss_last_error());
+            else rc = EXIT_OK;
         }
     }
-    if (output) {
-        if (gl_atomic_commit(&af) != 0) goto fail;
-    } else if (stdout_finish(1) != 0) {
-        goto fail;
-    }
-    rc = EXIT_OK;
-fail:
-    if (rc != EXIT_OK) {
-        if (af.f) gl_atomic_abort(&af);
-        fprintf(stderr, "gloss predict: %s\n", gl_error_message());
-    }
+    free(buf);
+    free(probs);
+    free(label);
+    gloss_texts_free(t);
     if (tmp) {
         unlink(tmp);
         free(tmp);
     }
-    free(probs);
-    gl_split_free(&s);
-    clf_free(&cm);
+    gloss_model_free(m);
     return rc;
 }

@@ -5,10 +5,8 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/progress.h"
 #include "gloss.h"
-#include "io/npy.h"
-#include "io/table.h"
-#include "util/progress.h"
 
 static const char *HELP =
     "usage: gloss embed --model DIR --input FILE --output OUT.npy [options]\n"
@@ -43,16 +41,6 @@ static const char *HELP =
     "  --batch-size N     documents per forward pass (default 32)\n"
     "  --quiet            no progress display\n"
     "  -h, --help         this help\n";
-
-typedef struct {
-    gl_progress bar;
-} embed_progress;
-
-static int on_progress(size_t done, size_t total, void *user) {
-    (void)total;
-    gl_progress_update(&((embed_progress *)user)->bar, done, NULL);
-    return 0;
-}
 
 int cmd_embed(int argc, char **argv) {
     const char *model_dir = NULL, *input = NULL, *output = NULL, *text_col = "text", *pool_s = "auto",
@@ -115,7 +103,7 @@ int cmd_embed(int argc, char **argv) {
     }
     int declared_norm;
     const char *source;
-    if (gloss_model_pooling(model, pool, &pool, &declared_norm, &source) != 0) {
+    if (gloss_model_pooling(model, pool, &pool, &declared_norm, &source) != GLOSS_OK) {
         fprintf(stderr, "gloss embed: %s\n", gloss_last_error());
         gloss_model_free(model);
         return EXIT_ERROR;
@@ -135,52 +123,45 @@ int cmd_embed(int argc, char **argv) {
         gloss_model_free(model);
         return EXIT_USAGE;
     }
-    gl_table table;
-    if (gl_table_read(&table, input) != 0) {
+    gloss_texts *t = gloss_texts_read(input, text_col, NULL);
+    if (!t) {
         fprintf(stderr, "gloss embed: %s\n", gloss_last_error());
         gloss_model_free(model);
         return EXIT_ERROR;
     }
     int rc = EXIT_ERROR;
-    const char **texts = NULL;
     float *emb = NULL;
-    int col = gl_table_col(&table, text_col);
-    if (col < 0) {
-        fprintf(stderr, "gloss embed: %s\n", gloss_last_error());
-        goto done;
-    }
-    if (table.nrows == 0) {
+    const size_t n = gloss_texts_count(t);
+    if (n == 0) {
         fprintf(stderr, "gloss embed: %s: no documents\n", input);
         goto done;
     }
     const int H = gloss_model_hidden_size(model);
-    texts = malloc(table.nrows * sizeof *texts);
-    emb = malloc(table.nrows * (size_t)H * sizeof(float));
-    if (!texts || !emb) {
-        fprintf(stderr, "gloss embed: out of memory for %zu documents\n", table.nrows);
+    emb = malloc(n * (size_t)H * sizeof(float));
+    if (!emb) {
+        fprintf(stderr, "gloss embed: out of memory for %zu documents\n", n);
         goto done;
     }
-    for (size_t i = 0; i < table.nrows; i++) texts[i] = gl_table_cell(&table, i, col);
-    embed_progress pr;
-    gl_progress_start(&pr.bar, stderr, "embed", table.nrows, "docs", quiet);
-    if (gloss_embed(model, texts, table.nrows, pool, max_length, batch, emb, on_progress, &pr) != 0) {
-        fprintf(stderr, "\ngloss embed: %s: %s\n", input, gloss_last_error());
+    cli_display disp;
+    cli_display_init(&disp, quiet);
+    gloss_callbacks cb = cli_callbacks(&disp);
+    cli_catch_signals();
+    if (gloss_embed(model, gloss_texts_text(t), n, pool, max_length, batch, emb, &cb) != GLOSS_OK) {
+        fprintf(stderr, "gloss embed: %s: %s\n", input, gloss_last_error());
         goto done;
     }
-    gl_progress_finish(&pr.bar, NULL);
-    if (normalize) gloss_normalize_rows(emb, table.nrows, H);
-    if (gl_npy_write_f32(output, emb, (int64_t)table.nrows, H) != 0) {
+    if (normalize) gloss_normalize_rows(emb, n, H);
+    if (gloss_write_npy(output, emb, n, (size_t)H) != GLOSS_OK) {
         fprintf(stderr, "gloss embed: %s\n", gloss_last_error());
         goto done;
     }
     if (!quiet)
-        fprintf(stderr, "wrote %s (%zu x %d float32, pool %s%s)\n", output, table.nrows, H, gloss_pool_name(pool),
+        fprintf(stderr, "wrote %s (%zu x %d float32, pool %s%s)\n", output, n, H, gloss_pool_name(pool),
                 normalize ? ", L2-normalised" : "");
     rc = EXIT_OK;
 done:
-    free(texts);
     free(emb);
-    gl_table_free(&table);
+    gloss_texts_free(t);
     gloss_model_free(model);
     return rc;
 }

@@ -8,7 +8,6 @@
 
 #include "cli/cli.h"
 #include "gloss.h"
-#include "util/blas_core.h"
 
 #if defined(__SSE__) || defined(__x86_64__)
 #include <pmmintrin.h>
@@ -55,7 +54,7 @@ int cli_int(const char *opt, const char *s, int lo, int hi, int *out) {
 }
 
 int main(int argc, char **argv) {
-    gl_blas_core_fix(argv);
+    gloss_prefer_fast_blas(argv);
     flush_subnormals();
     /* A write past the file-size limit (ulimit -f) then fails with EFBIG and is
      * reported like a full disk, with the temp file removed, instead of the
@@ -71,8 +70,7 @@ int main(int argc, char **argv) {
         return EXIT_OK;
     }
     if (!strcmp(cmd, "--version")) {
-        printf("gloss %s\nBLAS: %s\nBLAS kernels: %s\n", GLOSS_VERSION, gl_blas_config(),
-               gl_blas_corename());
+        fputs(gloss_build_info(), stdout);
         return EXIT_OK;
     }
     if (!strcmp(cmd, "train")) return cmd_train(argc - 1, argv + 1);

@@ -24,12 +24,12 @@ static int get_int(const char *path, json_t *o, const char *key, int optional, i
             *out = def;
             return 0;
         }
-        return gl_error("%s: missing required key \"%s\"", path, key);
+        return gl_error_k(GL_E_FORMAT, "%s: missing required key \"%s\"", path, key);
     }
-    if (!json_is_integer(v)) return gl_error("%s: key \"%s\" must be an integer", path, key);
+    if (!json_is_integer(v)) return gl_error_k(GL_E_FORMAT, "%s: key \"%s\" must be an integer", path, key);
     json_int_t x = json_integer_value(v);
     if (x < lo || x > INT_MAX)
-        return gl_error("%s: key \"%s\" is %lld, expected an integer in [%d, %d]", path, key, (long long)x, lo,
+        return gl_error_k(GL_E_FORMAT, "%s: key \"%s\" is %lld, expected an integer in [%d, %d]", path, key, (long long)x, lo,
                         INT_MAX);
     *out = (int)x;
     return 0;
@@ -39,11 +39,11 @@ static int get_int(const char *path, json_t *o, const char *key, int optional, i
 static int check_string(const char *path, json_t *o, const char *key, const char *const *allowed) {
     json_t *v = json_object_get(o, key);
     if (!v) return 0;
-    if (!json_is_string(v)) return gl_error("%s: key \"%s\" must be a string", path, key);
+    if (!json_is_string(v)) return gl_error_k(GL_E_FORMAT, "%s: key \"%s\" must be a string", path, key);
     const char *s = json_string_value(v);
     for (int i = 0; allowed[i]; i++)
         if (strcmp(s, allowed[i]) == 0) return 0;
-    return gl_error("%s: key \"%s\" is \"%s\"; only \"%s\" is supported", path, key, s, allowed[0]);
+    return gl_error_k(GL_E_FORMAT, "%s: key \"%s\" is \"%s\"; only \"%s\" is supported", path, key, s, allowed[0]);
 }
 
 static int parse_config(gl_bert_config *cfg, const char *path, json_t *o) {
@@ -56,13 +56,13 @@ static int parse_config(gl_bert_config *cfg, const char *path, json_t *o) {
 
     json_t *arch = json_object_get(o, "architectures");
     if (arch && !json_is_null(arch)) {
-        if (!json_is_array(arch)) return gl_error("%s: key \"architectures\" must be an array of strings", path);
+        if (!json_is_array(arch)) return gl_error_k(GL_E_FORMAT, "%s: key \"architectures\" must be an array of strings", path);
         size_t i;
         json_t *a;
         json_array_foreach(arch, i, a) {
-            if (!json_is_string(a)) return gl_error("%s: key \"architectures\" must be an array of strings", path);
+            if (!json_is_string(a)) return gl_error_k(GL_E_FORMAT, "%s: key \"architectures\" must be an array of strings", path);
             if (strncmp(json_string_value(a), "Bert", 4) != 0)
-                return gl_error("%s: key \"architectures\" names \"%s\"; only Bert* models are supported", path,
+                return gl_error_k(GL_E_FORMAT, "%s: key \"architectures\" names \"%s\"; only Bert* models are supported", path,
                                 json_string_value(a));
         }
     }
@@ -77,22 +77,22 @@ static int parse_config(gl_bert_config *cfg, const char *path, json_t *o) {
         get_int(path, o, "pad_token_id", 1, 0, 0, &cfg->pad_token_id) != 0)
         return -1;
     if (cfg->pad_token_id >= cfg->vocab_size)
-        return gl_error("%s: key \"pad_token_id\" is %d, not below vocab_size %d", path, cfg->pad_token_id,
+        return gl_error_k(GL_E_FORMAT, "%s: key \"pad_token_id\" is %d, not below vocab_size %d", path, cfg->pad_token_id,
                         cfg->vocab_size);
     if (cfg->hidden_size % cfg->num_heads != 0)
-        return gl_error("%s: key \"hidden_size\" (%d) is not divisible by \"num_attention_heads\" (%d)", path,
+        return gl_error_k(GL_E_FORMAT, "%s: key \"hidden_size\" (%d) is not divisible by \"num_attention_heads\" (%d)", path,
                         cfg->hidden_size, cfg->num_heads);
 
     json_t *eps = json_object_get(o, "layer_norm_eps");
     if (!eps) {
         cfg->layer_norm_eps = 1e-12f;
     } else {
-        if (!json_is_number(eps)) return gl_error("%s: key \"layer_norm_eps\" must be a number", path);
+        if (!json_is_number(eps)) return gl_error_k(GL_E_FORMAT, "%s: key \"layer_norm_eps\" must be a number", path);
         double e = json_number_value(eps);
         /* checked after the conversion too: 1e-300 would become 0.0f, 0.99999999999 1.0f */
         float f = (float)e;
         if (!(e > 0 && e < 1) || !(f > 0 && f < 1))
-            return gl_error("%s: key \"layer_norm_eps\" is %g, expected 0 < eps < 1 (as a float32)", path, e);
+            return gl_error_k(GL_E_FORMAT, "%s: key \"layer_norm_eps\" is %g, expected 0 < eps < 1 (as a float32)", path, e);
         cfg->layer_norm_eps = f;
     }
     return 0;
@@ -101,7 +101,7 @@ static int parse_config(gl_bert_config *cfg, const char *path, json_t *o) {
 static int parse_tokenizer_config(gl_bert_config *cfg, const char *path, json_t *o) {
     json_t *v = json_object_get(o, "do_lower_case");
     if (v) {
-        if (!json_is_boolean(v)) return gl_error("%s: key \"do_lower_case\" must be true or false", path);
+        if (!json_is_boolean(v)) return gl_error_k(GL_E_FORMAT, "%s: key \"do_lower_case\" must be true or false", path);
         cfg->do_lower_case = json_is_true(v);
     }
     v = json_object_get(o, "strip_accents");
@@ -111,7 +111,7 @@ static int parse_tokenizer_config(gl_bert_config *cfg, const char *path, json_t 
         else if (json_is_boolean(v))
             cfg->strip_accents = json_is_true(v);
         else
-            return gl_error("%s: key \"strip_accents\" must be null, true or false", path);
+            return gl_error_k(GL_E_FORMAT, "%s: key \"strip_accents\" must be null, true or false", path);
     }
     /* HF writes a huge float (1e30) when there is no limit: treat as absent. */
     v = json_object_get(o, "model_max_length");

@@ -15,12 +15,12 @@ json_t *gl_json_load_file(const char *path, int want_array) {
     json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
     free(text);
     if (!root) {
-        gl_error("%s: invalid JSON at line %d, column %d: %s", path, jerr.line, jerr.column, jerr.text);
+        gl_error_k(GL_E_FORMAT, "%s: invalid JSON at line %d, column %d: %s", path, jerr.line, jerr.column, jerr.text);
         return NULL;
     }
     if (want_array ? !json_is_array(root) : !json_is_object(root)) {
         json_decref(root);
-        gl_error("%s: top level is not a JSON %s", path, want_array ? "array" : "object");
+        gl_error_k(GL_E_FORMAT, "%s: top level is not a JSON %s", path, want_array ? "array" : "object");
         return NULL;
     }
     return root;
@@ -28,7 +28,7 @@ json_t *gl_json_load_file(const char *path, int want_array) {
 
 int gl_json_write_file(const char *path, const json_t *j) {
     char *s = j ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
-    if (!s) return gl_error("%s: cannot serialise JSON", path);
+    if (!s) return gl_error_k(GL_E_FORMAT, "%s: cannot serialise JSON", path);
     size_t n = strlen(s);
     char *t = gl_realloc(s, n + 2);
     if (!t) {

@@ -30,11 +30,11 @@ static int host_is_little_endian(void) {
 }
 
 int gl_npy_write_f32(const char *path, const float *data, int64_t rows, int64_t cols) {
-    if (rows < 0 || cols < 0) return gl_error("%s: invalid shape (%lld, %lld)", path, (long long)rows, (long long)cols);
+    if (rows < 0 || cols < 0) return gl_error_k(GL_E_FORMAT, "%s: invalid shape (%lld, %lld)", path, (long long)rows, (long long)cols);
     if (cols != 0 && rows > INT64_MAX / 4 / cols)
-        return gl_error("%s: shape (%lld, %lld) is too large", path, (long long)rows, (long long)cols);
+        return gl_error_k(GL_E_FORMAT, "%s: shape (%lld, %lld) is too large", path, (long long)rows, (long long)cols);
     size_t n = (size_t)(rows * cols);
-    if (n && !data) return gl_error("%s: data is NULL", path);
+    if (n && !data) return gl_error_k(GL_E_FORMAT, "%s: data is NULL", path);
 
     char dict[128];
     int dlen = snprintf(dict, sizeof dict, "{'descr': '<f4', 'fortran_order': False, 'shape': (%lld, %lld), }",
@@ -71,7 +71,7 @@ int gl_npy_write_f32(const char *path, const float *data, int64_t rows, int64_t 
     if (!ok) {
         int e = errno;
         gl_atomic_abort(&af);
-        return gl_error("%s: write failed: %s", path, strerror(e ? e : EIO));
+        return gl_error_k(GL_E_IO, "%s: write failed: %s", path, strerror(e ? e : EIO));
     }
     return gl_atomic_commit(&af);
 }
@@ -90,7 +90,7 @@ static int dict_error(const dict_parser *p, const char *what, ...) {
     va_start(ap, what);
     vsnprintf(msg, sizeof msg, what, ap);
     va_end(ap);
-    return gl_error("%s: header byte %ld: %s", p->path, (long)(p->s - p->file_start), msg);
+    return gl_error_k(GL_E_FORMAT, "%s: header byte %ld: %s", p->path, (long)(p->s - p->file_start), msg);
 }
 
 static void skip_ws(dict_parser *p) {
@@ -218,7 +218,7 @@ int gl_npy_read_f32(const char *path, float **data, int64_t *rows, int64_t *cols
     const unsigned char *u = (const unsigned char *)buf;
     int rc = -1;
     if (len < 10 || memcmp(buf, npy_magic, 6) != 0) {
-        gl_error("%s: not a .npy file (bad magic)", path);
+        gl_error_k(GL_E_FORMAT, "%s: not a .npy file (bad magic)", path);
         goto done;
     }
     int major = u[6];
@@ -228,17 +228,17 @@ int gl_npy_read_f32(const char *path, float **data, int64_t *rows, int64_t *cols
         pre = 10;
     } else if (major == 2 || major == 3) {
         if (len < 12) {
-            gl_error("%s: truncated .npy preamble", path);
+            gl_error_k(GL_E_FORMAT, "%s: truncated .npy preamble", path);
             goto done;
         }
         hlen = (size_t)u[8] | (size_t)u[9] << 8 | (size_t)u[10] << 16 | (size_t)u[11] << 24;
         pre = 12;
     } else {
-        gl_error("%s: unsupported .npy format version %d.%d", path, major, u[7]);
+        gl_error_k(GL_E_FORMAT, "%s: unsupported .npy format version %d.%d", path, major, u[7]);
         goto done;
     }
     if (hlen > len - pre) {
-        gl_error("%s: header length %zu exceeds the file (%zu bytes)", path, hlen, len);
+        gl_error_k(GL_E_FORMAT, "%s: header length %zu exceeds the file (%zu bytes)", path, hlen, len);
         goto done;
     }
     dict_parser p = {buf + pre, buf + pre + hlen, buf, path};
@@ -247,26 +247,26 @@ int gl_npy_read_f32(const char *path, float **data, int64_t *rows, int64_t *cols
     int64_t shape[8];
     if (parse_dict(&p, descr, sizeof descr, &fortran, shape, &ndim) != 0) goto done;
     if (strcmp(descr, "<f4") != 0) {
-        gl_error("%s: dtype '%s' not supported (need little-endian float32 '<f4')", path, descr);
+        gl_error_k(GL_E_FORMAT, "%s: dtype '%s' not supported (need little-endian float32 '<f4')", path, descr);
         goto done;
     }
     if (fortran) {
-        gl_error("%s: fortran_order arrays are not supported (need C order)", path);
+        gl_error_k(GL_E_FORMAT, "%s: fortran_order arrays are not supported (need C order)", path);
         goto done;
     }
     if (ndim != 1 && ndim != 2) {
-        gl_error("%s: %d-D array; only 1-D and 2-D are supported", path, ndim);
+        gl_error_k(GL_E_FORMAT, "%s: %d-D array; only 1-D and 2-D are supported", path, ndim);
         goto done;
     }
     int64_t r = shape[0], c = ndim == 2 ? shape[1] : 1;
     size_t avail = len - pre - hlen;
     if (c != 0 && (uint64_t)r > (uint64_t)avail / 4 / (uint64_t)c) {
-        gl_error("%s: data is %zu bytes, too few for shape (%lld, %lld) of float32", path, avail, (long long)r,
+        gl_error_k(GL_E_FORMAT, "%s: data is %zu bytes, too few for shape (%lld, %lld) of float32", path, avail, (long long)r,
                  (long long)c);
         goto done;
     }
     if ((uint64_t)r * (uint64_t)c * 4 != avail) {
-        gl_error("%s: data is %zu bytes but shape (%lld, %lld) of float32 needs %llu", path, avail, (long long)r,
+        gl_error_k(GL_E_FORMAT, "%s: data is %zu bytes but shape (%lld, %lld) of float32 needs %llu", path, avail, (long long)r,
                  (long long)c, (unsigned long long)r * (unsigned long long)c * 4);
         goto done;
     }

@@ -292,11 +292,11 @@ static double xval(const double *x, int i) { return x ? x[i] : (double)i; }
 
 int gl_svg_line_chart(const char *path, const char *title, const char *xlabel, const char *ylabel_left,
                       const char *ylabel_right, const double *x, int n, const gl_series *series, int nseries) {
-    if (!path) return gl_error("line chart: no output path");
-    if (n < 0 || nseries < 0) return gl_error("%s: line chart with n = %d points, %d series", path, n, nseries);
-    if (nseries > 0 && !series) return gl_error("%s: line chart: series array is NULL", path);
+    if (!path) return gl_error_k(GL_E_FORMAT, "line chart: no output path");
+    if (n < 0 || nseries < 0) return gl_error_k(GL_E_FORMAT, "%s: line chart with n = %d points, %d series", path, n, nseries);
+    if (nseries > 0 && !series) return gl_error_k(GL_E_FORMAT, "%s: line chart: series array is NULL", path);
     for (int s = 0; s < nseries; s++)
-        if (n > 0 && !series[s].y) return gl_error("%s: line chart: series %d has no values", path, s);
+        if (n > 0 && !series[s].y) return gl_error_k(GL_E_FORMAT, "%s: line chart: series %d has no values", path, s);
 
     /* data ranges per axis (x only where some series has a value) */
     double lo[3] = {INFINITY, INFINITY, INFINITY}, hi[3] = {-INFINITY, -INFINITY, -INFINITY}; /* x, left, right */
@@ -313,7 +313,7 @@ int gl_svg_line_chart(const char *path, const char *title, const char *xlabel, c
     }
     for (int a = 0; a < 3; a++)
         if (lo[a] <= hi[a] && !isfinite(hi[a] - lo[a]))
-            return gl_error("%s: line chart: values span too wide a range to plot", path);
+            return gl_error_k(GL_E_FORMAT, "%s: line chart: values span too wide a range to plot", path);
     axis ax, ay[2];
     memset(&ax, 0, sizeof ax);
     memset(ay, 0, sizeof ay);
@@ -448,20 +448,20 @@ static void marker_style(FILE *f, int k) {
 
 int gl_svg_scatter(const char *path, const char *title, const double *x, const double *y, const int *cls, int n,
                    int nclasses, const char *const *class_names) {
-    if (!path) return gl_error("scatter plot: no output path");
-    if (n < 0 || nclasses < 0) return gl_error("%s: scatter plot with n = %d points, %d classes", path, n, nclasses);
-    if (n > 0 && (!x || !y || !cls)) return gl_error("%s: scatter plot: NULL coordinate or class array", path);
+    if (!path) return gl_error_k(GL_E_FORMAT, "scatter plot: no output path");
+    if (n < 0 || nclasses < 0) return gl_error_k(GL_E_FORMAT, "%s: scatter plot with n = %d points, %d classes", path, n, nclasses);
+    if (n > 0 && (!x || !y || !cls)) return gl_error_k(GL_E_FORMAT, "%s: scatter plot: NULL coordinate or class array", path);
     double lo[2] = {INFINITY, INFINITY}, hi[2] = {-INFINITY, -INFINITY};
     for (int i = 0; i < n; i++) {
         if (cls[i] < 0 || cls[i] >= nclasses)
-            return gl_error("%s: scatter plot: class %d of point %d is outside [0, %d)", path, cls[i], i, nclasses);
+            return gl_error_k(GL_E_FORMAT, "%s: scatter plot: class %d of point %d is outside [0, %d)", path, cls[i], i, nclasses);
         if (!isfinite(x[i]) || !isfinite(y[i])) continue;
         lo[0] = fmin(lo[0], x[i]), hi[0] = fmax(hi[0], x[i]);
         lo[1] = fmin(lo[1], y[i]), hi[1] = fmax(hi[1], y[i]);
     }
     const int has_data = lo[0] <= hi[0];
     if (has_data && (!isfinite(hi[0] - lo[0]) || !isfinite(hi[1] - lo[1])))
-        return gl_error("%s: scatter plot: values span too wide a range to plot", path);
+        return gl_error_k(GL_E_FORMAT, "%s: scatter plot: values span too wide a range to plot", path);
     axis ax, ay;
     memset(&ax, 0, sizeof ax);
     memset(&ay, 0, sizeof ay);

@@ -128,15 +128,15 @@ static int json_nonneg_int(const json_t *v, int64_t *out) {
 
 static int parse_metadata(gl_safetensors *st, json_t *meta) {
     const char *p = st->path;
-    if (!json_is_object(meta)) return gl_error("%s: \"%s\" must be an object of strings", p, ST_METADATA_KEY);
+    if (!json_is_object(meta)) return gl_error_k(GL_E_FORMAT, "%s: \"%s\" must be an object of strings", p, ST_METADATA_KEY);
     const char *k;
     json_t *v;
     json_object_foreach(meta, k, v) {
         if (!json_is_string(v))
-            return gl_error("%s: \"%s\" value for key '%s' must be a string", p, ST_METADATA_KEY, k);
+            return gl_error_k(GL_E_FORMAT, "%s: \"%s\" value for key '%s' must be a string", p, ST_METADATA_KEY, k);
     }
     char *s = json_dumps(meta, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    if (!s) return gl_error("%s: out of memory serialising \"%s\"", p, ST_METADATA_KEY);
+    if (!s) return gl_error_k(GL_E_FORMAT, "%s: out of memory serialising \"%s\"", p, ST_METADATA_KEY);
     st->metadata_json = gl_strdup(s);
     free(s);
     return st->metadata_json ? 0 : gl_error_prefix("%s: ", p);
@@ -144,53 +144,53 @@ static int parse_metadata(gl_safetensors *st, json_t *meta) {
 
 /* Fill *t from one header entry; data_size is the size of the data area. */
 static int parse_entry(const char *path, const char *name, json_t *e, size_t data_size, gl_st_tensor *t) {
-    if (!json_is_object(e)) return gl_error("%s: tensor '%s': header entry is not an object", path, name);
+    if (!json_is_object(e)) return gl_error_k(GL_E_FORMAT, "%s: tensor '%s': header entry is not an object", path, name);
 
     json_t *jd = json_object_get(e, "dtype");
-    if (!jd) return gl_error("%s: tensor '%s': missing \"dtype\"", path, name);
-    if (!json_is_string(jd)) return gl_error("%s: tensor '%s': \"dtype\" is not a string", path, name);
+    if (!jd) return gl_error_k(GL_E_FORMAT, "%s: tensor '%s': missing \"dtype\"", path, name);
+    if (!json_is_string(jd)) return gl_error_k(GL_E_FORMAT, "%s: tensor '%s': \"dtype\" is not a string", path, name);
     if (dtype_parse(json_string_value(jd), &t->dtype) != 0)
-        return gl_error("%s: tensor '%s': unsupported dtype '%s' (supported: F32 F16 BF16 F64 I64 I32 U8)",
+        return gl_error_k(GL_E_FORMAT, "%s: tensor '%s': unsupported dtype '%s' (supported: F32 F16 BF16 F64 I64 I32 U8)",
                         path, name, json_string_value(jd));
     size_t esize = dtype_info[t->dtype].size;
 
     json_t *js = json_object_get(e, "shape");
-    if (!js) return gl_error("%s: tensor '%s': missing \"shape\"", path, name);
-    if (!json_is_array(js)) return gl_error("%s: tensor '%s': \"shape\" is not an array", path, name);
+    if (!js) return gl_error_k(GL_E_FORMAT, "%s: tensor '%s': missing \"shape\"", path, name);
+    if (!json_is_array(js)) return gl_error_k(GL_E_FORMAT, "%s: tensor '%s': \"shape\" is not an array", path, name);
     size_t nd = json_array_size(js);
     if (nd > GL_ST_MAX_DIMS)
-        return gl_error("%s: tensor '%s': %zu dimensions (at most %d supported)", path, name, nd, GL_ST_MAX_DIMS);
+        return gl_error_k(GL_E_FORMAT, "%s: tensor '%s': %zu dimensions (at most %d supported)", path, name, nd, GL_ST_MAX_DIMS);
     t->ndim = (int)nd;
     int64_t numel = 1;
     for (size_t i = 0; i < nd; i++) {
         int64_t d;
         if (json_nonneg_int(json_array_get(js, i), &d) != 0)
-            return gl_error("%s: tensor '%s': shape[%zu] is not a non-negative integer", path, name, i);
+            return gl_error_k(GL_E_FORMAT, "%s: tensor '%s': shape[%zu] is not a non-negative integer", path, name, i);
         t->shape[i] = d;
         if (d != 0 && numel > INT64_MAX / d)
-            return gl_error("%s: tensor '%s': shape product overflows int64", path, name);
+            return gl_error_k(GL_E_FORMAT, "%s: tensor '%s': shape product overflows int64", path, name);
         numel *= d;
     }
     t->numel = numel;
 
     json_t *jo = json_object_get(e, "data_offsets");
-    if (!jo) return gl_error("%s: tensor '%s': missing \"data_offsets\"", path, name);
+    if (!jo) return gl_error_k(GL_E_FORMAT, "%s: tensor '%s': missing \"data_offsets\"", path, name);
     int64_t b, en;
     if (!json_is_array(jo) || json_array_size(jo) != 2 || json_nonneg_int(json_array_get(jo, 0), &b) != 0 ||
         json_nonneg_int(json_array_get(jo, 1), &en) != 0)
-        return gl_error("%s: tensor '%s': \"data_offsets\" must be [begin, end] with non-negative integers", path,
+        return gl_error_k(GL_E_FORMAT, "%s: tensor '%s': \"data_offsets\" must be [begin, end] with non-negative integers", path,
                         name);
     if (b > en)
-        return gl_error("%s: tensor '%s': data_offsets begin %lld > end %lld", path, name, (long long)b,
+        return gl_error_k(GL_E_FORMAT, "%s: tensor '%s': data_offsets begin %lld > end %lld", path, name, (long long)b,
                         (long long)en);
     if ((uint64_t)en > (uint64_t)data_size)
-        return gl_error("%s: tensor '%s': data_offsets end %lld is beyond the data area (%zu bytes)", path, name,
+        return gl_error_k(GL_E_FORMAT, "%s: tensor '%s': data_offsets end %lld is beyond the data area (%zu bytes)", path, name,
                         (long long)en, data_size);
     /* en <= data_size, so the byte count of a valid tensor fits size_t; check
      * the product without overflowing. */
     uint64_t want_ok = (uint64_t)numel <= (uint64_t)(en - b) / esize;
     if (!want_ok || (uint64_t)numel * esize != (uint64_t)(en - b))
-        return gl_error("%s: tensor '%s': data_offsets span %lld bytes but shape needs %lld elements x %zu bytes",
+        return gl_error_k(GL_E_FORMAT, "%s: tensor '%s': data_offsets span %lld bytes but shape needs %lld elements x %zu bytes",
                         path, name, (long long)(en - b), (long long)numel, esize);
     t->begin = (size_t)b;
     t->end = (size_t)en;
@@ -216,7 +216,7 @@ static int check_overlaps(const gl_safetensors *st) {
     int rc = 0;
     for (int i = 1; i < m; i++) {
         if (order[i]->begin < order[i - 1]->end) {
-            rc = gl_error("%s: tensors '%s' [%zu, %zu) and '%s' [%zu, %zu) overlap", st->path, order[i - 1]->name,
+            rc = gl_error_k(GL_E_FORMAT, "%s: tensors '%s' [%zu, %zu) and '%s' [%zu, %zu) overlap", st->path, order[i - 1]->name,
                           order[i - 1]->begin, order[i - 1]->end, order[i]->name, order[i]->begin, order[i]->end);
             break;
         }
@@ -230,10 +230,10 @@ static int parse_header(gl_safetensors *st, const char *json, size_t len) {
     json_error_t jerr;
     json_t *root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!root)
-        return gl_error("%s: header JSON invalid at line %d, column %d: %s", p, jerr.line, jerr.column, jerr.text);
+        return gl_error_k(GL_E_FORMAT, "%s: header JSON invalid at line %d, column %d: %s", p, jerr.line, jerr.column, jerr.text);
     int rc = 0;
     if (!json_is_object(root)) {
-        rc = gl_error("%s: header JSON is not an object", p);
+        rc = gl_error_k(GL_E_FORMAT, "%s: header JSON is not an object", p);
         goto done;
     }
     size_t count = json_object_size(root);
@@ -269,18 +269,18 @@ int gl_st_open(gl_safetensors *st, const char *path) {
     if (!(st->path = gl_strdup(path))) return gl_error_prefix("%s: ", path);
     int fd = open(path, O_RDONLY);
     if (fd < 0) {
-        gl_error("%s: cannot open: %s", path, strerror(errno));
+        gl_error_k(GL_E_IO, "%s: cannot open: %s", path, strerror(errno));
         goto fail;
     }
     struct stat sb;
     if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
         close(fd);
-        gl_error("%s: not a regular file", path);
+        gl_error_k(GL_E_FORMAT, "%s: not a regular file", path);
         goto fail;
     }
     if (sb.st_size < 8) {
         close(fd);
-        gl_error("%s: file is %lld bytes, too short for a safetensors header (8-byte length + JSON)", path,
+        gl_error_k(GL_E_FORMAT, "%s: file is %lld bytes, too short for a safetensors header (8-byte length + JSON)", path,
                  (long long)sb.st_size);
         goto fail;
     }
@@ -289,7 +289,7 @@ int gl_st_open(gl_safetensors *st, const char *path) {
     int e = errno;
     close(fd);
     if (m == MAP_FAILED) {
-        gl_error("%s: mmap failed: %s", path, strerror(e));
+        gl_error_k(GL_E_IO, "%s: mmap failed: %s", path, strerror(e));
         goto fail;
     }
     st->map = m;
@@ -297,12 +297,12 @@ int gl_st_open(gl_safetensors *st, const char *path) {
 
     uint64_t hlen = load_le(st->map, 8);
     if (hlen > ST_MAX_HEADER) {
-        gl_error("%s: header length %llu is absurdly large (limit %llu)", path, (unsigned long long)hlen,
+        gl_error_k(GL_E_FORMAT, "%s: header length %llu is absurdly large (limit %llu)", path, (unsigned long long)hlen,
                  (unsigned long long)ST_MAX_HEADER);
         goto fail;
     }
     if (hlen > size - 8) {
-        gl_error("%s: header length %llu exceeds the file (%zu bytes after the length field); truncated?", path,
+        gl_error_k(GL_E_FORMAT, "%s: header length %llu exceeds the file (%zu bytes after the length field); truncated?", path,
                  (unsigned long long)hlen, size - 8);
         goto fail;
     }
@@ -342,7 +342,7 @@ static int is_float_dtype(gl_dtype dt) {
 
 int gl_st_read_f32(const gl_safetensors *st, const gl_st_tensor *t, float *out) {
     if (!is_float_dtype(t->dtype))
-        return gl_error("%s: tensor '%s': dtype %s cannot be read as float32", st->path, t->name,
+        return gl_error_k(GL_E_FORMAT, "%s: tensor '%s': dtype %s cannot be read as float32", st->path, t->name,
                         gl_dtype_name(t->dtype));
     const unsigned char *p = tensor_bytes(st, t);
     if (t->dtype == GL_DT_F32 && host_is_little_endian()) {
@@ -358,7 +358,7 @@ int gl_st_read_f32(const gl_safetensors *st, const gl_st_tensor *t, float *out) 
 
 int gl_st_read_f64(const gl_safetensors *st, const gl_st_tensor *t, double *out) {
     if (!is_float_dtype(t->dtype))
-        return gl_error("%s: tensor '%s': dtype %s cannot be read as float64", st->path, t->name,
+        return gl_error_k(GL_E_FORMAT, "%s: tensor '%s': dtype %s cannot be read as float64", st->path, t->name,
                         gl_dtype_name(t->dtype));
     const unsigned char *p = tensor_bytes(st, t);
     if (t->dtype == GL_DT_F64)
@@ -382,7 +382,7 @@ int gl_st_read_i64(const gl_safetensors *st, const gl_st_tensor *t, int64_t *out
         for (int64_t i = 0; i < n; i++) out[i] = p[i];
         return 0;
     default:
-        return gl_error("%s: tensor '%s': dtype %s cannot be read as int64", st->path, t->name,
+        return gl_error_k(GL_E_FORMAT, "%s: tensor '%s': dtype %s cannot be read as int64", st->path, t->name,
                         gl_dtype_name(t->dtype));
     }
 }
@@ -394,7 +394,7 @@ int gl_st_read_i64(const gl_safetensors *st, const gl_st_tensor *t, int64_t *out
 static json_t *build_header(const char *path, const gl_st_entry *entries, int n, const char *const *metadata) {
     json_t *root = json_object();
     if (!root) {
-        gl_error("%s: out of memory building header", path);
+        gl_error_k(GL_E_FORMAT, "%s: out of memory building header", path);
         return NULL;
     }
     if (metadata) {
@@ -402,16 +402,16 @@ static json_t *build_header(const char *path, const gl_st_entry *entries, int n,
         if (!meta || json_object_set_new(root, ST_METADATA_KEY, meta) != 0) goto oom;
         for (int i = 0; metadata[i]; i += 2) {
             if (!metadata[i + 1]) {
-                gl_error("%s: metadata key '%s' has no value", path, metadata[i]);
+                gl_error_k(GL_E_FORMAT, "%s: metadata key '%s' has no value", path, metadata[i]);
                 goto fail;
             }
             json_t *s = json_string(metadata[i + 1]);
             if (!s) {
-                gl_error("%s: metadata value for key '%s' is not valid UTF-8", path, metadata[i]);
+                gl_error_k(GL_E_FORMAT, "%s: metadata value for key '%s' is not valid UTF-8", path, metadata[i]);
                 goto fail;
             }
             if (json_object_set_new(meta, metadata[i], s) != 0) {
-                gl_error("%s: metadata key '%s' is not valid UTF-8", path, metadata[i]);
+                gl_error_k(GL_E_FORMAT, "%s: metadata key '%s' is not valid UTF-8", path, metadata[i]);
                 goto fail;
             }
         }
@@ -421,15 +421,15 @@ static json_t *build_header(const char *path, const gl_st_entry *entries, int n,
         const gl_st_entry *e = &entries[i];
         const char *name = e->name ? e->name : "(null)";
         if (!e->name || !e->name[0]) {
-            gl_error("%s: entry %d has no name", path, i);
+            gl_error_k(GL_E_FORMAT, "%s: entry %d has no name", path, i);
             goto fail;
         }
         if (strcmp(e->name, ST_METADATA_KEY) == 0 || json_object_get(root, e->name)) {
-            gl_error("%s: tensor '%s': duplicate or reserved name", path, name);
+            gl_error_k(GL_E_FORMAT, "%s: tensor '%s': duplicate or reserved name", path, name);
             goto fail;
         }
         if (e->ndim < 0 || e->ndim > GL_ST_MAX_DIMS) {
-            gl_error("%s: tensor '%s': ndim %d out of range [0, %d]", path, name, e->ndim, GL_ST_MAX_DIMS);
+            gl_error_k(GL_E_FORMAT, "%s: tensor '%s': ndim %d out of range [0, %d]", path, name, e->ndim, GL_ST_MAX_DIMS);
             goto fail;
         }
         json_t *shape = json_array();
@@ -439,7 +439,7 @@ static json_t *build_header(const char *path, const gl_st_entry *entries, int n,
             int64_t s = e->shape[d];
             if (s < 0 || (s != 0 && numel > (uint64_t)INT64_MAX / 4 / (uint64_t)s)) {
                 json_decref(shape);
-                gl_error("%s: tensor '%s': invalid shape (dimension %d is %lld)", path, name, d, (long long)s);
+                gl_error_k(GL_E_FORMAT, "%s: tensor '%s': invalid shape (dimension %d is %lld)", path, name, d, (long long)s);
                 goto fail;
             }
             numel *= (uint64_t)s;
@@ -447,27 +447,27 @@ static json_t *build_header(const char *path, const gl_st_entry *entries, int n,
         }
         if (numel && !e->data) {
             json_decref(shape);
-            gl_error("%s: tensor '%s': data is NULL", path, name);
+            gl_error_k(GL_E_FORMAT, "%s: tensor '%s': data is NULL", path, name);
             goto fail;
         }
         uint64_t bytes = numel * 4;
         if (offset > (uint64_t)INT64_MAX - bytes) {
             json_decref(shape);
-            gl_error("%s: tensor '%s': total size overflows", path, name);
+            gl_error_k(GL_E_FORMAT, "%s: tensor '%s': total size overflows", path, name);
             goto fail;
         }
         json_t *info = json_pack("{s:s, s:o, s:[I, I]}", "dtype", "F32", "shape", shape, "data_offsets",
                                  (json_int_t)offset, (json_int_t)(offset + bytes));
         if (!info) goto oom; /* json_pack steals shape even on failure */
         if (json_object_set_new(root, e->name, info) != 0) {
-            gl_error("%s: tensor '%s': name is not valid UTF-8", path, name);
+            gl_error_k(GL_E_FORMAT, "%s: tensor '%s': name is not valid UTF-8", path, name);
             goto fail;
         }
         offset += bytes;
     }
     return root;
 oom:
-    gl_error("%s: out of memory building header", path);
+    gl_error_k(GL_E_FORMAT, "%s: out of memory building header", path);
 fail:
     json_decref(root);
     return NULL;
@@ -487,12 +487,12 @@ static int write_f32_le(FILE *f, const float *x, size_t n) {
 }
 
 int gl_st_write_f32(const char *path, const gl_st_entry *entries, int n, const char *const *metadata) {
-    if (n < 0 || (n > 0 && !entries)) return gl_error("%s: invalid tensor list", path);
+    if (n < 0 || (n > 0 && !entries)) return gl_error_k(GL_E_FORMAT, "%s: invalid tensor list", path);
     json_t *root = build_header(path, entries, n, metadata);
     if (!root) return -1;
     char *js = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(root);
-    if (!js) return gl_error("%s: out of memory serialising header", path);
+    if (!js) return gl_error_k(GL_E_FORMAT, "%s: out of memory serialising header", path);
     size_t len = strlen(js);
     size_t padded = (len + 7) / 8 * 8;
     char *hdr = gl_malloc(8 + padded);
@@ -520,7 +520,7 @@ int gl_st_write_f32(const char *path, const gl_st_entry *entries, int n, const c
     if (!ok) {
         int e = errno;
         gl_atomic_abort(&af);
-        return gl_error("%s: write failed: %s", path, strerror(e ? e : EIO));
+        return gl_error_k(GL_E_IO, "%s: write failed: %s", path, strerror(e ? e : EIO));
     }
     return gl_atomic_commit(&af);
 }

@@ -36,7 +36,7 @@ static int ends_with(const char *s, const char *suffix) {
 /* dir/sub/name into buf (also relative: sub/name into rel when rel is not NULL) */
 static int join3(char *buf, size_t cap, const char *dir, const char *sub, const char *name) {
     int n = *sub ? snprintf(buf, cap, "%s/%s/%s", dir, sub, name) : snprintf(buf, cap, "%s/%s", dir, name);
-    if (n < 0 || (size_t)n >= cap) return gl_error("%s/%s/%s: path too long", dir, sub, name);
+    if (n < 0 || (size_t)n >= cap) return gl_error_k(GL_E_FORMAT, "%s/%s/%s: path too long", dir, sub, name);
     return 0;
 }
 
@@ -59,9 +59,9 @@ static int check_dimension(const char *path, json_t *o, int hidden_size, int *fo
         json_t *d = json_object_get(o, keys[i]);
         if (!d) continue;
         *found = 1;
-        if (!json_is_integer(d)) return gl_error("%s: key \"%s\" must be an integer", path, keys[i]);
+        if (!json_is_integer(d)) return gl_error_k(GL_E_FORMAT, "%s: key \"%s\" must be an integer", path, keys[i]);
         if (json_integer_value(d) != hidden_size)
-            return gl_error("%s: key \"%s\" is %lld but the model's hidden_size is %d", path, keys[i],
+            return gl_error_k(GL_E_FORMAT, "%s: key \"%s\" is %lld but the model's hidden_size is %d", path, keys[i],
                             (long long)json_integer_value(d), hidden_size);
     }
     return 0;
@@ -70,10 +70,10 @@ static int check_dimension(const char *path, json_t *o, int hidden_size, int *fo
 /* Record the mode m (gloss's name; NULL: one gloss does not compute) that key declares; at most one. */
 static int declare(const char *path, const char *key, const char *what, const char **mode, const char *m) {
     if (!m)
-        return gl_error("%s: key \"%s\" %s: gloss computes only the cls, mean, max and mean_sqrt_len poolings",
+        return gl_error_k(GL_E_FORMAT, "%s: key \"%s\" %s: gloss computes only the cls, mean, max and mean_sqrt_len poolings",
                         path, key, what);
     if (*mode)
-        return gl_error("%s: key \"%s\": more than one pooling mode (%s and %s); exactly one must be set", path, key,
+        return gl_error_k(GL_E_FORMAT, "%s: key \"%s\": more than one pooling mode (%s and %s); exactly one must be set", path, key,
                         *mode, m);
     *mode = m;
     return 0;
@@ -83,7 +83,7 @@ static int parse_pooling(gl_st_config *st, const char *path, const char *rel, in
     json_t *o = gl_json_load_file(path, 0);
     if (!o) return -1;
     int found = 0, rc = check_dimension(path, o, hidden_size, &found);
-    if (rc == 0 && !found) rc = gl_error("%s: missing required key \"word_embedding_dimension\"", path);
+    if (rc == 0 && !found) rc = gl_error_k(GL_E_FORMAT, "%s: missing required key \"word_embedding_dimension\"", path);
     const char *mode = NULL, *key;
     json_t *v, *pm = json_object_get(o, "pooling_mode");
     if (rc == 0 && pm) {
@@ -91,7 +91,7 @@ static int parse_pooling(gl_st_config *st, const char *path, const char *rel, in
         for (size_t i = 0; rc == 0 && i < n; i++) {
             json_t *e = json_is_array(pm) ? json_array_get(pm, i) : pm;
             if (!json_is_string(e)) {
-                rc = gl_error("%s: key \"pooling_mode\" must be a mode name or a list of them", path);
+                rc = gl_error_k(GL_E_FORMAT, "%s: key \"pooling_mode\" must be a mode name or a list of them", path);
                 break;
             }
             const char *m = NULL;
@@ -105,7 +105,7 @@ static int parse_pooling(gl_st_config *st, const char *path, const char *rel, in
         json_object_foreach(o, key, v) {
             if (strncmp(key, "pooling_mode_", 13) != 0) continue;
             if (!json_is_boolean(v)) {
-                rc = gl_error("%s: key \"%s\" must be true or false", path, key);
+                rc = gl_error_k(GL_E_FORMAT, "%s: key \"%s\" must be true or false", path, key);
                 break;
             }
             if (!json_is_true(v)) continue;
@@ -116,7 +116,7 @@ static int parse_pooling(gl_st_config *st, const char *path, const char *rel, in
         }
     }
     if (rc == 0 && !mode)
-        rc = gl_error("%s: no pooling mode is set (pooling_mode, or one of pooling_mode_cls_token, "
+        rc = gl_error_k(GL_E_FORMAT, "%s: no pooling mode is set (pooling_mode, or one of pooling_mode_cls_token, "
                       "pooling_mode_mean_tokens, pooling_mode_max_tokens, pooling_mode_mean_sqrt_len_tokens true)",
                       path);
     if (rc == 0) {
@@ -136,7 +136,7 @@ static int on_sentence_embedding(const char *path, json_t *o, int *same) {
     for (int i = 0; i < 2; i++) {
         json_t *v = json_object_get(o, keys[i]);
         if (!v || json_is_null(v)) continue;
-        if (!json_is_string(v)) return gl_error("%s: key \"%s\" must be a string", path, keys[i]);
+        if (!json_is_string(v)) return gl_error_k(GL_E_FORMAT, "%s: key \"%s\" must be a string", path, keys[i]);
         *same &= !strcmp(json_string_value(v), "sentence_embedding");
     }
     return 0;
@@ -152,14 +152,14 @@ static int parse_dense(const char *path, int hidden_size, int *is_pooler) {
     int ok = 1;
     for (int i = 0; i < 2 && rc == 0; i++) {
         json_t *v = json_object_get(o, ints[i]);
-        if (!json_is_integer(v)) rc = gl_error("%s: key \"%s\" must be an integer", path, ints[i]);
+        if (!json_is_integer(v)) rc = gl_error_k(GL_E_FORMAT, "%s: key \"%s\" must be an integer", path, ints[i]);
         else ok &= json_integer_value(v) == hidden_size;
     }
     json_t *b = json_object_get(o, "bias"), *a = json_object_get(o, "activation_function"),
            *r = json_object_get(o, "use_residual");
-    if (rc == 0 && b && !json_is_boolean(b)) rc = gl_error("%s: key \"bias\" must be true or false", path);
-    if (rc == 0 && r && !json_is_boolean(r)) rc = gl_error("%s: key \"use_residual\" must be true or false", path);
-    if (rc == 0 && a && !json_is_string(a)) rc = gl_error("%s: key \"activation_function\" must be a string", path);
+    if (rc == 0 && b && !json_is_boolean(b)) rc = gl_error_k(GL_E_FORMAT, "%s: key \"bias\" must be true or false", path);
+    if (rc == 0 && r && !json_is_boolean(r)) rc = gl_error_k(GL_E_FORMAT, "%s: key \"use_residual\" must be true or false", path);
+    if (rc == 0 && a && !json_is_string(a)) rc = gl_error_k(GL_E_FORMAT, "%s: key \"activation_function\" must be a string", path);
     /* sentence-transformers' defaults: bias true, Tanh, no residual */
     *is_pooler = rc == 0 && ok && same && (!b || json_is_true(b)) && !json_is_true(r) &&
                  (!a || ends_with(json_string_value(a), ".Tanh"));
@@ -180,35 +180,35 @@ static int parse_modules(gl_st_config *st, const char *dir, const char *path, in
     char file[4096], rel[GL_ST_PATH_MAX + 16];
     json_array_foreach(arr, i, mod) {
         if (!json_is_object(mod)) {
-            rc = gl_error("%s: entry %zu is not an object", path, i);
+            rc = gl_error_k(GL_E_FORMAT, "%s: entry %zu is not an object", path, i);
             break;
         }
         json_t *jt = json_object_get(mod, "type"), *jp = json_object_get(mod, "path");
         if (!json_is_string(jt)) {
-            rc = gl_error("%s: entry %zu: key \"type\" must be a string", path, i);
+            rc = gl_error_k(GL_E_FORMAT, "%s: entry %zu: key \"type\" must be a string", path, i);
             break;
         }
         if (!json_is_string(jp)) {
-            rc = gl_error("%s: entry %zu: key \"path\" must be a string", path, i);
+            rc = gl_error_k(GL_E_FORMAT, "%s: entry %zu: key \"path\" must be a string", path, i);
             break;
         }
         const char *type = json_string_value(jt), *kind = module_kind(type), *mpath = json_string_value(jp);
         if (strlen(mpath) >= GL_ST_PATH_MAX - 16) {
-            rc = gl_error("%s: entry %zu: key \"path\" is too long", path, i);
+            rc = gl_error_k(GL_E_FORMAT, "%s: entry %zu: key \"path\" is too long", path, i);
             break;
         }
         int is_transformer = !strcmp(kind, "Transformer"), is_pooling = !strcmp(kind, "Pooling"),
             is_dense = !strcmp(kind, "Dense");
         if (is_transformer && i == 0) {
             if (*mpath)
-                rc = gl_error("%s: entry 0: key \"path\" is \"%s\"; gloss reads the encoder from the checkpoint "
+                rc = gl_error_k(GL_E_FORMAT, "%s: entry 0: key \"path\" is \"%s\"; gloss reads the encoder from the checkpoint "
                               "directory itself (path \"\")",
                               path, mpath);
         } else if ((is_pooling && !st->pooling[0]) || (is_dense && !strcmp(st->pooling, "cls") && !st->normalize)) {
             /* the module's own config must exist: a path that does not is an error, as in sentence-transformers */
             rc = join3(file, sizeof file, dir, mpath, "config.json");
             if (rc == 0 && !gl_file_exists(file))
-                rc = gl_error("%s: entry %zu: key \"path\" is \"%s\" but %s does not exist", path, i, mpath, file);
+                rc = gl_error_k(GL_E_FORMAT, "%s: entry %zu: key \"path\" is \"%s\" but %s does not exist", path, i, mpath, file);
             snprintf(rel, sizeof rel, "%s%sconfig.json", mpath, *mpath ? "/" : "");
             int pooler = 0;
             if (rc == 0 && is_pooling) rc = parse_pooling(st, file, rel, hidden_size);
@@ -247,12 +247,12 @@ static int parse_sbert(gl_st_config *st, const char *path) {
     json_t *v = json_object_get(o, "max_seq_length");
     if (v && !json_is_null(v)) {
         if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > INT_MAX)
-            rc = gl_error("%s: key \"max_seq_length\" must be a positive integer", path);
+            rc = gl_error_k(GL_E_FORMAT, "%s: key \"max_seq_length\" must be a positive integer", path);
         else st->max_seq_length = (int)json_integer_value(v);
     }
     v = json_object_get(o, "do_lower_case");
     if (rc == 0 && v) {
-        if (!json_is_boolean(v)) rc = gl_error("%s: key \"do_lower_case\" must be true or false", path);
+        if (!json_is_boolean(v)) rc = gl_error_k(GL_E_FORMAT, "%s: key \"do_lower_case\" must be true or false", path);
         else st->do_lower_case = json_is_true(v);
     }
     json_decref(o);
@@ -289,7 +289,7 @@ static int write_json(const char *path, json_t *j) {
 static int make_dir(const char *out_dir, const char *sub) {
     char path[4096];
     if (join3(path, sizeof path, out_dir, "", sub) != 0) return -1;
-    if (mkdir(path, 0777) != 0 && errno != EEXIST) return gl_error("%s: cannot create: %s", path, strerror(errno));
+    if (mkdir(path, 0777) != 0 && errno != EEXIST) return gl_error_k(GL_E_IO, "%s: cannot create: %s", path, strerror(errno));
     return 0;
 }
 
@@ -305,8 +305,8 @@ int gl_st_export(const char *out_dir, const char *pooling, int normalize, int hi
     int pooler = !strcmp(pooling, "pooler");
     const char *mode = pooler ? "cls" : pooling;
     if (strcmp(mode, "cls") && strcmp(mode, "mean") && strcmp(mode, "max") && strcmp(mode, "mean_sqrt_len"))
-        return gl_error("%s: no sentence-transformers pooling for '%s'", out_dir, pooling);
-    if (pooler && (!dense_w || !dense_b)) return gl_error("%s: pooling 'pooler' without pooler weights", out_dir);
+        return gl_error_k(GL_E_FORMAT, "%s: no sentence-transformers pooling for '%s'", out_dir, pooling);
+    if (pooler && (!dense_w || !dense_b)) return gl_error_k(GL_E_FORMAT, "%s: pooling 'pooler' without pooler weights", out_dir);
     char path[4096];
     json_t *mods = json_array();
     json_array_append_new(mods, module_entry(0, "", "Transformer"));

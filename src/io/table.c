@@ -32,7 +32,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "text/utf8.h"
+#include "util/utf8.h"
 #include "util/error.h"
 #include "util/fileio.h"
 #include "util/gzip.h"
@@ -125,7 +125,7 @@ static int check_bytes(const char *path, const char *data, size_t n) {
     const char *nul = memchr(data, 0, n);
     if (nul) {
         size_t pos = (size_t)(nul - data);
-        return gl_error("%s:%zu: NUL byte at offset %zu (binary file? cells must be UTF-8 text)", path,
+        return gl_error_k(GL_E_FORMAT, "%s:%zu: NUL byte at offset %zu (binary file? cells must be UTF-8 text)", path,
                         line_of(data, pos), pos);
     }
     size_t bad = gl_utf8_check(data, n);
@@ -133,7 +133,7 @@ static int check_bytes(const char *path, const char *data, size_t n) {
         size_t line = line_of(data, bad);
         const char *ls = data + bad;
         while (ls > data && ls[-1] != '\n') ls--;
-        return gl_error("%s:%zu: invalid UTF-8 (byte 0x%02X at column %zu)", path, line,
+        return gl_error_k(GL_E_FORMAT, "%s:%zu: invalid UTF-8 (byte 0x%02X at column %zu)", path, line,
                         (unsigned)(unsigned char)data[bad], (size_t)(data + bad - ls) + 1);
     }
     return 0;
@@ -171,7 +171,7 @@ static int parse_delimited(cells_builder *b, const char *path, char *data, size_
                     w += q - p;
                     p = q;
                     if (p >= end)
-                        return gl_error("%s:%zu: unterminated quoted field (the closing quote is missing)",
+                        return gl_error_k(GL_E_FORMAT, "%s:%zu: unterminated quoted field (the closing quote is missing)",
                                         path, qline);
                     if (*p == '\n') {
                         *w++ = *p++;
@@ -185,14 +185,14 @@ static int parse_delimited(cells_builder *b, const char *path, char *data, size_
                     }
                 }
                 if (p < end && *p != delim && *p != '\n' && !(*p == '\r' && p + 1 < end && p[1] == '\n'))
-                    return gl_error("%s:%zu: unexpected character '%c' after a closing quote "
+                    return gl_error_k(GL_E_FORMAT, "%s:%zu: unexpected character '%c' after a closing quote "
                                     "(expected the delimiter or the end of the line)",
                                     path, line, *p >= 0x20 && *p < 0x7f ? *p : '?');
             } else {
                 const char *q = p;
                 while (q < end && *q != delim && *q != '\n' && *q != '\r') q++;
                 if (q < end && *q == '\r' && !(q + 1 < end && q[1] == '\n'))
-                    return gl_error("%s:%zu: bare CR (carriage return not followed by a line feed) in an "
+                    return gl_error_k(GL_E_FORMAT, "%s:%zu: bare CR (carriage return not followed by a line feed) in an "
                                     "unquoted field; quote the field",
                                     path, line);
                 memmove(w, p, (size_t)(q - p));
@@ -219,12 +219,12 @@ static int parse_delimited(cells_builder *b, const char *path, char *data, size_
         if (b->nrec == 1) {
             ncols = nf;
         } else if (nf != ncols) {
-            return gl_error("%s:%zu: row has %zu field%s but the header has %zu", path, rec_line, nf,
+            return gl_error_k(GL_E_FORMAT, "%s:%zu: row has %zu field%s but the header has %zu", path, rec_line, nf,
                             nf == 1 ? "" : "s", ncols);
         }
     }
     b->used = (size_t)(w - data);
-    if (b->nrec == 0) return gl_error("%s: empty file: expected a header row", path);
+    if (b->nrec == 0) return gl_error_k(GL_E_FORMAT, "%s: empty file: expected a header row", path);
     return 0;
 }
 
@@ -308,15 +308,15 @@ static int parse_jsonl(cells_builder *b, const char *path, const char *data, siz
         if (k == len) continue; /* blank line */
         json_error_t err;
         obj = json_loadb(s, len, JSON_REJECT_DUPLICATES, &err);
-        if (!obj) return gl_error("%s:%zu: invalid JSON at column %d: %s", path, line, err.column, err.text);
+        if (!obj) return gl_error_k(GL_E_FORMAT, "%s:%zu: invalid JSON at column %d: %s", path, line, err.column, err.text);
         if (!json_is_object(obj)) {
-            gl_error("%s:%zu: expected a JSON object, found %s", path, line, json_type_name(obj));
+            gl_error_k(GL_E_FORMAT, "%s:%zu: expected a JSON object, found %s", path, line, json_type_name(obj));
             goto fail;
         }
         if (b->nrec == 0) { /* the first object's keys are the columns */
             nkeys = json_object_size(obj);
             if (nkeys == 0) {
-                gl_error("%s:%zu: the first object has no keys (they name the columns)", path, line);
+                gl_error_k(GL_E_FORMAT, "%s:%zu: the first object has no keys (they name the columns)", path, line);
                 goto fail;
             }
             if (add_record(b, line)) goto fail;
@@ -333,7 +333,7 @@ static int parse_jsonl(cells_builder *b, const char *path, const char *data, siz
             const char *key = b->arena + b->off[i]; /* re-read: the arena may move */
             json_t *v = json_object_get(obj, key);
             if (!v) {
-                gl_error("%s:%zu: missing key \"%s\" (the first object's keys are the columns)", path, line,
+                gl_error_k(GL_E_FORMAT, "%s:%zu: missing key \"%s\" (the first object's keys are the columns)", path, line,
                          key);
                 goto fail;
             }
@@ -341,12 +341,12 @@ static int parse_jsonl(cells_builder *b, const char *path, const char *data, siz
             const char *vs;
             size_t vn, off;
             if (json_value_text(v, &vs, &vn, buf, sizeof buf)) {
-                gl_error("%s:%zu: key \"%s\": expected a string, number or boolean, found %s", path, line, key,
+                gl_error_k(GL_E_FORMAT, "%s:%zu: key \"%s\": expected a string, number or boolean, found %s", path, line, key,
                          json_type_name(v));
                 goto fail;
             }
             if (memchr(vs, 0, vn)) { /* jansson rejects \u0000 by default; be sure */
-                gl_error("%s:%zu: key \"%s\": NUL character in value", path, line, key);
+                gl_error_k(GL_E_FORMAT, "%s:%zu: key \"%s\": NUL character in value", path, line, key);
                 goto fail;
             }
             if (arena_append(b, vs, vn, &off) || add_cell(b, off, vn)) goto fail;
@@ -354,7 +354,7 @@ static int parse_jsonl(cells_builder *b, const char *path, const char *data, siz
         json_decref(obj);
         obj = NULL;
     }
-    if (b->nrec == 0) return gl_error("%s: no JSON objects (expected one object per line)", path);
+    if (b->nrec == 0) return gl_error_k(GL_E_FORMAT, "%s: no JSON objects (expected one object per line)", path);
     *ncols = nkeys;
     return 0;
 fail:
@@ -464,7 +464,7 @@ int gl_table_read(gl_table *t, const char *path) {
     }
     if (!t->colnames) goto done;
     if (ncols > 1000000) {
-        gl_error("%s:%zu: %zu columns is too many", path, b.row_line[0], ncols);
+        gl_error_k(GL_E_FORMAT, "%s:%zu: %zu columns is too many", path, b.row_line[0], ncols);
         goto done;
     }
     t->ncols = (int)ncols;
@@ -474,7 +474,7 @@ int gl_table_read(gl_table *t, const char *path) {
         goto done;
     }
     if (dup >= 0) {
-        gl_error("%s:%zu: duplicate column name \"%s\"", path, b.row_line[0], t->colnames[dup]);
+        gl_error_k(GL_E_FORMAT, "%s:%zu: duplicate column name \"%s\"", path, b.row_line[0], t->colnames[dup]);
         goto done;
     }
 
@@ -507,7 +507,7 @@ int gl_table_col(const gl_table *t, const char *name) {
     for (int i = 0; i < t->ncols && k + 1 < sizeof list; i++)
         k += (size_t)snprintf(list + k, sizeof list - k, "%s\"%s\"", i ? ", " : "", t->colnames[i]);
     if (k >= sizeof list) strcpy(list + sizeof list - 4, "...");
-    gl_error("%s: no column \"%s\" (columns: %s)", t->path ? t->path : "table", name, list);
+    gl_error_k(GL_E_FORMAT, "%s: no column \"%s\" (columns: %s)", t->path ? t->path : "table", name, list);
     return -1;
 }
 

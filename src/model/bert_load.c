@@ -39,7 +39,7 @@ int gl_bert_load(gl_bert *m, const char *dir) {
         const gl_param *p = &m->table[i];
         const gl_st_tensor *t = find_prefixed(&st, p->head ? "" : prefix, p->name);
         if (!t) {
-            rc = gl_error("%s: tensor '%s%s' is missing", path, p->head ? "" : prefix, p->name);
+            rc = gl_error_k(GL_E_FORMAT, "%s: tensor '%s%s' is missing", path, p->head ? "" : prefix, p->name);
             break;
         }
         int ok = t->ndim == p->ndim;
@@ -51,7 +51,7 @@ int gl_bert_load(gl_bert *m, const char *dir) {
                 k += (size_t)snprintf(got + k, sizeof got - k, "%s%lld", d ? ", " : "", (long long)t->shape[d]);
             if (p->ndim == 1) snprintf(want, sizeof want, "%lld", (long long)p->shape[0]);
             else snprintf(want, sizeof want, "%lld, %lld", (long long)p->shape[0], (long long)p->shape[1]);
-            rc = gl_error("%s: tensor '%s' has shape [%s] but config.json implies [%s]", path, t->name, got, want);
+            rc = gl_error_k(GL_E_FORMAT, "%s: tensor '%s' has shape [%s] but config.json implies [%s]", path, t->name, got, want);
             break;
         }
         rc = gl_st_read_f32(&st, t, m->params + p->offset);

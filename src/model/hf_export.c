@@ -31,13 +31,13 @@ int gl_hf_export(const char *src_dir, const char *out_dir, const gl_bert *m, cha
          *dst_cst = gl_path_join(out_dir, "config_sentence_transformers.json");
     int rc = (src_cfg && dst_cfg && src_voc && dst_voc && src_tc && dst_tc && dst_st && src_cst && dst_cst) ? 0 : -1;
     gl_st_config sc = {0}; /* the source's Normalize module is carried over */
-    if (rc == 0 && pool == GL_POOL_AUTO) rc = gl_error("%s: pooling 'auto' must be resolved before export", out_dir);
+    if (rc == 0 && pool == GL_POOL_AUTO) rc = gl_error_k(GL_E_FORMAT, "%s: pooling 'auto' must be resolved before export", out_dir);
     if (rc == 0) rc = gl_st_config_load(&sc, src_dir, m->cfg.hidden_size);
     json_t *cfg = NULL;
     if (rc == 0) {
         json_error_t err;
         cfg = json_load_file(src_cfg, 0, &err);
-        if (!cfg || !json_is_object(cfg)) rc = gl_error("%s:%d: %s", src_cfg, err.line, err.text);
+        if (!cfg || !json_is_object(cfg)) rc = gl_error_k(GL_E_FORMAT, "%s:%d: %s", src_cfg, err.line, err.text);
     }
     if (rc == 0) {
         json_t *arch = json_array(), *id2 = json_object(), *l2i = json_object();
@@ -100,12 +100,12 @@ int gl_hf_labels(const char *dir, char ***labels_out, int *K_out, gl_pool *pool)
     char **labels = NULL;
     int K = 0;
     if (!cfg || !json_is_object(cfg)) {
-        rc = gl_error("%s:%d: %s", path, err.line, err.text);
+        rc = gl_error_k(GL_E_FORMAT, "%s:%d: %s", path, err.line, err.text);
         goto done;
     }
     json_t *id2 = json_object_get(cfg, "id2label");
     if (!json_is_object(id2) || json_object_size(id2) == 0) {
-        rc = gl_error("%s: no id2label: this is not a fine-tuned classifier (train one with gloss train)", path);
+        rc = gl_error_k(GL_E_FORMAT, "%s: no id2label: this is not a fine-tuned classifier (train one with gloss train)", path);
         goto done;
     }
     K = (int)json_object_size(id2);
@@ -115,7 +115,7 @@ int gl_hf_labels(const char *dir, char ***labels_out, int *K_out, gl_pool *pool)
         snprintf(key, sizeof key, "%d", k);
         json_t *v = json_object_get(id2, key);
         if (!json_is_string(v)) {
-            rc = gl_error("%s: id2label has no string entry \"%d\" (ids must be 0..%d)", path, k, K - 1);
+            rc = gl_error_k(GL_E_FORMAT, "%s: id2label has no string entry \"%d\" (ids must be 0..%d)", path, k, K - 1);
             goto done;
         }
         labels[k] = gl_strdup(json_string_value(v));
@@ -123,11 +123,11 @@ int gl_hf_labels(const char *dir, char ***labels_out, int *K_out, gl_pool *pool)
     if (!labels) rc = -1;
     *pool = GL_POOL_POOLER;
     json_t *p = json_object_get(cfg, "gloss_pooling");
-    if (rc == 0 && p && !json_is_string(p)) rc = gl_error("%s: key \"gloss_pooling\" must be a string", path);
+    if (rc == 0 && p && !json_is_string(p)) rc = gl_error_k(GL_E_FORMAT, "%s: key \"gloss_pooling\" must be a string", path);
     if (rc == 0 && json_is_string(p) && gl_pool_parse(json_string_value(p), pool) != 0)
         rc = gl_error_prefix("%s: key \"gloss_pooling\": ", path);
     if (rc == 0 && *pool == GL_POOL_AUTO)
-        rc = gl_error("%s: key \"gloss_pooling\" is \"auto\"; a fine-tuned model records the pooling it was "
+        rc = gl_error_k(GL_E_FORMAT, "%s: key \"gloss_pooling\" is \"auto\"; a fine-tuned model records the pooling it was "
                       "trained with", path);
 done:
     if (rc != 0) {

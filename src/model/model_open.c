@@ -14,7 +14,7 @@ int gl_model_open(const char *dir, gl_bert *m, gl_tokenizer **tok) {
     *tok = vocab ? gl_tokenizer_load(vocab, c->do_lower_case, c->strip_accents) : NULL;
     int rc = *tok ? 0 : -1;
     if (rc == 0 && gl_tokenizer_vocab_size(*tok) > c->vocab_size)
-        rc = gl_error("%s: %d entries but config.json's vocab_size is %d: token ids from %d on would read past "
+        rc = gl_error_k(GL_E_FORMAT, "%s: %d entries but config.json's vocab_size is %d: token ids from %d on would read past "
                       "the embedding table (a vocabulary that does not belong to these weights?)",
                       vocab, gl_tokenizer_vocab_size(*tok), c->vocab_size, c->vocab_size);
     free(vocab);
@@ -32,7 +32,7 @@ int gl_model_check_ids(const gl_bert *m, const int32_t *ids, size_t n, const cha
     const int V = m->cfg.vocab_size;
     for (size_t i = 0; i < n; i++)
         if (ids[i] < 0 || ids[i] >= V)
-            return gl_error("%s: token id %d at position %zu is outside the embedding table (config.json vocab_size "
+            return gl_error_k(GL_E_FORMAT, "%s: token id %d at position %zu is outside the embedding table (config.json vocab_size "
                             "%d)", what, (int)ids[i], i, V);
     return 0;
 }

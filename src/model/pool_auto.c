@@ -36,7 +36,7 @@ static int check_dense(const gl_bert *m, const char *dir, const char *dense_dir)
     char path[4096];
     snprintf(path, sizeof path, "%s/%s/model.safetensors", dir, dense_dir);
     if (!m->has_pooler)
-        return gl_error("%s/%s: a Dense(Tanh) module after cls pooling is BERT's pooler, but model.safetensors has "
+        return gl_error_k(GL_E_FORMAT, "%s/%s: a Dense(Tanh) module after cls pooling is BERT's pooler, but model.safetensors has "
                         "no pooler weights (pooler.dense.*): pass --pool",
                         dir, dense_dir);
     gl_safetensors st;
@@ -49,9 +49,9 @@ static int check_dense(const gl_bert *m, const char *dir, const char *dense_dir)
     int rc = buf ? 0 : -1;
     for (int k = 0; k < 2 && rc == 0; k++) {
         const gl_st_tensor *t = gl_st_find(&st, names[k]);
-        if (!t || t->numel != numel[k]) rc = gl_error("%s: tensor \"%s\" missing or of the wrong size", path, names[k]);
+        if (!t || t->numel != numel[k]) rc = gl_error_k(GL_E_FORMAT, "%s: tensor \"%s\" missing or of the wrong size", path, names[k]);
         else if ((rc = gl_st_read_f32(&st, t, buf)) == 0 && memcmp(buf, want[k], sizeof(float) * numel[k]) != 0)
-            rc = gl_error("%s: tensor \"%s\" differs from model.safetensors' pooler.dense.%s; gloss computes a "
+            rc = gl_error_k(GL_E_FORMAT, "%s: tensor \"%s\" differs from model.safetensors' pooler.dense.%s; gloss computes a "
                           "Dense module only as the checkpoint's own pooler: pass --pool",
                           path, names[k], k ? "bias" : "weight");
     }
@@ -70,7 +70,7 @@ int gl_pool_resolve(const gl_bert *m, const char *dir, gl_pool requested, gl_poo
         out->pool = requested;
         snprintf(out->source, sizeof out->source, "--pool");
     } else if (st->unsupported[0]) {
-        return gl_error("%s/modules.json declares a %s module, which gloss does not compute: pass --pool to choose "
+        return gl_error_k(GL_E_FORMAT, "%s/modules.json declares a %s module, which gloss does not compute: pass --pool to choose "
                         "a pooling",
                         dir, st->unsupported);
     } else if (declared != GL_POOL_AUTO) {
@@ -88,7 +88,7 @@ int gl_pool_resolve(const gl_bert *m, const char *dir, gl_pool requested, gl_poo
         snprintf(out->source, sizeof out->source, "no pooling declared, no trained pooler weights");
     }
     if (out->pool == GL_POOL_POOLER && !m->has_pooler)
-        return gl_error("%s has no pooler weights (pooler.dense.*): use --pool mean or --pool cls", dir);
+        return gl_error_k(GL_E_FORMAT, "%s has no pooler weights (pooler.dense.*): use --pool mean or --pool cls", dir);
     out->normalize = st->normalize && (requested == GL_POOL_AUTO || requested == declared);
     return 0;
 }

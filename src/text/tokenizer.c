@@ -32,7 +32,7 @@
 #include <utf8proc.h>
 
 #include "text/unicode_compat.h"
-#include "text/utf8.h"
+#include "util/utf8.h"
 #include "util/error.h"
 #include "util/fileio.h"
 
@@ -160,7 +160,7 @@ gl_tokenizer *gl_tokenizer_load(const char *vocab_path, int lowercase, int strip
     tok->path = gl_strdup(vocab_path);
     if (!tok->path) goto fail;
     if (len > UINT32_MAX - 1) {
-        gl_error("%s: vocabulary file too large", vocab_path);
+        gl_error_k(GL_E_FORMAT, "%s: vocabulary file too large", vocab_path);
         goto fail;
     }
     const char *nul = memchr(data, 0, len);
@@ -169,7 +169,7 @@ gl_tokenizer *gl_tokenizer_load(const char *vocab_path, int lowercase, int strip
     if (bad < len) {
         size_t line = 1;
         for (size_t i = 0; i < bad; i++) line += data[i] == '\n';
-        gl_error("%s:%zu: %s in the vocabulary", vocab_path, line, data[bad] ? "invalid UTF-8" : "NUL byte");
+        gl_error_k(GL_E_FORMAT, "%s:%zu: %s in the vocabulary", vocab_path, line, data[bad] ? "invalid UTF-8" : "NUL byte");
         goto fail;
     }
     /* lines as Rust's BufRead::lines (LF, optional CR before it, no empty piece
@@ -178,11 +178,11 @@ gl_tokenizer *gl_tokenizer_load(const char *vocab_path, int lowercase, int strip
     for (size_t i = 0; i < len; i++) nlines += data[i] == '\n';
     if (len && data[len - 1] != '\n') nlines++;
     if (nlines == 0) {
-        gl_error("%s: empty vocabulary", vocab_path);
+        gl_error_k(GL_E_FORMAT, "%s: empty vocabulary", vocab_path);
         goto fail;
     }
     if (nlines > (size_t)INT32_MAX / 4) {
-        gl_error("%s: too many vocabulary lines (%zu)", vocab_path, nlines);
+        gl_error_k(GL_E_FORMAT, "%s: too many vocabulary lines (%zu)", vocab_path, nlines);
         goto fail;
     }
     tok->n = (int)nlines;
@@ -225,7 +225,7 @@ gl_tokenizer *gl_tokenizer_load(const char *vocab_path, int lowercase, int strip
         tok->special[k] = vocab_find(tok, 0, special_names[k], strlen(special_names[k]));
     for (int k = 0; k < SP_COUNT; k++) {
         if (k == SP_MASK || tok->special[k] >= 0) continue;
-        gl_error("%s: the vocabulary has no %s token (BERT needs [CLS], [SEP], [PAD] and [UNK])", vocab_path,
+        gl_error_k(GL_E_FORMAT, "%s: the vocabulary has no %s token (BERT needs [CLS], [SEP], [PAD] and [UNK])", vocab_path,
                  special_names[k]);
         goto fail;
     }
@@ -466,8 +466,8 @@ int gl_tokenizer_encode(const gl_tokenizer *tok, const char *text, size_t len, i
                         size_t *cap) {
     size_t bad = gl_utf8_check(text, len);
     if (bad < len)
-        return gl_error("tokenizer: invalid UTF-8 at byte %zu (0x%02X)", bad, (unsigned)(unsigned char)text[bad]);
-    if (max_length == 1) return gl_error("tokenizer: max_length 1 cannot hold [CLS] and [SEP] (use >= 2, or 0)");
+        return gl_error_k(GL_E_FORMAT, "tokenizer: invalid UTF-8 at byte %zu (0x%02X)", bad, (unsigned)(unsigned char)text[bad]);
+    if (max_length == 1) return gl_error_k(GL_E_FORMAT, "tokenizer: max_length 1 cannot hold [CLS] and [SEP] (use >= 2, or 0)");
     encoder e;
     e.tok = tok;
     e.ids = ids;
@@ -531,7 +531,7 @@ int gl_tokenizer_encode(const gl_tokenizer *tok, const char *text, size_t len, i
     if (e.count > e.limit) e.count = e.limit; /* the last word may overshoot */
     if (push_id(&e, tok->special[SP_SEP])) goto done;
     if (e.count > (size_t)INT32_MAX) {
-        gl_error("tokenizer: %zu tokens do not fit an int", e.count);
+        gl_error_k(GL_E_FORMAT, "tokenizer: %zu tokens do not fit an int", e.count);
         goto done;
     }
     rc = (int)e.count;

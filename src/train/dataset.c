@@ -203,7 +203,7 @@ int gl_dataset_load(gl_dataset *d, const char *dir, const char *text_col, const 
                     const gl_tokenizer *tok, int max_length, double val_frac, uint64_t seed) {
     memset(d, 0, sizeof *d);
     char *train_p = gl_find_data_file(dir, "train");
-    if (!train_p) return gl_error("%s: no train.csv, train.tsv or train.jsonl (nor the same .gz)", dir);
+    if (!train_p) return gl_error_k(GL_E_IO, "%s: no train.csv, train.tsv or train.jsonl (nor the same .gz)", dir);
     char *val_p = gl_find_data_file(dir, "val");
     char *test_p = gl_find_data_file(dir, "test");
     gl_table t;

@@ -11,7 +11,7 @@
 
 #include "train/train_internal.h"
 #include "util/error.h"
-#include "util/progress.h"
+#include "util/clock.h"
 #include "util/rng.h"
 
 #define MAX_NONFINITE_IN_A_ROW 5

@@ -8,7 +8,7 @@
 #include "loss/cross_entropy.h"
 #include "train/train_internal.h"
 #include "util/error.h"
-#include "util/progress.h"
+#include "util/clock.h"
 
 int gl_predict_pass(gl_bert *m, const gl_split *s, gl_pool pool, int batch_size, float *probs, float *emb,
                     const gl_hooks *hooks, gl_stage stage, int epoch, int epochs, int *cancel) {

@@ -99,8 +99,10 @@ typedef struct {
 } gl_trainer;
 
 static inline char *gl_out_path(const gl_train_opts *o, const char *name) { return gl_path_join(o->out_dir, name); }
-/* Where a run's progress events go: nowhere when o->quiet. */
-static inline const gl_hooks *gl_train_progress(const gl_train_opts *o) { return o->quiet ? NULL : &o->hooks; }
+/* Where a run's progress events go: always to the hooks, also when o->quiet,
+ * since their answer is how a caller stops the run (the caller decides what
+ * to show). */
+static inline const gl_hooks *gl_train_progress(const gl_train_opts *o) { return &o->hooks; }
 
 /* ------------------------------------------------------------- epoch.c */
 

@@ -17,7 +17,7 @@
 #include "model/pool_auto.h"
 #include "train/train_internal.h"
 #include "util/error.h"
-#include "util/progress.h"
+#include "util/clock.h"
 
 void gl_train_opts_default(gl_train_opts *o) {
     memset(o, 0, sizeof *o);

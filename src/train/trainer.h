@@ -30,7 +30,7 @@ typedef struct {
     int class_weights;    /* 1: balanced, 0: none */
     int resume;
     int stop_after;       /* stop (as if interrupted) after this many epochs; 0: never */
-    int quiet;            /* no INFO messages and no progress events (warnings still go to hooks.log) */
+    int quiet;            /* no INFO messages (warnings still go to hooks.log; progress events always go) */
     size_t limit_train;   /* use only the first N training documents (0: all) */
     int bucket;           /* length bucketing: batches of similar lengths, in random order */
     int pad_to_max;       /* pad every training batch to max_length (for comparisons) */

@@ -41,6 +41,11 @@ int gl_error_k(gl_error_kind kind, const char *fmt, ...) {
     return -1;
 }
 
+int gl_error_retag(gl_error_kind kind) {
+    g_kind = kind;
+    return -1;
+}
+
 gl_error_kind gl_error_get_kind(void) { return g_msg[0] ? (gl_error_kind)g_kind : GL_E_NONE; }
 
 int gl_error_prefix(const char *fmt, ...) {

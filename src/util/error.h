@@ -38,9 +38,12 @@ typedef enum {
     GL_E_INVALID,   /* an option or argument value is out of range or unknown */
     GL_E_MISUSE,    /* the API was called wrongly (NULL object, wrong order) */
     GL_E_CANCELLED, /* a progress callback asked to stop */
+    GL_E_STOPPED,   /* training stopped where it was told to, with a checkpoint */
 } gl_error_kind;
 int gl_error_k(gl_error_kind kind, const char *fmt, ...) GL_PRINTF(2, 3);
 gl_error_kind gl_error_get_kind(void);
+/* Keep the current message but say what kind of failure it reports. Returns -1. */
+int gl_error_retag(gl_error_kind kind);
 
 /* Allocation helpers that set an out-of-memory error (gl_error_oom; never
  * abort) on failure. */

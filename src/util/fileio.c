@@ -15,11 +15,11 @@ int gl_read_file(const char *path, char **data, size_t *len) {
     *data = NULL;
     *len = 0;
     FILE *f = fopen(path, "rb");
-    if (!f) return gl_error("%s: cannot open: %s", path, strerror(errno));
+    if (!f) return gl_error_k(GL_E_IO, "%s: cannot open: %s", path, strerror(errno));
     struct stat st;
     if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
         fclose(f);
-        return gl_error("%s: not a regular file", path);
+        return gl_error_k(GL_E_IO, "%s: not a regular file", path);
     }
     size_t n = (size_t)st.st_size;
     char *buf = gl_malloc(n + 1);
@@ -32,7 +32,7 @@ int gl_read_file(const char *path, char **data, size_t *len) {
     fclose(f);
     if (err || got != n) {
         free(buf);
-        return gl_error("%s: read error (got %zu of %zu bytes)", path, got, n);
+        return gl_error_k(GL_E_IO, "%s: read error (got %zu of %zu bytes)", path, got, n);
     }
     buf[n] = 0;
     *data = buf;
@@ -79,7 +79,7 @@ int gl_atomic_open(gl_atomic_file *af, const char *path) {
     struct stat st;
     int in_place = 0;
     if (stat(path, &st) == 0) {
-        if (S_ISDIR(st.st_mode)) return gl_error("%s: is a directory, expected a file name", path);
+        if (S_ISDIR(st.st_mode)) return gl_error_k(GL_E_IO, "%s: is a directory, expected a file name", path);
         in_place = !S_ISREG(st.st_mode) || in_dev_or_proc(path);
     }
     af->path = gl_strdup(path);
@@ -97,7 +97,7 @@ int gl_atomic_open(gl_atomic_file *af, const char *path) {
         free(af->path);
         free(af->tmp);
         af->path = af->tmp = NULL;
-        gl_error("%s: cannot create: %s", path, strerror(e));
+        gl_error_k(GL_E_IO, "%s: cannot create: %s", path, strerror(e));
         errno = e; /* for callers that word the error themselves */
         return -1;
     }
@@ -122,7 +122,7 @@ int gl_atomic_commit(gl_atomic_file *af) {
     af->f = NULL;
     if (rc == 0 && af->tmp && rename(af->tmp, af->path) != 0) rc = -1, e = errno;
     if (rc != 0) {
-        gl_error("%s: write failed: %s", af->path, strerror(e ? e : EIO));
+        gl_error_k(GL_E_IO, "%s: write failed: %s", af->path, strerror(e ? e : EIO));
         if (af->tmp) unlink(af->tmp);
     } else if (af->tmp) {
         /* fsync the directory so the rename itself is durable */
@@ -148,7 +148,7 @@ int gl_write_file_atomic(const char *path, const void *data, size_t len) {
     if (len && fwrite(data, 1, len, af.f) != len) {
         int e = errno;
         gl_atomic_abort(&af);
-        return gl_error("%s: write failed: %s", path, strerror(e));
+        return gl_error_k(GL_E_IO, "%s: write failed: %s", path, strerror(e));
     }
     return gl_atomic_commit(&af);
 }

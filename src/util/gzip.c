@@ -45,8 +45,8 @@ static int grow_output(const char *name, char **buf, size_t *cap) {
 int gl_gunzip(const char *name, const unsigned char *src, size_t n, char **out, size_t *len) {
     *out = NULL;
     *len = 0;
-    if (n == 0) return gl_error("%s: not gzip data (empty file)", name);
-    if (!is_gzip_magic(src, n)) return gl_error("%s: not gzip data (no gzip magic bytes 1f 8b at offset 0)", name);
+    if (n == 0) return gl_error_k(GL_E_FORMAT, "%s: not gzip data (empty file)", name);
+    if (!is_gzip_magic(src, n)) return gl_error_k(GL_E_FORMAT, "%s: not gzip data (no gzip magic bytes 1f 8b at offset 0)", name);
     size_t cap = first_capacity(src, n), used = 0, pos = 0;
     char *buf = malloc(cap + 1);
     if (!buf) return gl_error_oom("%s: out of memory decompressing (%zu bytes)", name, cap + 1);
@@ -71,7 +71,7 @@ int gl_gunzip(const char *name, const unsigned char *src, size_t n, char **out, 
         if (z == Z_STREAM_END) {
             if (pos == n) break;
             if (!is_gzip_magic(src + pos, n - pos)) { /* gzip -d also reads concatenated members */
-                rc = gl_error("%s: corrupt gzip data: %zu bytes after the end of the gzip stream at offset %zu", name,
+                rc = gl_error_k(GL_E_FORMAT, "%s: corrupt gzip data: %zu bytes after the end of the gzip stream at offset %zu", name,
                               n - pos, pos);
                 break;
             }
@@ -81,16 +81,16 @@ int gl_gunzip(const char *name, const unsigned char *src, size_t n, char **out, 
         } else if (z == Z_BUF_ERROR) {
             if (used == cap) continue; /* no room to write: grown on the next round */
             if (pos == n)              /* wants input that is not there */
-                rc = gl_error("%s: truncated gzip data: the file ends (at %zu bytes) before the end of its gzip "
+                rc = gl_error_k(GL_E_FORMAT, "%s: truncated gzip data: the file ends (at %zu bytes) before the end of its gzip "
                               "stream", name, n);
             else
-                rc = gl_error("%s: corrupt gzip data at offset %zu (zlib made no progress)", name, pos);
+                rc = gl_error_k(GL_E_FORMAT, "%s: corrupt gzip data at offset %zu (zlib made no progress)", name, pos);
             break;
         } else if (z == Z_MEM_ERROR) {
             rc = gl_error_oom("%s: out of memory decompressing (zlib)", name);
             break;
         } else { /* Z_DATA_ERROR, Z_NEED_DICT, Z_STREAM_ERROR */
-            rc = gl_error("%s: corrupt gzip data at offset %zu: %s", name, pos, s.msg ? s.msg : "invalid data");
+            rc = gl_error_k(GL_E_FORMAT, "%s: corrupt gzip data at offset %zu: %s", name, pos, s.msg ? s.msg : "invalid data");
             break;
         }
     }

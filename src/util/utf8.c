@@ -1,5 +1,5 @@
 /* utf8.c: strict UTF-8 validation with an ASCII fast path. */
-#include "text/utf8.h"
+#include "util/utf8.h"
 
 #include <string.h>
 
