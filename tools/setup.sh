@@ -6,7 +6,7 @@
 # clang (clang-14) and libclang-rt-14-dev, which holds libclang_rt.fuzzer and
 # the sanitizer runtimes (clang-14 only recommends it).
 set -eu
-pkgs="build-essential libopenblas-openmp-dev libutf8proc-dev libjansson-dev liblbfgs-dev zlib1g-dev unzip python3-pip python3-venv"
+pkgs="build-essential libopenblas-openmp-dev libutf8proc-dev libjansson-dev liblbfgs-dev zlib1g-dev unzip python3-pip python3-venv pkg-config"
 for a in "$@"; do
     case $a in
     --fuzz) pkgs="$pkgs clang libclang-rt-14-dev" ;;
