@@ -43,6 +43,8 @@ static const char *const special_names[SP_COUNT] = {"[PAD]", "[UNK]", "[CLS]", "
 
 struct gl_tokenizer {
     char *path;
+    char *file;        /* vocab.txt as read, for gl_tokenizer_export */
+    size_t file_len;
     int lowercase, strip_accents;
     int n;             /* ids 0..n-1, one per vocab line */
     char *strings;     /* every token, NUL-terminated */
@@ -158,7 +160,10 @@ gl_tokenizer *gl_tokenizer_load(const char *vocab_path, int lowercase, int strip
     tok->lowercase = lowercase ? 1 : 0;
     tok->strip_accents = strip_accents < 0 ? tok->lowercase : (strip_accents ? 1 : 0);
     tok->path = gl_strdup(vocab_path);
-    if (!tok->path) goto fail;
+    tok->file = gl_malloc(len + 1);
+    if (!tok->path || !tok->file) goto fail;
+    memcpy(tok->file, data, len + 1);
+    tok->file_len = len;
     if (len > UINT32_MAX - 1) {
         gl_error_k(GL_E_FORMAT, "%s: vocabulary file too large", vocab_path);
         goto fail;
@@ -239,12 +244,39 @@ fail:
 void gl_tokenizer_free(gl_tokenizer *tok) {
     if (!tok) return;
     free(tok->path);
+    free(tok->file);
     free(tok->strings);
     free(tok->tok_off);
     free(tok->tok_len);
     free(tok->slot_id);
     free(tok->slot_hash);
     free(tok);
+}
+
+gl_tokenizer *gl_tokenizer_open(const char *dir, int lowercase, int strip_accents) {
+    char *vocab = gl_path_join(dir, "vocab.txt");
+    if (!vocab) return NULL;
+    gl_tokenizer *tok = NULL;
+    if (gl_file_exists(vocab))
+        tok = gl_tokenizer_load(vocab, lowercase, strip_accents);
+    else
+        gl_error_k(GL_E_IO, "%s: no tokenizer: vocab.txt is missing (tokenizer.json and vocab.json + merges.txt are "
+                   "not read yet)", dir);
+    free(vocab);
+    return tok;
+}
+
+const char *gl_tokenizer_kind(const gl_tokenizer *tok) {
+    (void)tok;
+    return "wordpiece";
+}
+
+int gl_tokenizer_export(const gl_tokenizer *tok, const char *out_dir) {
+    char *path = gl_path_join(out_dir, "vocab.txt");
+    if (!path) return -1;
+    int rc = gl_write_file_atomic(path, tok->file, tok->file_len);
+    free(path);
+    return rc;
 }
 
 int gl_tokenizer_vocab_size(const gl_tokenizer *tok) { return tok->n; }
