@@ -53,7 +53,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         return 0;
     }
     FUZZ_CHECK(cfg.vocab_size >= 1 && cfg.hidden_size >= 1 && cfg.num_layers >= 1 && cfg.num_heads >= 1);
-    FUZZ_CHECK(cfg.intermediate_size >= 1 && cfg.max_position_embeddings >= 1 && cfg.type_vocab_size >= 1);
+    FUZZ_CHECK(cfg.intermediate_size >= 1 && cfg.max_position_embeddings >= 1);
+    FUZZ_CHECK(cfg.arch == GL_ARCH_DISTILBERT ? cfg.type_vocab_size == 0 : cfg.type_vocab_size >= 1);
+    FUZZ_CHECK(cfg.position_offset == (cfg.arch == GL_ARCH_ROBERTA ? cfg.pad_token_id + 1 : 0));
+    FUZZ_CHECK(cfg.head_dropout >= 0 && cfg.head_dropout < 1);
     FUZZ_CHECK(cfg.hidden_size % cfg.num_heads == 0);
     FUZZ_CHECK(cfg.pad_token_id >= 0 && cfg.pad_token_id < cfg.vocab_size);
     FUZZ_CHECK(cfg.layer_norm_eps > 0 && cfg.layer_norm_eps < 1);

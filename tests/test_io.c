@@ -715,7 +715,7 @@ static void test_config(void) {
     bad_cfg("cfg_big", "hidden_size", "4294967296", "\"hidden_size\"", NULL, __LINE__);
     bad_cfg("cfg_relu", "hidden_act", "\"relu\"", "\"hidden_act\"", "relu", __LINE__);
     bad_cfg("cfg_heads", "num_attention_heads", "5", "hidden_size", "num_attention_heads", __LINE__);
-    bad_cfg("cfg_model", "model_type", "\"roberta\"", "\"model_type\"", "roberta", __LINE__);
+    bad_cfg("cfg_model", "model_type", "\"gpt2\"", "\"model_type\"", "gpt2", __LINE__);
     bad_cfg("cfg_arch", "architectures", "[\"RobertaModel\"]", "architectures", "RobertaModel", __LINE__);
     bad_cfg("cfg_pos", "position_embedding_type", "\"relative_key\"", "position_embedding_type", "relative_key",
             __LINE__);

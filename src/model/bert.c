@@ -1,10 +1,14 @@
-/* bert.c: the encoder's parameter table, activations, forward and backward.
+/* bert.c: the encoder's activations, forward and backward, and pooling
+ * (the parameter table is bert_table.c).
  *
- * Post-LayerNorm BERT layer (as Hugging Face BertLayer):
+ * Post-LayerNorm layer (Hugging Face BertLayer, RobertaLayer, DistilBERT's
+ * TransformerBlock):
  *   qkv = x Wqkv^T + bqkv ; ctx = attention(qkv)
- *   h1  = LN1(dropout(ctx Wo^T + bo) + x)
- *   y   = LN2(dropout(gelu(h1 W1^T + b1) W2^T + b2) + h1)
- * Embeddings: x0 = dropout(LN(wte[id] + wpe[t] + wtt[0])). */
+ *   h1  = LN1(dropout(ctx Wo^T + bo) + x)        DistilBERT: no dropout here
+ *   y   = LN2(dropout(act(h1 W1^T + b1) W2^T + b2) + h1)   act: GELU (erf), or ReLU
+ * Embeddings: x0 = dropout(LN(wte[id] + wpe[pos] + wtt[0])), pos = t
+ * (RoBERTa: pad_token_id + 1 + t for a real token, pad_token_id for padding,
+ * as its position ids from the input ids); DistilBERT has no wtt. */
 #include "model/bert.h"
 
 #include <math.h>
@@ -17,181 +21,6 @@
 #include "util/error.h"
 #include "util/profile.h"
 #include "util/rng.h"
-
-/* ---------------------------------------------------------------- table */
-
-static void add_param(gl_bert *m, const char *name, int ndim, int64_t d0, int64_t d1, int decay) {
-    gl_param *p = &m->table[m->nparams++];
-    snprintf(p->name, sizeof p->name, "%s", name);
-    p->ndim = ndim;
-    p->shape[0] = d0;
-    p->shape[1] = ndim > 1 ? d1 : 1;
-    p->numel = (size_t)d0 * (size_t)(ndim > 1 ? d1 : 1);
-    p->offset = m->size;
-    p->decay = decay;
-    m->size += p->numel;
-}
-
-static void set_view(gl_bert *m, gl_bert_view *v, float *base) {
-    const gl_bert_config *c = &m->cfg;
-    int k = 0;
-    v->wte = base + m->table[k++].offset;
-    v->wpe = base + m->table[k++].offset;
-    v->wtt = base + m->table[k++].offset;
-    v->ln_w = base + m->table[k++].offset;
-    v->ln_b = base + m->table[k++].offset;
-    for (int l = 0; l < c->num_layers; l++) {
-        gl_layer_params *L = &v->layers[l];
-        L->wqkv = base + m->table[k].offset; /* query.weight; key and value follow */
-        k += 3;
-        L->bqkv = base + m->table[k].offset;
-        k += 3;
-        L->wo = base + m->table[k++].offset;
-        L->bo = base + m->table[k++].offset;
-        L->ln1_w = base + m->table[k++].offset;
-        L->ln1_b = base + m->table[k++].offset;
-        L->w1 = base + m->table[k++].offset;
-        L->b1 = base + m->table[k++].offset;
-        L->w2 = base + m->table[k++].offset;
-        L->b2 = base + m->table[k++].offset;
-        L->ln2_w = base + m->table[k++].offset;
-        L->ln2_b = base + m->table[k++].offset;
-    }
-    v->pool_w = m->has_pooler ? base + m->table[k++].offset : NULL;
-    v->pool_b = m->has_pooler ? base + m->table[k++].offset : NULL;
-    v->cls_w = m->num_labels ? base + m->table[k++].offset : NULL;
-    v->cls_b = m->num_labels ? base + m->table[k++].offset : NULL;
-}
-
-int gl_bert_init(gl_bert *m, const gl_bert_config *cfg, int with_pooler, int num_labels) {
-    memset(m, 0, sizeof *m);
-    m->cfg = *cfg;
-    m->has_pooler = with_pooler;
-    m->num_labels = num_labels;
-    m->hidden_dropout = 0.1f;
-    m->attn_dropout = 0.1f;
-    const int C = cfg->hidden_size, I = cfg->intermediate_size, L = cfg->num_layers;
-    int cap = 5 + 16 * L + 4;
-    m->table = gl_calloc((size_t)cap, sizeof(gl_param));
-    m->p.layers = gl_calloc((size_t)L, sizeof(gl_layer_params));
-    m->g.layers = gl_calloc((size_t)L, sizeof(gl_layer_params));
-    if (!m->table || !m->p.layers || !m->g.layers) {
-        gl_bert_free(m);
-        return -1;
-    }
-    add_param(m, "embeddings.word_embeddings.weight", 2, cfg->vocab_size, C, 1);
-    add_param(m, "embeddings.position_embeddings.weight", 2, cfg->max_position_embeddings, C, 1);
-    add_param(m, "embeddings.token_type_embeddings.weight", 2, cfg->type_vocab_size, C, 1);
-    add_param(m, "embeddings.LayerNorm.weight", 1, C, 0, 0);
-    add_param(m, "embeddings.LayerNorm.bias", 1, C, 0, 0);
-    char n[96];
-    for (int l = 0; l < L; l++) {
-        static const char *qkv[3] = {"query", "key", "value"};
-        for (int j = 0; j < 3; j++) {
-            snprintf(n, sizeof n, "encoder.layer.%d.attention.self.%s.weight", l, qkv[j]);
-            add_param(m, n, 2, C, C, 1);
-        }
-        for (int j = 0; j < 3; j++) {
-            snprintf(n, sizeof n, "encoder.layer.%d.attention.self.%s.bias", l, qkv[j]);
-            add_param(m, n, 1, C, 0, 0);
-        }
-        snprintf(n, sizeof n, "encoder.layer.%d.attention.output.dense.weight", l);
-        add_param(m, n, 2, C, C, 1);
-        snprintf(n, sizeof n, "encoder.layer.%d.attention.output.dense.bias", l);
-        add_param(m, n, 1, C, 0, 0);
-        snprintf(n, sizeof n, "encoder.layer.%d.attention.output.LayerNorm.weight", l);
-        add_param(m, n, 1, C, 0, 0);
-        snprintf(n, sizeof n, "encoder.layer.%d.attention.output.LayerNorm.bias", l);
-        add_param(m, n, 1, C, 0, 0);
-        snprintf(n, sizeof n, "encoder.layer.%d.intermediate.dense.weight", l);
-        add_param(m, n, 2, I, C, 1);
-        snprintf(n, sizeof n, "encoder.layer.%d.intermediate.dense.bias", l);
-        add_param(m, n, 1, I, 0, 0);
-        snprintf(n, sizeof n, "encoder.layer.%d.output.dense.weight", l);
-        add_param(m, n, 2, C, I, 1);
-        snprintf(n, sizeof n, "encoder.layer.%d.output.dense.bias", l);
-        add_param(m, n, 1, C, 0, 0);
-        snprintf(n, sizeof n, "encoder.layer.%d.output.LayerNorm.weight", l);
-        add_param(m, n, 1, C, 0, 0);
-        snprintf(n, sizeof n, "encoder.layer.%d.output.LayerNorm.bias", l);
-        add_param(m, n, 1, C, 0, 0);
-    }
-    if (with_pooler) {
-        add_param(m, "pooler.dense.weight", 2, C, C, 1);
-        add_param(m, "pooler.dense.bias", 1, C, 0, 0);
-    }
-    if (num_labels > 0) {
-        add_param(m, "classifier.weight", 2, num_labels, C, 1);
-        add_param(m, "classifier.bias", 1, num_labels, 0, 0);
-        m->table[m->nparams - 1].head = m->table[m->nparams - 2].head = 1;
-    }
-    m->params = gl_calloc(m->size, sizeof(float));
-    if (!m->params) {
-        gl_bert_free(m);
-        return -1;
-    }
-    set_view(m, &m->p, m->params);
-    return 0;
-}
-
-int gl_bert_set_head(gl_bert *m, int K, uint64_t seed) {
-    gl_bert n;
-    if (gl_bert_init(&n, &m->cfg, m->has_pooler, K) != 0) return -1;
-    const gl_param *first_head = NULL;
-    for (int i = 0; i < m->nparams && !first_head; i++)
-        if (m->table[i].head) first_head = &m->table[i];
-    size_t enc = first_head ? first_head->offset : m->size; /* the head always comes last */
-    memcpy(n.params, m->params, enc * sizeof(float));
-    gl_rng r = {gl_splitmix64(seed ^ 0x48656164ull)};
-    const int C = m->cfg.hidden_size;
-    for (size_t i = 0; i < (size_t)K * C; i += 2) { /* Box-Muller pairs */
-        double u1 = ((double)(gl_rng_next(&r) >> 11) + 1.0) / 9007199254740993.0;
-        double u2 = (double)(gl_rng_next(&r) >> 11) / 9007199254740992.0;
-        double rad = sqrt(-2.0 * log(u1));
-        n.p.cls_w[i] = (float)(0.02 * rad * cos(6.283185307179586 * u2));
-        if (i + 1 < (size_t)K * C) n.p.cls_w[i + 1] = (float)(0.02 * rad * sin(6.283185307179586 * u2));
-    }
-    n.hidden_dropout = m->hidden_dropout;
-    n.attn_dropout = m->attn_dropout;
-    int had_grads = m->grads != NULL;
-    gl_bert_free(m);
-    *m = n;
-    /* the views point into n's buffers, which m now owns */
-    return had_grads ? gl_bert_alloc_grads(m) : 0;
-}
-
-int gl_bert_alloc_grads(gl_bert *m) {
-    if (m->grads) return 0;
-    m->grads = gl_calloc(m->size, sizeof(float));
-    if (!m->grads) return -1;
-    set_view(m, &m->g, m->grads);
-    return 0;
-}
-
-int gl_bert_set_bf16(gl_bert *m, int on) {
-    if (on && !gl_cpu_has_avx512bf16()) return gl_error("this CPU has no AVX512-BF16");
-    m->bf16 = on != 0;
-    return 0;
-}
-
-void gl_bert_zero_grads(gl_bert *m) {
-    if (m->grads) memset(m->grads, 0, m->size * sizeof(float));
-}
-
-void gl_bert_free(gl_bert *m) {
-    free(m->table);
-    free(m->p.layers);
-    free(m->g.layers);
-    free(m->params);
-    free(m->grads);
-    memset(m, 0, sizeof *m);
-}
-
-const gl_param *gl_bert_find(const gl_bert *m, const char *name) {
-    for (int i = 0; i < m->nparams; i++)
-        if (!strcmp(m->table[i].name, name)) return &m->table[i];
-    return NULL;
-}
 
 /* ---------------------------------------------------------- activations */
 
@@ -324,12 +153,40 @@ static void add_inplace(float *y, const float *x, size_t n) {
     for (size_t i = 0; i < n; i++) y[i] += x[i];
 }
 
+/* The position-table row of token n of a (B, T) batch. */
+static inline int position(const gl_bert_config *cfg, const uint8_t *mask, size_t n, int T) {
+    int t = (int)(n % (size_t)T);
+    if (!cfg->position_offset) return t;
+    return mask[n] ? cfg->position_offset + t : cfg->pad_token_id;
+}
+
+/* The feed-forward activation: out = act(inp) (may alias). */
+static void ffn_act_forward(const gl_bert_config *cfg, float *out, const float *inp, size_t n) {
+    if (cfg->hidden_act == GL_ACT_GELU) {
+        gl_gelu_forward(out, inp, n);
+        return;
+    }
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++) out[i] = inp[i] > 0.0f ? inp[i] : 0.0f;
+}
+
+/* dinp = act'(inp) * dout (may alias dout) */
+static void ffn_act_backward(const gl_bert_config *cfg, float *dinp, const float *inp, const float *dout, size_t n) {
+    if (cfg->hidden_act == GL_ACT_GELU) {
+        gl_gelu_backward(dinp, inp, dout, n);
+        return;
+    }
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++) dinp[i] = inp[i] > 0.0f ? dout[i] : 0.0f;
+}
+
 const float *gl_bert_forward(gl_bert *m, gl_bert_acts *a, const int32_t *ids, const uint8_t *mask, int B, int T,
                              int training, uint64_t seed) {
     const gl_bert_config *cfg = &m->cfg;
     const int C = cfg->hidden_size, I = cfg->intermediate_size, NH = cfg->num_heads;
     const size_t N = (size_t)B * T;
     const float ph = training ? m->hidden_dropout : 0.0f, pa = training ? m->attn_dropout : 0.0f;
+    const float po = cfg->arch == GL_ARCH_DISTILBERT ? 0.0f : ph; /* after the attention output */
     const int bf = m->bf16; /* the linear layers in bf16 */
     a->B = B;
     a->T = T;
@@ -342,10 +199,13 @@ const float *gl_bert_forward(gl_bert *m, gl_bert_acts *a, const int32_t *ids, co
     GL_PROF_BEGIN(prof_emb);
 #pragma omp parallel for schedule(static)
     for (size_t n = 0; n < N; n++) {
-        int t = (int)(n % (size_t)T);
-        const float *we = P->wte + (size_t)ids[n] * C, *pe = P->wpe + (size_t)t * C, *te = P->wtt;
+        const float *we = P->wte + (size_t)ids[n] * C, *pe = P->wpe + (size_t)position(cfg, mask, n, T) * C;
+        const float *te = P->wtt;
         float *o = a->emb_sum + n * C;
-        for (int c = 0; c < C; c++) o[c] = we[c] + pe[c] + te[c];
+        if (te)
+            for (int c = 0; c < C; c++) o[c] = we[c] + pe[c] + te[c];
+        else
+            for (int c = 0; c < C; c++) o[c] = we[c] + pe[c];
     }
     GL_PROF_END(prof_emb, GL_PROF_EMBED);
     GL_PROF(GL_PROF_LAYERNORM, gl_layernorm_forward(a->x0, a->emb_mean, a->emb_rstd, a->emb_sum, P->ln_w, P->ln_b, (int)N,
@@ -359,12 +219,12 @@ const float *gl_bert_forward(gl_bert *m, gl_bert_acts *a, const int32_t *ids, co
         GL_PROF(GL_PROF_ATTN_FWD, gl_attention_forward(a->ctx[l], a->probs[l], a->qkv[l], a->mask, B, T, C, NH, pa,
                                                     site_key(a, l, SITE_ATTN_PROBS), a->attn_scratch));
         GL_PROF(GL_PROF_LINEAR_FWD, gl_linear_forward(a->attn_res[l], a->ctx[l], L->wo, L->bo, (int)N, C, C, bf));
-        GL_PROF(GL_PROF_DROPOUT, gl_dropout_apply(a->attn_res[l], N * C, ph, site_key(a, l, SITE_ATTN_OUT)));
+        GL_PROF(GL_PROF_DROPOUT, gl_dropout_apply(a->attn_res[l], N * C, po, site_key(a, l, SITE_ATTN_OUT)));
         GL_PROF(GL_PROF_RESIDUAL, add_inplace(a->attn_res[l], x, N * C));
         GL_PROF(GL_PROF_LAYERNORM, gl_layernorm_forward(a->h1[l], a->ln1_mean[l], a->ln1_rstd[l], a->attn_res[l], L->ln1_w,
                                                      L->ln1_b, (int)N, C, cfg->layer_norm_eps));
         GL_PROF(GL_PROF_LINEAR_FWD, gl_linear_forward(a->fc1[l], a->h1[l], L->w1, L->b1, (int)N, C, I, bf));
-        GL_PROF(GL_PROF_GELU, gl_gelu_forward(a->act[l], a->fc1[l], N * I));
+        GL_PROF(GL_PROF_GELU, ffn_act_forward(cfg, a->act[l], a->fc1[l], N * I));
         GL_PROF(GL_PROF_LINEAR_FWD, gl_linear_forward(a->ffn_res[l], a->act[l], L->w2, L->b2, (int)N, I, C, bf));
         GL_PROF(GL_PROF_DROPOUT, gl_dropout_apply(a->ffn_res[l], N * C, ph, site_key(a, l, SITE_FFN_OUT)));
         GL_PROF(GL_PROF_RESIDUAL, add_inplace(a->ffn_res[l], a->h1[l], N * C));
@@ -383,6 +243,7 @@ int gl_bert_backward(gl_bert *m, gl_bert_acts *a, float *dhidden) {
     const int B = a->B, T = a->T;
     const size_t N = (size_t)B * T;
     const float ph = a->training ? m->hidden_dropout : 0.0f, pa = a->training ? m->attn_dropout : 0.0f;
+    const float po = cfg->arch == GL_ARCH_DISTILBERT ? 0.0f : ph;
     const int bf = m->bf16;
     const gl_bert_view *P = &m->p, *G = &m->g;
     if (a->forward_only) /* nothing to differentiate through */
@@ -405,7 +266,7 @@ int gl_bert_backward(gl_bert *m, gl_bert_acts *a, float *dhidden) {
         memset(a->d_i, 0, N * I * sizeof(float));
         GL_PROF(GL_PROF_LINEAR_BWD,
                 gl_linear_backward(a->d_i, GL->w2, GL->b2, d_res, a->act[l], L->w2, (int)N, I, C, bf));
-        GL_PROF(GL_PROF_GELU, gl_gelu_backward(a->d_i, a->fc1[l], a->d_i, N * I));
+        GL_PROF(GL_PROF_GELU, ffn_act_backward(cfg, a->d_i, a->fc1[l], a->d_i, N * I));
         GL_PROF(GL_PROF_LINEAR_BWD,
                 gl_linear_backward(d_h1, GL->w1, GL->b1, a->d_i, a->h1[l], L->w1, (int)N, C, I, bf));
 
@@ -414,7 +275,7 @@ int gl_bert_backward(gl_bert *m, gl_bert_acts *a, float *dhidden) {
         GL_PROF(GL_PROF_LAYERNORM, gl_layernorm_backward(d_res, GL->ln1_w, GL->ln1_b, d_h1, a->attn_res[l], L->ln1_w,
                                                       a->ln1_mean[l], a->ln1_rstd[l], (int)N, C));
         memcpy(dx, d_res, N * C * sizeof(float)); /* residual path to x */
-        GL_PROF(GL_PROF_DROPOUT, gl_dropout_apply(d_res, N * C, ph, site_key(a, l, SITE_ATTN_OUT)));
+        GL_PROF(GL_PROF_DROPOUT, gl_dropout_apply(d_res, N * C, po, site_key(a, l, SITE_ATTN_OUT)));
         memset(d_ctx, 0, N * C * sizeof(float));
         GL_PROF(GL_PROF_LINEAR_BWD,
                 gl_linear_backward(d_ctx, GL->wo, GL->bo, d_res, a->ctx[l], L->wo, (int)N, C, C, bf));
@@ -435,14 +296,19 @@ int gl_bert_backward(gl_bert *m, gl_bert_acts *a, float *dhidden) {
     for (int c0 = 0; c0 < C; c0 += 16) {
         int c1 = c0 + 16 < C ? c0 + 16 : C;
         for (size_t n = 0; n < N; n++) {
-            int t = (int)(n % (size_t)T);
             const float *d = d_res + n * C;
-            float *gw = G->wte + (size_t)a->ids[n] * C, *gp = G->wpe + (size_t)t * C;
-            for (int c = c0; c < c1; c++) {
-                gw[c] += d[c];
-                gp[c] += d[c];
-                G->wtt[c] += d[c];
-            }
+            float *gw = G->wte + (size_t)a->ids[n] * C, *gp = G->wpe + (size_t)position(cfg, a->mask, n, T) * C;
+            if (G->wtt)
+                for (int c = c0; c < c1; c++) {
+                    gw[c] += d[c];
+                    gp[c] += d[c];
+                    G->wtt[c] += d[c];
+                }
+            else
+                for (int c = c0; c < c1; c++) {
+                    gw[c] += d[c];
+                    gp[c] += d[c];
+                }
         }
     }
     GL_PROF_END(prof_emb, GL_PROF_EMBED);

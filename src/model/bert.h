@@ -1,4 +1,5 @@
-/* bert.h: the BERT-family encoder: parameter table, forward, backward, pooling.
+/* bert.h: the BERT-family encoder (BERT, DistilBERT, RoBERTa: cfg.arch):
+ * parameter table, forward, backward, pooling.
  *
  * All parameters live in one float buffer (params) described by a table of
  * named tensors; gradients live in a second buffer with the same layout, so
@@ -14,13 +15,13 @@
 #include "io/config.h"
 
 typedef struct {
-    char name[96];    /* Hugging Face name without the "bert." prefix */
+    char name[96];    /* Hugging Face name without the model's prefix (gl_bert_prefix) */
     size_t offset;    /* into params / grads, in floats */
     size_t numel;
     int ndim;
     int64_t shape[2];
     int decay;        /* 1: AdamW weight decay applies (matrices); 0: biases, LayerNorm */
-    int head;         /* 1: classification head (saved without the "bert." prefix) */
+    int head;         /* 1: classification head (saved without the model's prefix) */
 } gl_param;
 
 typedef struct {
@@ -33,10 +34,12 @@ typedef struct {
 } gl_layer_params;
 
 typedef struct {
-    float *wte, *wpe, *wtt, *ln_w, *ln_b; /* embeddings */
+    float *wte, *wpe, *wtt, *ln_w, *ln_b; /* embeddings; wtt NULL without token types (DistilBERT) */
     gl_layer_params *layers;
     float *pool_w, *pool_b;               /* pooler (NULL when absent) */
-    float *cls_w, *cls_b;                 /* classification head (K, C), (K); NULL when absent */
+    float *head_w, *head_b;               /* the head's hidden layer (C, C), (C): DistilBERT's pre_classifier,
+                                           * RoBERTa's classifier.dense; NULL for BERT's linear head */
+    float *cls_w, *cls_b;                 /* the head's output layer (K, C), (K); NULL when absent */
 } gl_bert_view;
 
 typedef struct {
@@ -51,15 +54,30 @@ typedef struct {
     gl_bert_view p;  /* pointers into params */
     gl_bert_view g;  /* pointers into grads */
     float hidden_dropout, attn_dropout;
+    float head_dropout; /* the classification head's dropout (config.h) */
     int bf16;        /* linear layers in bf16 (gl_bert_set_bf16; kernels/kernels.h); 0 after init */
 } gl_bert;
 
 /* Build the table and allocate zeroed parameters for a configuration, with an
- * optional linear classification head of num_labels rows on the pooled vector. */
+ * optional classification head of num_labels classes on the pooled vector, as
+ * the architecture's ForSequenceClassification class has it (train/head.c):
+ *   BERT        linear (K, C)
+ *   DistilBERT  hidden layer (C, C) + ReLU, then linear (K, C)
+ *   RoBERTa     hidden layer (C, C) + tanh, then linear (K, C)
+ * with_pooler: BERT only. */
 int gl_bert_init(gl_bert *m, const gl_bert_config *cfg, int with_pooler, int num_labels);
-/* Give the model a fresh classification head of K rows (weights N(0, 0.02^2)
- * from seed, biases 0), replacing any existing one. Gradients are reallocated. */
+/* Give the model a fresh classification head of K classes (weights N(0,
+ * 0.02^2) from seed, the output layer's drawn first, then the hidden layer's;
+ * biases 0), replacing any existing one. Gradients are reallocated. */
 int gl_bert_set_head(gl_bert *m, int K, uint64_t seed);
+/* Where the head starts in params / grads (floats): it is the buffer's tail.
+ * m->size when there is no head. */
+size_t gl_bert_head_offset(const gl_bert *m);
+/* The checkpoint's prefix of encoder tensors: "bert.", "distilbert.", "roberta." */
+const char *gl_bert_prefix(const gl_bert *m);
+/* The name of the head's output weight, which gives the number of classes:
+ * "classifier.weight" (BERT, DistilBERT), "classifier.out_proj.weight" (RoBERTa). */
+const char *gl_bert_head_output_name(gl_arch arch);
 int gl_bert_alloc_grads(gl_bert *m);
 /* Mixed precision for this model's encoder and pooler linear layers (and
  * whatever else its owner computes with m->bf16): on, their matrix products
@@ -71,13 +89,15 @@ void gl_bert_zero_grads(gl_bert *m);
 void gl_bert_free(gl_bert *m);
 const gl_param *gl_bert_find(const gl_bert *m, const char *name);
 
-/* Load config.json + model.safetensors from a checkpoint directory. Accepts keys
- * with or without "bert.", F32/F16/BF16, pooler present or absent, and a
- * classification head (classifier.weight/bias) when present; every tensor's
- * shape is checked. Errors name the file and the tensor. */
+/* Load config.json + model.safetensors from a checkpoint directory, the
+ * architecture config.json's model_type names. Accepts keys with or without
+ * the model's prefix ("bert.", "distilbert.", "roberta."), F32/F16/BF16, a
+ * BERT pooler present or absent (a RoBERTa pooler is ignored), and the
+ * architecture's classification head when present; every tensor's shape is
+ * checked. Errors name the file and the tensor. */
 int gl_bert_load(gl_bert *m, const char *dir);
 /* Write all parameters as F32 safetensors, atomically: encoder tensors under
- * prefix ("" or "bert."), the head as classifier.weight/bias. */
+ * prefix ("" or gl_bert_prefix(m)), the head under its own names. */
 int gl_bert_save(const gl_bert *m, const char *path, const char *prefix);
 /* Activations of one forward pass, sized for up to (Bmax, Tmax). */
 typedef struct {

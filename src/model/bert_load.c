@@ -1,6 +1,7 @@
 /* bert_load.c: fill the encoder's parameter buffer from a Hugging Face checkpoint
  * directory (config.json + model.safetensors), table-driven: each entry of the
- * parameter table is looked up by name, its shape checked, and converted to fp32. */
+ * architecture's parameter table (bert_table.c) is looked up by name, its
+ * shape checked, and converted to fp32. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,12 +28,14 @@ int gl_bert_load(gl_bert *m, const char *dir) {
         free(path);
         return -1;
     }
+    gl_bert probe = {.cfg = cfg}; /* the prefix of this architecture */
     const char *prefix = "";
     if (!gl_st_find(&st, "embeddings.word_embeddings.weight") &&
-        gl_st_find(&st, "bert.embeddings.word_embeddings.weight"))
-        prefix = "bert.";
-    int has_pooler = find_prefixed(&st, prefix, "pooler.dense.weight") != NULL;
-    const gl_st_tensor *head = gl_st_find(&st, "classifier.weight");
+        find_prefixed(&st, gl_bert_prefix(&probe), "embeddings.word_embeddings.weight"))
+        prefix = gl_bert_prefix(&probe);
+    /* BERT's pooler when present; RoBERTa's is not used by its head (and ignored) */
+    int has_pooler = cfg.arch == GL_ARCH_BERT && find_prefixed(&st, prefix, "pooler.dense.weight") != NULL;
+    const gl_st_tensor *head = gl_st_find(&st, gl_bert_head_output_name(cfg.arch));
     int num_labels = head && head->ndim == 2 && head->shape[0] > 0 && head->shape[0] < (1 << 20) ? (int)head->shape[0] : 0;
     int rc = gl_bert_init(m, &cfg, has_pooler, num_labels);
     for (int i = 0; rc == 0 && i < m->nparams; i++) {

@@ -20,16 +20,18 @@ static int copy_file(const char *src, const char *dst) {
     return rc;
 }
 
-int gl_hf_export(const char *src_dir, const char *out_dir, const gl_bert *m, char *const *labels, int K,
-                 gl_pool pool, int max_length) {
+int gl_hf_export(const char *src_dir, const char *out_dir, const gl_bert *m, const gl_tokenizer *tok,
+                 char *const *labels, int K, gl_pool pool, int max_length) {
+    static const char *const classes[] = {"BertForSequenceClassification", "DistilBertForSequenceClassification",
+                                          "RobertaForSequenceClassification"};
+    static const char *const tokenizer_classes[] = {"BertTokenizer", "DistilBertTokenizer", "RobertaTokenizer"};
     char *src_cfg = gl_path_join(src_dir, "config.json"), *dst_cfg = gl_path_join(out_dir, "config.json");
-    char *src_voc = gl_path_join(src_dir, "vocab.txt"), *dst_voc = gl_path_join(out_dir, "vocab.txt");
     char *src_tc = gl_path_join(src_dir, "tokenizer_config.json"),
          *dst_tc = gl_path_join(out_dir, "tokenizer_config.json");
     char *dst_st = gl_path_join(out_dir, "model.safetensors");
     char *src_cst = gl_path_join(src_dir, "config_sentence_transformers.json"),
          *dst_cst = gl_path_join(out_dir, "config_sentence_transformers.json");
-    int rc = (src_cfg && dst_cfg && src_voc && dst_voc && src_tc && dst_tc && dst_st && src_cst && dst_cst) ? 0 : -1;
+    int rc = (src_cfg && dst_cfg && src_tc && dst_tc && dst_st && src_cst && dst_cst) ? 0 : -1;
     gl_st_config sc = {0}; /* the source's Normalize module is carried over */
     if (rc == 0 && pool == GL_POOL_AUTO) rc = gl_error_k(GL_E_FORMAT, "%s: pooling 'auto' must be resolved before export", out_dir);
     if (rc == 0) rc = gl_st_config_load(&sc, src_dir, m->cfg.hidden_size);
@@ -41,7 +43,7 @@ int gl_hf_export(const char *src_dir, const char *out_dir, const gl_bert *m, cha
     }
     if (rc == 0) {
         json_t *arch = json_array(), *id2 = json_object(), *l2i = json_object();
-        json_array_append_new(arch, json_string("BertForSequenceClassification"));
+        json_array_append_new(arch, json_string(classes[m->cfg.arch]));
         for (int k = 0; k < K; k++) {
             char key[16];
             snprintf(key, sizeof key, "%d", k);
@@ -49,21 +51,23 @@ int gl_hf_export(const char *src_dir, const char *out_dir, const gl_bert *m, cha
             json_object_set_new(l2i, labels[k], json_integer(k));
         }
         json_object_set_new(cfg, "architectures", arch);
+        json_object_set_new(cfg, "model_type", json_string(gl_arch_name(m->cfg.arch)));
         json_object_set_new(cfg, "id2label", id2);
         json_object_set_new(cfg, "label2id", l2i);
         json_object_set_new(cfg, "problem_type", json_string("single_label_classification"));
         json_object_set_new(cfg, "gloss_pooling", json_string(gl_pool_name(pool)));
         rc = gl_json_write_file(dst_cfg, cfg);
     }
-    if (rc == 0) rc = gl_bert_save(m, dst_st, "bert.");
-    if (rc == 0) rc = copy_file(src_voc, dst_voc);
+    if (rc == 0) rc = gl_bert_save(m, dst_st, gl_bert_prefix(m));
+    if (rc == 0) rc = gl_tokenizer_export(tok, out_dir); /* the files it was read from */
     if (rc == 0) {
         if (gl_file_exists(src_tc)) {
             rc = copy_file(src_tc, dst_tc);
         } else {
             json_t *tc = json_object();
-            json_object_set_new(tc, "do_lower_case", json_boolean(m->cfg.do_lower_case));
-            json_object_set_new(tc, "tokenizer_class", json_string("BertTokenizer"));
+            if (m->cfg.arch != GL_ARCH_ROBERTA)
+                json_object_set_new(tc, "do_lower_case", json_boolean(m->cfg.do_lower_case));
+            json_object_set_new(tc, "tokenizer_class", json_string(tokenizer_classes[m->cfg.arch]));
             rc = gl_json_write_file(dst_tc, tc);
             json_decref(tc);
         }
@@ -78,8 +82,6 @@ int gl_hf_export(const char *src_dir, const char *out_dir, const gl_bert *m, cha
     free(dst_cst);
     free(src_cfg);
     free(dst_cfg);
-    free(src_voc);
-    free(dst_voc);
     free(src_tc);
     free(dst_tc);
     free(dst_st);
@@ -121,7 +123,12 @@ int gl_hf_labels(const char *dir, char ***labels_out, int *K_out, gl_pool *pool)
         labels[k] = gl_strdup(json_string_value(v));
     }
     if (!labels) rc = -1;
-    *pool = GL_POOL_POOLER;
+    /* without gloss_pooling, what the architecture's classification head takes:
+     * BERT the pooler, DistilBERT and RoBERTa the first token */
+    json_t *mt = json_object_get(cfg, "model_type");
+    int first_token = json_is_string(mt) && (strcmp(json_string_value(mt), "distilbert") == 0 ||
+                                             strcmp(json_string_value(mt), "roberta") == 0);
+    *pool = first_token ? GL_POOL_CLS : GL_POOL_POOLER;
     json_t *p = json_object_get(cfg, "gloss_pooling");
     if (rc == 0 && p && !json_is_string(p)) rc = gl_error_k(GL_E_FORMAT, "%s: key \"gloss_pooling\" must be a string", path);
     if (rc == 0 && json_is_string(p) && gl_pool_parse(json_string_value(p), pool) != 0)

@@ -6,18 +6,30 @@
 #include "util/error.h"
 #include "util/fileio.h"
 
+/* The file gl_tokenizer_open reads the vocabulary from (text/tokenizer.h). */
+static char *tokenizer_file(const char *dir) {
+    static const char *const files[] = {"vocab.txt", "tokenizer.json", "vocab.json"};
+    for (int k = 0; k < 3; k++) {
+        char *p = gl_path_join(dir, files[k]);
+        if (!p || gl_file_exists(p)) return p;
+        free(p);
+    }
+    return NULL;
+}
+
 int gl_model_open(const char *dir, gl_bert *m, gl_tokenizer **tok) {
     *tok = NULL;
     if (gl_bert_load(m, dir) != 0) return -1;
     const gl_bert_config *c = &m->cfg;
-    char *vocab = gl_path_join(dir, "vocab.txt");
-    *tok = vocab ? gl_tokenizer_load(vocab, c->do_lower_case, c->strip_accents) : NULL;
+    *tok = gl_tokenizer_open(dir, c->lowercase_declared ? c->do_lower_case : -1, c->strip_accents);
     int rc = *tok ? 0 : -1;
-    if (rc == 0 && gl_tokenizer_vocab_size(*tok) > c->vocab_size)
+    if (rc == 0 && gl_tokenizer_vocab_size(*tok) > c->vocab_size) {
+        char *file = tokenizer_file(dir);
         rc = gl_error_k(GL_E_FORMAT, "%s: %d entries but config.json's vocab_size is %d: token ids from %d on would read past "
-                      "the embedding table (a vocabulary that does not belong to these weights?)",
-                      vocab, gl_tokenizer_vocab_size(*tok), c->vocab_size, c->vocab_size);
-    free(vocab);
+                        "the embedding table (a vocabulary that does not belong to these weights?)",
+                        file ? file : dir, gl_tokenizer_vocab_size(*tok), c->vocab_size, c->vocab_size);
+        free(file);
+    }
     if (rc != 0) gl_model_close(m, tok);
     return rc;
 }

@@ -1,7 +1,7 @@
 /* model_open.h: the one way a model directory is opened, by every command
  * (train, eval, predict, embed) and the public API: config.json,
- * model.safetensors and vocab.txt loaded together and checked against each
- * other, so that no token id the tokenizer can produce reads past the
+ * model.safetensors and the tokenizer loaded together and checked against
+ * each other, so that no token id the tokenizer can produce reads past the
  * embedding table. */
 #ifndef GL_MODEL_OPEN_H
 #define GL_MODEL_OPEN_H
@@ -13,9 +13,10 @@
 #include "text/tokenizer.h"
 
 /* Load the encoder (gl_bert_load: config.json, model.safetensors, every
- * tensor's shape checked) and its tokenizer (vocab.txt with the casing of
- * config.json / tokenizer_config.json), and check that the vocabulary has no
- * more entries than the embedding table has rows (config.json's vocab_size).
+ * tensor's shape checked) and its tokenizer (gl_tokenizer_open: vocab.txt,
+ * else tokenizer.json, else vocab.json + merges.txt, with the casing of
+ * tokenizer_config.json), and check that the vocabulary has no more entries
+ * than the embedding table has rows (config.json's vocab_size).
  * On failure both are freed, *tok is NULL and the error names the file:
  * "DIR/vocab.txt: 130 entries but config.json's vocab_size is 120 ...". */
 int gl_model_open(const char *dir, gl_bert *m, gl_tokenizer **tok);

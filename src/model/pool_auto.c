@@ -80,6 +80,10 @@ int gl_pool_resolve(const gl_bert *m, const char *dir, gl_pool requested, gl_poo
             snprintf(out->source, sizeof out->source, "from %s + %s/config.json", st->pooling_file, st->dense_dir);
         else
             snprintf(out->source, sizeof out->source, "from %s", st->pooling_file);
+    } else if (m->cfg.arch != GL_ARCH_BERT) {
+        out->pool = GL_POOL_CLS; /* as the architecture's ForSequenceClassification head takes hidden[:, 0] */
+        snprintf(out->source, sizeof out->source, "no pooling declared; %s classifies on its first token",
+                 gl_arch_name(m->cfg.arch));
     } else if (gl_bert_pooler_trained(m)) {
         out->pool = GL_POOL_POOLER;
         snprintf(out->source, sizeof out->source, "no pooling declared; trained pooler weights");

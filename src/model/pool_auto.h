@@ -1,9 +1,10 @@
 /* pool_auto.h: which pooling a checkpoint asks for (--pool auto).
  *
  * In order: the pooling the checkpoint declares (sentence-transformers'
- * modules.json and its Pooling module, or 1_Pooling/config.json alone); the
- * tanh pooler where the checkpoint has trained pooler weights and declares
- * nothing; mean pooling otherwise. An explicit request always wins. */
+ * modules.json and its Pooling module, or 1_Pooling/config.json alone); for
+ * DistilBERT and RoBERTa, cls (the first token, which their classification
+ * heads take); for BERT the tanh pooler where the checkpoint has trained
+ * pooler weights, mean pooling otherwise. An explicit request always wins. */
 #ifndef GL_POOL_AUTO_H
 #define GL_POOL_AUTO_H
 

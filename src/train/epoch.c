@@ -162,9 +162,9 @@ int gl_train_epoch(gl_trainer *t, const gl_train_opts *o, int epoch, double *los
         gl_bert_zero_grads(m);
         memset(dpooled, 0, (size_t)B * C * sizeof(float));
         double loss = 0.0;
-        if (use_ce)
-            loss = gl_head_ce_step(m, pooled, b.y, o->class_weights ? t->data.class_weights : NULL, B, w_ce, key,
-                                   pooled_d, logits, dlogits, dpooled);
+        if (use_ce && (rc = gl_head_ce_step(m, pooled, b.y, o->class_weights ? t->data.class_weights : NULL, B, w_ce,
+                                            key, pooled_d, logits, dlogits, dpooled, &loss)) != 0)
+            break;
         if (ob->kind != GL_LOSS_CE &&
             (rc = embedding_step(t, o, pooled, b.y, B, key, use_ce, balance, demb, dpooled, &loss, &dg)) != 0)
             break;

@@ -46,7 +46,7 @@ int gl_predict_pass(gl_bert *m, const gl_split *s, gl_pool pool, int batch_size,
         rc = gl_pool_forward(m, pool, pooled, H, b.mask, B, b.T);
         if (rc != 0) break;
         if (K && probs) {
-            gl_linear_forward(logits, pooled, m->p.cls_w, m->p.cls_b, B, C, K, m->bf16);
+            if ((rc = gl_head_logits(m, pooled, logits, B)) != 0) break;
             gl_softmax_rows(logits, logits, B, K);
         }
         for (int i = 0; i < B; i++) {

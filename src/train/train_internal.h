@@ -121,12 +121,15 @@ int gl_train_epoch(gl_trainer *t, const gl_train_opts *o, int epoch, double *los
 int gl_head_init(gl_bert *m, int K, const gl_train_opts *o);
 void gl_head_set_lr(gl_adamw *opt, const gl_bert *m, const gl_train_opts *o);
 /* Weighted cross-entropy through the head on the pooled vectors (B, C), with
- * classifier dropout keyed by key: returns w_ce times the loss, accumulates
+ * the head's dropout keyed by key: *loss = w_ce times the loss; accumulates
  * the head's gradients into m->grads and w_ce times the gradient at the
- * pooled vectors into dpooled. pooled_d (B, C), logits and dlogits (B, K)
- * are scratch. */
-double gl_head_ce_step(gl_bert *m, const float *pooled, const int *y, const double *class_w, int B, double w_ce,
-                       uint64_t key, float *pooled_d, float *logits, float *dlogits, float *dpooled);
+ * pooled vectors into dpooled (zeroed by the caller). pooled_d (B, C), logits
+ * and dlogits (B, K) are scratch. -1 (error set) when scratch memory runs out. */
+int gl_head_ce_step(gl_bert *m, const float *pooled, const int *y, const double *class_w, int B, double w_ce,
+                    uint64_t key, float *pooled_d, float *logits, float *dlogits, float *dpooled, double *loss);
+/* Evaluation: logits (B, K) of the pooled vectors (B, C), no dropout. -1
+ * (error set) when scratch memory runs out. */
+int gl_head_logits(const gl_bert *m, const float *pooled, float *logits, int B);
 /* Standalone mode: fit the head as a linear probe on frozen embeddings of
  * the training set, the best L2 penalty by validation macro-F1 (0-based epoch). */
 int gl_head_fit_probe(gl_trainer *t, const gl_train_opts *o, int epoch);

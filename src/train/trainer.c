@@ -144,7 +144,8 @@ static int finish(gl_trainer *t, const gl_train_opts *o, gl_metrics *val, gl_met
     }
     free(emb);
     if (rc == 0) rc = gl_write_metrics(o, &t->data, val, t->data.has_test ? test : NULL, &t->st, extra);
-    if (rc == 0) rc = gl_hf_export(o->model_dir, o->out_dir, m, t->data.labels, t->data.K, o->pool, o->max_length);
+    if (rc == 0)
+        rc = gl_hf_export(o->model_dir, o->out_dir, m, t->tok, t->data.labels, t->data.K, o->pool, o->max_length);
     if (rc == 0) gl_train_log_summary(t, o, val, test, extra);
     json_decref(extra);
     return rc;
