@@ -121,9 +121,9 @@ bench: $(BUILD)/bench/bench_train
 # `make fuzz-ci` each for 60 s; new corpus entries and crashes stay in build-fuzz/.
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 600
-FUZZ_TARGETS := table config safetensors vocab tokenizer st_config
-FUZZ_LIB_SRC := src/io/table.c src/io/config.c src/io/json_file.c src/io/safetensors.c src/io/st_config.c src/text/tokenizer.c \
-	src/text/unicode_compat.c src/util/utf8.c src/util/error.c src/util/fileio.c src/util/gzip.c
+FUZZ_TARGETS := table config safetensors vocab tokenizer st_config bpe_files bpe_json
+FUZZ_LIB_SRC := src/io/table.c src/io/config.c src/io/json_file.c src/io/safetensors.c src/io/st_config.c $(wildcard src/text/*.c) \
+	src/util/utf8.c src/util/error.c src/util/fileio.c src/util/gzip.c
 FUZZ_FLAGS   := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Iinclude -Isrc -O2 -g -fno-omit-frame-pointer \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 FUZZ_BIN     := $(FUZZ_TARGETS:%=build-fuzz/fuzz_%)

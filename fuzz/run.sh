@@ -2,7 +2,7 @@
 # fuzz/run.sh TARGET SECONDS [extra libFuzzer options...]
 #
 # Runs one libFuzzer target (table, config, safetensors, vocab, tokenizer,
-# st_config; built
+# st_config, bpe_files, bpe_json; built
 # by `make fuzz-build` into build-fuzz/fuzz_TARGET) for SECONDS on a working
 # copy of its seed corpus: fuzz/corpus/TARGET is copied into
 # build-fuzz/corpus/TARGET (kept between runs), and new entries go there, never
@@ -19,7 +19,7 @@ set -eu
 
 if [ $# -lt 2 ]; then
     echo "usage: $0 TARGET SECONDS [libFuzzer options...]" >&2
-    echo "targets: table config safetensors vocab tokenizer st_config" >&2
+    echo "targets: table config safetensors vocab tokenizer st_config bpe_files bpe_json" >&2
     exit 2
 fi
 target=$1
@@ -31,8 +31,9 @@ bin=build-fuzz/fuzz_$target
 case $target in
 table | safetensors) max_len=1048576 ;; # 1 MB
 config | vocab | tokenizer | st_config) max_len=65536 ;;
+bpe_files | bpe_json) max_len=262144 ;; # 256 KB
 *)
-    echo "$0: unknown target '$target' (table config safetensors vocab tokenizer st_config)" >&2
+    echo "$0: unknown target '$target' (table config safetensors vocab tokenizer st_config bpe_files bpe_json)" >&2
     exit 2
     ;;
 esac
@@ -137,6 +138,20 @@ EOF
             pooling_mode_cls_token pooling_mode_mean_tokens pooling_mode_max_tokens \
             pooling_mode_mean_sqrt_len_tokens mean_sqrt_len_tokens in_features out_features bias \
             activation_function torch.nn.modules.activation.Tanh max_seq_length do_lower_case
+        echo '"\x00"'
+        ;;
+    bpe_files | bpe_json)
+        json_dict
+        text_dict
+        printf '"\\"%s\\""\n' model type BPE WordPiece vocab merges added_tokens content id lstrip rstrip \
+            single_word normalized special normalizer BertNormalizer clean_text handle_chinese_chars strip_accents \
+            lowercase pre_tokenizer ByteLevel BertPreTokenizer add_prefix_space use_regex post_processor \
+            RobertaProcessing BertProcessing TemplateProcessing Sequence processors single SpecialToken \
+            special_tokens ids cls sep padding pad_id unk_token fuse_unk byte_fallback ignore_merges dropout \
+            continuing_subword_prefix end_of_word_suffix max_input_chars_per_word added_tokens_decoder \
+            bos_token eos_token cls_token sep_token pad_token unk_token mask_token additional_special_tokens \
+            '<s>' '</s>' '<pad>' '<unk>' '<mask>' '[CLS]' '[SEP]' '[UNK]' '##'
+        printf '"%s"\n' '#version: 0.2' '\xc4\xa0' '\xc4\x8a' '<0x0A>'
         echo '"\x00"'
         ;;
     vocab | tokenizer)

@@ -5,8 +5,10 @@
  *  - "bpe": byte-level BPE, GPT-2 / RoBERTa style (ByteLevel pre-tokenizer with
  *    GPT-2's split, BPE merges by rank, <s> ... </s>), read from tokenizer.json
  *    or from vocab.json + merges.txt.
- * Every kind encodes through gl_tokenizer_encode. A gl_tokenizer is read-only
- * once loaded: one may be shared by threads that encode at the same time. */
+ * Every kind encodes through gl_tokenizer_encode. A gl_tokenizer does not
+ * change once loaded (BPE's cache of merged words aside, which threads share
+ * without locks and which never changes an id): one may be shared by threads
+ * that encode at the same time. */
 #ifndef GL_TOKENIZER_H
 #define GL_TOKENIZER_H
 

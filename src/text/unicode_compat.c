@@ -114,6 +114,65 @@ uint32_t gl_ucompat_lower(uint32_t c) {
     return 0;
 }
 
+/* ---- the byte-level pre-tokenizer (Oniguruma's \p{L} \p{N}) and added
+ * tokens' single_word (Rust regex's \w): both are Unicode 16, so the
+ * characters it assigned after utf8proc's 15.0 are unassigned (Cn) here.
+ * Measured the same way: every code point c after "a", "1" and "!" through
+ * the ByteLevel pre-tokenizer, and before and after a single_word added
+ * token. Verified by tests/fixtures/bpe/codepoints.bin. */
+
+/* letters (L) new in Unicode 16 */
+static const range letter16[] = {
+    {0x1C89, 0x1C8A}, {0xA7CB, 0xA7CD}, {0xA7DA, 0xA7DC}, {0x105C0, 0x105F3}, {0x10D4A, 0x10D65},
+    {0x10D6F, 0x10D85}, {0x10EC2, 0x10EC4}, {0x11380, 0x11389}, {0x1138B, 0x1138B}, {0x1138E, 0x1138E},
+    {0x11390, 0x113B5}, {0x113B7, 0x113B7}, {0x113D1, 0x113D1}, {0x113D3, 0x113D3}, {0x11BC0, 0x11BE0},
+    {0x13460, 0x143FA}, {0x16100, 0x1611D}, {0x16D40, 0x16D6C}, {0x18CFF, 0x18CFF}, {0x1E5D0, 0x1E5ED},
+    {0x1E5F0, 0x1E5F0}, {0x2EBF0, 0x2EE5D},
+};
+
+/* numbers (N) new in Unicode 16 */
+static const range number16[] = {
+    {0x10D40, 0x10D49}, {0x116D0, 0x116E3}, {0x11BF0, 0x11BF9}, {0x16130, 0x16139}, {0x16D70, 0x16D79},
+    {0x1CCF0, 0x1CCF9}, {0x1E5F1, 0x1E5FA},
+};
+
+/* word characters (letters, marks, digits) new in Unicode 16 */
+static const range word16[] = {
+    {0x897, 0x897}, {0x1C89, 0x1C8A}, {0xA7CB, 0xA7CD}, {0xA7DA, 0xA7DC}, {0x105C0, 0x105F3},
+    {0x10D40, 0x10D65}, {0x10D69, 0x10D6D}, {0x10D6F, 0x10D85}, {0x10EC2, 0x10EC4}, {0x10EFC, 0x10EFC},
+    {0x11380, 0x11389}, {0x1138B, 0x1138B}, {0x1138E, 0x1138E}, {0x11390, 0x113B5}, {0x113B7, 0x113C0},
+    {0x113C2, 0x113C2}, {0x113C5, 0x113C5}, {0x113C7, 0x113CA}, {0x113CC, 0x113D3}, {0x113E1, 0x113E2},
+    {0x116D0, 0x116E3}, {0x11BC0, 0x11BE0}, {0x11BF0, 0x11BF9}, {0x11F5A, 0x11F5A}, {0x13460, 0x143FA},
+    {0x16100, 0x16139}, {0x16D40, 0x16D6C}, {0x16D70, 0x16D79}, {0x18CFF, 0x18CFF}, {0x1CCF0, 0x1CCF9},
+    {0x1E5D0, 0x1E5FA}, {0x2EBF0, 0x2EE5D},
+};
+
+/* So characters with Other_Alphabetic (circled and squared Latin letters) */
+static const range alpha_so[] = {
+    {0x24B6, 0x24E9}, {0x1F130, 0x1F149}, {0x1F150, 0x1F169}, {0x1F170, 0x1F189},
+};
+
+int gl_ucompat_regex_class(uint32_t c) {
+    int cat = utf8proc_category((utf8proc_int32_t)c);
+    if (cat >= UTF8PROC_CATEGORY_LU && cat <= UTF8PROC_CATEGORY_LO) return GL_UCLASS_LETTER;
+    if (cat >= UTF8PROC_CATEGORY_ND && cat <= UTF8PROC_CATEGORY_NO) return GL_UCLASS_NUMBER;
+    if (cat == UTF8PROC_CATEGORY_CN && c >= 0x1C89) {
+        if (in_ranges(letter16, COUNT(letter16), c)) return GL_UCLASS_LETTER;
+        if (in_ranges(number16, COUNT(number16), c)) return GL_UCLASS_NUMBER;
+    }
+    return GL_UCLASS_OTHER;
+}
+
+int gl_ucompat_is_word(uint32_t c) {
+    int cat = utf8proc_category((utf8proc_int32_t)c);
+    if ((cat >= UTF8PROC_CATEGORY_LU && cat <= UTF8PROC_CATEGORY_ND) || cat == UTF8PROC_CATEGORY_NL ||
+        cat == UTF8PROC_CATEGORY_PC)
+        return 1;
+    if (c == 0x200C || c == 0x200D) return 1; /* Join_Control */
+    if (cat == UTF8PROC_CATEGORY_SO) return in_ranges(alpha_so, COUNT(alpha_so), c);
+    return cat == UTF8PROC_CATEGORY_CN && c >= 0x897 && in_ranges(word16, COUNT(word16), c);
+}
+
 utf8proc_ssize_t gl_ucompat_decompose(uint32_t c, utf8proc_int32_t *d, utf8proc_ssize_t n) {
     if (c == 0x11938) { /* DIVES AKURU VOWEL SIGN O: HF's NFD does not decompose it */
         d[0] = (utf8proc_int32_t)c;

@@ -23,4 +23,13 @@ uint32_t gl_ucompat_lower(uint32_t c);
  * new length. */
 utf8proc_ssize_t gl_ucompat_decompose(uint32_t c, utf8proc_int32_t *d, utf8proc_ssize_t n);
 
+/* The byte-level pre-tokenizer's classes of a non-ASCII, non-White_Space
+ * character c, as Hugging Face's Oniguruma sees them: \p{L}, \p{N}, or
+ * neither. */
+enum { GL_UCLASS_OTHER, GL_UCLASS_LETTER, GL_UCLASS_NUMBER };
+int gl_ucompat_regex_class(uint32_t c);
+/* 1 when c is a word character for an added token's single_word (Rust
+ * regex's Unicode \w: Alphabetic, marks, Nd, Pc, Join_Control). */
+int gl_ucompat_is_word(uint32_t c);
+
 #endif
