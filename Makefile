@@ -14,7 +14,13 @@ SAN     ?=
 # it a sqrtf keeps a scalar errno path that blocks vectorising its loop (AdamW);
 # it changes no value
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -fopenmp -fno-math-errno -Iinclude -Isrc $(BLAS_INC) $(CFLAGS) $(SAN)
-LDLIBS  := -lopenblas -lutf8proc -ljansson -llbfgs -lz -lm
+# oneDNN (Debian: libdnnl-dev) runs the bf16 matrix products on the CPU's
+# matrix units (src/kernels/gemm_dnnl.c): used when its header is found (DNNL
+# 1: oneapi/dnnl/dnnl.h, 2: dnnl.h), else the build goes on without it and the
+# bf16 products use src/kernels/gemm_bf16.c; `make DNNL=0` builds without it.
+DNNL    ?= $(if $(wildcard /usr/include/oneapi/dnnl/dnnl.h),1,$(if $(wildcard /usr/include/dnnl.h),2,0))
+DNNL_LIBS := $(if $(filter 0,$(DNNL)),,-ldnnl)
+LDLIBS  := -lopenblas -lutf8proc -ljansson -llbfgs -lz -lm $(DNNL_LIBS)
 # Prefer Debian's OpenMP build of OpenBLAS: inside our OpenMP regions it runs
 # single-threaded instead of oversubscribing the cores.
 comma   := ,
@@ -46,6 +52,12 @@ $(BUILD)/%.o: %.c
 # symbol hidden except what include/gloss.h marks GLOSS_API; the static archive
 # holds the same objects.
 $(LIB_OBJ): ALL_CFLAGS += -fPIC -fvisibility=hidden -DGLOSS_BUILDING_LIBRARY
+
+# gemm_dnnl.o is rebuilt when the oneDNN choice changes (a stamp per choice)
+$(BUILD)/src/kernels/gemm_dnnl.o: ALL_CFLAGS += -DGL_HAVE_DNNL=$(DNNL)
+$(BUILD)/src/kernels/gemm_dnnl.o: $(BUILD)/.dnnl-$(DNNL)
+$(BUILD)/.dnnl-$(DNNL):
+	@mkdir -p $(BUILD) && rm -f $(BUILD)/.dnnl-* && touch $@
 
 $(BUILD)/libgloss.a: $(LIB_OBJ)
 	@rm -f $@
@@ -103,10 +115,17 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/libgloss.a
 bench-gloss: $(BUILD)/bench/bench_gloss_cost
 	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-$$(nproc)} $(BUILD)/bench/bench_gloss_cost models/all-MiniLM-L6-v2 3
 
-# the bf16 GEMM against cblas_sgemm on MiniLM's linear-layer shapes, 1 and 2 threads
-.PHONY: bench-bf16
+# the bf16 GEMMs (ours, oneDNN's) against cblas_sgemm on MiniLM's linear-layer
+# shapes and their peaks, 1 and 2 threads, and the kernel choice on this CPU
+.PHONY: bench-bf16 bench-bf16-embed
 bench-bf16: $(BUILD)/bench/bench_bf16
 	$(BUILD)/bench/bench_bf16
+
+# embed with --bf16 against fp32: cosine similarity per document of the R8 test
+# split (all-MiniLM-L6-v2, length 256), each bf16 kernel forced on
+bench-bf16-embed: $(BUILD)/bench/bf16_embed_check
+	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-$$(nproc)} $(BUILD)/bench/bf16_embed_check models/all-MiniLM-L6-v2 \
+	  data/benchmarks/r8/test.csv.gz 0 256
 
 # gloss vs PyTorch (same run): training step and inference, MiniLM-L6 and BERT-base
 # shapes, batch 32 x 128, 2 threads; sgemm peak, GFLOP/s, peak RSS, per-kernel
@@ -182,6 +201,7 @@ install: $(BUILD)/gloss $(BUILD)/libgloss.a $(BUILD)/libgloss.so
 	ln -sf $(SONAME) $(DESTDIR)$(LIBDIR)/libgloss.so
 	sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(LIBDIR)|; s|@VERSION@|$(VERSION)|' \
 	  -e 's|@BLASDIR@|$(if $(BLASDIR),-L$(BLASDIR) -Wl$(comma)-rpath$(comma)$(BLASDIR) ,)|' \
+	  -e 's|-llbfgs -lz -lm|-llbfgs -lz -lm$(if $(DNNL_LIBS), $(DNNL_LIBS),)|' \
 	  tools/gloss.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/gloss.pc
 
 uninstall:

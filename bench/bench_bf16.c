@@ -1,21 +1,27 @@
-/* bench_bf16.c: the bf16 GEMM (src/kernels/gemm_bf16.c) against OpenBLAS
+/* bench_bf16.c: the bf16 GEMMs (oneDNN's matmul, src/kernels/gemm_dnnl.c, and
+ * our AVX512-BF16 kernel, src/kernels/gemm_bf16.c) against OpenBLAS
  * cblas_sgemm on the linear-layer GEMMs of an all-MiniLM-L6-v2 training step
  * (batch 32 x length 128: N = 4096 token rows; hidden 384, QKV 1152,
- * intermediate 1536), with 1 and 2 threads.
+ * intermediate 1536), with 1 and 2 threads; and the peaks.
  *
  *   bench_bf16 [reps]        (make bench-bf16; reps default 7)
  *
- * For each layer (in -> out features) the three GEMMs of linear.c:
+ * First the machine: the choice gemm_select.c makes (and its probe: the flops
+ * of AVX512-BF16 dot products over those of fp32 FMAs on one core), and per
+ * thread count the peaks: cblas_sgemm and each bf16 kernel on 2048^3 and on
+ * 4096x4096x1024 (M x N x K), best of reps runs after a warm-up.
+ * Then for each layer (in -> out features) the three GEMMs of linear.c:
  *   fwd  Y = X W^T       M = 4096, N = out, K = in   (A, B^T)
  *   dX   dX += dY W      M = 4096, N = in,  K = out  (A, B)
  *   dW   dW += dY^T X    M = out,  N = in,  K = 4096 (A^T, B)
- * Each is timed reps times per side after one warm-up run of each, sgemm and
- * bf16 alternating within the same process, so that a change in the machine's
- * load hits both sides alike; the table gives the median GFLOP/s of each side
- * and their ratio. "layer total" sums the median times of all the GEMMs: the
- * ratio a training step's linear layers would see. Inputs are uniform in
- * [-1, 1]. The ratio is the figure to read on a busy machine; GFLOP/s only
- * mean something on an idle one (the header prints the load average). */
+ * Each is timed reps times per kernel after one warm-up run of each, the
+ * kernels taking turns (in a rotating order) within the same process, so
+ * that a change in the machine's load hits all alike; the table gives the
+ * median GFLOP/s of each and their ratios to sgemm. "layer total" sums the
+ * median times of all the GEMMs: the ratio a training step's linear layers
+ * would see. Inputs are uniform in [-1, 1]. The ratios are the figures to
+ * read on a busy machine; GFLOP/s only mean something on an idle one (the
+ * header prints the load average). */
 #include <cblas.h>
 #include <omp.h>
 #include <stdio.h>
@@ -24,6 +30,7 @@
 #include <time.h>
 
 #include "kernels/kernels.h"
+#include "util/blas_core.h"
 #include "util/rng.h"
 #include "bench_common.h"
 
@@ -49,19 +56,57 @@ typedef struct {
     int ta, tb, M, N, K, accumulate;
 } gemm_case;
 
-/* one run of one side; returns seconds */
-static double run_once(const gemm_case *g, int bf16, const float *A, const float *B, float *C) {
+enum { SIDE_SGEMM, SIDE_OURS, SIDE_DNNL, NSIDES };
+static const char *const side_name[NSIDES] = {"sgemm", "ours", "oneDNN"};
+
+/* one run of one kernel; returns seconds */
+static double run_once(const gemm_case *g, int side, const float *A, const float *B, float *C) {
     const int lda = g->ta ? g->M : g->K, ldb = g->tb ? g->K : g->N;
     double t0 = now();
-    if (bf16)
-        gl_gemm_bf16(g->ta, g->tb, g->M, g->N, g->K, A, lda, B, ldb, C, g->N, g->accumulate);
-    else
+    if (side == SIDE_OURS)
+        gl_gemm_bf16_avx512(g->ta, g->tb, g->M, g->N, g->K, A, lda, B, ldb, C, g->N, g->accumulate);
+    else if (side == SIDE_DNNL) {
+        if (gl_gemm_bf16_dnnl(g->ta, g->tb, g->M, g->N, g->K, A, lda, B, ldb, C, g->N, g->accumulate) != 0) {
+            fprintf(stderr, "bench_bf16: oneDNN refused M %d N %d K %d\n", g->M, g->N, g->K);
+            exit(1);
+        }
+    } else
         cblas_sgemm(CblasRowMajor, g->ta ? CblasTrans : CblasNoTrans, g->tb ? CblasTrans : CblasNoTrans, g->M, g->N,
                     g->K, 1.0f, A, lda, B, ldb, g->accumulate ? 1.0f : 0.0f, C, g->N);
     return now() - t0;
 }
 
+/* median seconds per kernel of reps rotating runs (after a warm-up of each) */
+static void time_case(const gemm_case *g, const int *sides, int nsides, int reps, double *med) {
+    float *A = rand_matrix((size_t)g->M * g->K, 1 + (uint64_t)g->M), *B = rand_matrix((size_t)g->K * g->N, 2),
+          *C = rand_matrix((size_t)g->M * g->N, 3);
+    double *t = malloc(sizeof(double) * (size_t)reps * NSIDES);
+    if (!t) exit(1);
+    for (int s = 0; s < nsides; s++) run_once(g, sides[s], A, B, C); /* warm-up (oneDNN: the primitive) */
+    for (int r = 0; r < reps; r++)
+        for (int i = 0; i < nsides; i++) { /* the order rotates from rep to rep */
+            const int s = (r + i) % nsides;
+            t[(size_t)s * reps + r] = run_once(g, sides[s], A, B, C);
+        }
+    for (int s = 0; s < nsides; s++) med[s] = bench_median(t + (size_t)s * reps, reps);
+    free(A), free(B), free(C), free(t);
+}
+
+/* best GFLOP/s of reps runs of one kernel on an M x N x K product (A, B) */
+static double peak_of(int side, int M, int N, int K, int reps) {
+    const gemm_case g = {"peak", "", 0, 0, M, N, K, 0};
+    float *A = rand_matrix((size_t)M * K, 5), *B = rand_matrix((size_t)K * N, 6), *C = rand_matrix((size_t)M * N, 7);
+    double best = 0.0;
+    for (int r = 0; r <= reps; r++) {
+        const double gf = 2.0 * M * N * (double)K / run_once(&g, side, A, B, C) / 1e9;
+        if (r > 0 && gf > best) best = gf;
+    }
+    free(A), free(B), free(C);
+    return best;
+}
+
 int main(int argc, char **argv) {
+    gl_blas_core_fix(argv); /* the OpenBLAS kernels gloss itself runs with */
     const int reps = argc > 1 ? atoi(argv[1]) : 7;
     if (reps < 1) {
         fprintf(stderr, "usage: bench_bf16 [reps >= 1]\n");
@@ -86,41 +131,53 @@ int main(int argc, char **argv) {
         if (fscanf(f, "%lf %lf %lf", &load[0], &load[1], &load[2]) != 3) load[0] = -1;
         fclose(f);
     }
-    const int has = gl_cpu_has_avx512bf16();
-    printf("bf16 GEMM (%s path) vs OpenBLAS cblas_sgemm (%s); MiniLM linear layers, %d token rows; "
-           "median of %d alternating runs; load average %.2f\n",
-           has ? "AVX512-BF16" : "scalar: this CPU has no AVX512-BF16", openblas_get_config(), rows, reps, load[0]);
+    if (!gl_cpu_has_avx512bf16()) {
+        printf("bench_bf16: this CPU has no AVX512-BF16: no bf16 kernel to time (gloss uses fp32 sgemm)\n");
+        return 0;
+    }
+    int sides[NSIDES], nsides = 0;
+    sides[nsides++] = SIDE_SGEMM;
+    sides[nsides++] = SIDE_OURS;
+    if (gl_dnnl_available()) sides[nsides++] = SIDE_DNNL;
+    char choice[384];
+    gl_linear_kernels(1, choice, sizeof choice);
+    printf("CPU: %s; AMX-BF16 %s\nOpenBLAS: %s\nbf16 kernels: ours (AVX512-BF16)%s%s\n"
+           "gloss --bf16 here: %s\nMiniLM linear layers, %d token rows; median of %d rotating runs; load average "
+           "%.2f\n",
+           bench_cpu_name(), gl_cpu_has_amx_bf16() ? "yes" : "no", openblas_get_config(),
+           gl_dnnl_available() ? ", " : "; oneDNN: ", gl_dnnl_isa(), choice, rows, reps, load[0]);
     const int max_threads = omp_get_max_threads();
     for (int threads = 1; threads <= 2; threads++) {
         if (threads > 1 && max_threads < 2 && omp_get_num_procs() < 2) break;
         omp_set_num_threads(threads);
         openblas_set_num_threads(threads);
-        printf("\nthreads %d\n%-9s %-4s %5s %5s %5s %12s %12s %7s\n", threads, "layer", "op", "M", "N", "K",
-               "sgemm GF/s", "bf16 GF/s", "ratio");
-        double tot_s = 0, tot_b = 0, tot_flop = 0;
+        printf("\nthreads %d: peak GFLOP/s (best of %d) 2048^3 / 4096x4096x1024:", threads, reps);
+        for (int s = 0; s < nsides; s++) {
+            double a = peak_of(sides[s], 2048, 2048, 2048, reps), b = peak_of(sides[s], 4096, 4096, 1024, reps);
+            printf(" %s %.1f / %.1f%s", side_name[sides[s]], a, b, s + 1 < nsides ? ";" : "\n");
+        }
+        printf("%-9s %-4s %5s %5s %5s", "layer", "op", "M", "N", "K");
+        for (int s = 0; s < nsides; s++) printf(" %9s GF/s", side_name[sides[s]]);
+        for (int s = 1; s < nsides; s++) printf(" %8s/sgemm", side_name[sides[s]]);
+        printf("\n");
+        double tot[NSIDES] = {0}, tot_flop = 0;
         for (int c = 0; c < nc; c++) {
             const gemm_case *g = &cases[c];
-            float *A = rand_matrix((size_t)g->M * g->K, 1 + (uint64_t)c), *B = rand_matrix((size_t)g->K * g->N, 2),
-                  *C = rand_matrix((size_t)g->M * g->N, 3);
-            double *ts = malloc(sizeof(double) * (size_t)reps * 2), *tb = ts + reps;
-            run_once(g, 0, A, B, C); /* warm-up */
-            run_once(g, 1, A, B, C);
-            for (int r = 0; r < reps; r++) { /* alternate, starting side alternating too */
-                int first = r & 1;
-                double t1 = run_once(g, first, A, B, C);
-                double t2 = run_once(g, !first, A, B, C);
-                ts[r] = first ? t2 : t1;
-                tb[r] = first ? t1 : t2;
-            }
-            const double flop = 2.0 * g->M * (double)g->N * g->K, ms = bench_median(ts, reps), mb = bench_median(tb, reps);
-            printf("%-9s %-4s %5d %5d %5d %12.1f %12.1f %7.2f\n", g->layer, g->op, g->M, g->N, g->K, flop / ms / 1e9,
-                   flop / mb / 1e9, ms / mb);
+            double med[NSIDES];
+            time_case(g, sides, nsides, reps, med);
+            const double flop = 2.0 * g->M * (double)g->N * g->K;
+            printf("%-9s %-4s %5d %5d %5d", g->layer, g->op, g->M, g->N, g->K);
+            for (int s = 0; s < nsides; s++) printf(" %14.1f", flop / med[s] / 1e9);
+            for (int s = 1; s < nsides; s++) printf(" %14.2f", med[0] / med[s]);
+            printf("\n");
             fflush(stdout);
-            tot_s += ms, tot_b += mb, tot_flop += flop;
-            free(A), free(B), free(C), free(ts);
+            for (int s = 0; s < nsides; s++) tot[s] += med[s];
+            tot_flop += flop;
         }
-        printf("%-9s %-4s %5s %5s %5s %12.1f %12.1f %7.2f\n", "layer", "total", "", "", "", tot_flop / tot_s / 1e9,
-               tot_flop / tot_b / 1e9, tot_s / tot_b);
+        printf("%-9s %-4s %5s %5s %5s", "layer", "total", "", "", "");
+        for (int s = 0; s < nsides; s++) printf(" %14.1f", tot_flop / tot[s] / 1e9);
+        for (int s = 1; s < nsides; s++) printf(" %14.2f", tot[0] / tot[s]);
+        printf("\n");
     }
     return 0;
 }

@@ -22,10 +22,15 @@
  * others_pct / steal_pct: the share of all CPUs' time that other processes /
  * the hypervisor took during the timed steps (a clean run has both near 0).
  *
- * GLOSS_BF16=1 runs the linear layers in bf16 (gl_bert_set_bf16; the RESULT
- * line says bf16=1); GLOSS_BF16=alt (train only) alternates the timed steps
- * between fp32 and bf16 in this one process and prints a BF16 line with the
- * median step of each and their ratio (the RESULT line then covers all steps). */
+ * GLOSS_BF16=1 asks for bf16 linear layers (gl_bert_set_bf16; the RESULT line
+ * says bf16=1 and names the kernels, which are fp32 sgemm where bf16 would be
+ * slower on this CPU: src/kernels/gemm_select.c). GLOSS_BF16_KERNEL=ours or
+ * onednn forces bf16 on through that kernel, whatever the CPU's choice.
+ * GLOSS_BF16=alt takes turns, step by step in this one process, between fp32
+ * and bf16 variants (GLOSS_BF16_KERNEL a list of auto, ours, onednn: e.g.
+ * "auto,ours,onednn"; auto, the CPU's choice, when unset) and prints a BF16
+ * line per variant with its median step and its speed-up over fp32 (the
+ * RESULT line then covers all steps). */
 #include <cblas.h>
 #include <math.h>
 #include <omp.h>
@@ -195,25 +200,73 @@ static void make_batch(int32_t *ids, uint8_t *mask, int *y, int B, int T, int V)
 static void print_result(const char *mode, const char *shape, int B, int T, double flops, double *times, int steps,
                          cpu_snap t0, cpu_snap t1, int bf16) {
     double med = bench_median(times, steps);
+    char kern[384];
+    gl_linear_kernels(bf16, kern, sizeof kern);
+    for (char *c = kern; *c; c++) /* one token for the table's key=value parser */
+        if (*c == ' ') *c = '_';
     printf("RESULT side=gloss mode=%s shape=%s batch=%d seq=%d threads=%d steps=%d step_s=%.4f seq_per_s=%.2f "
            "gflop=%.1f gflops=%.1f maxrss_mb=%.0f bf16=%d",
            mode, shape, B, T, omp_get_max_threads(), steps, med, B / med, flops / 1e9, flops / med / 1e9,
            maxrss_mb(), bf16);
     print_noise(t0, t1);
-    printf("\n");
+    printf(" kernels=%s\n", kern);
+}
+
+/* The variants of GLOSS_BF16=alt: 0 fp32, then bf16 with each forced kernel
+ * (or the CPU's choice when GLOSS_BF16_KERNEL is unset). kernel -1: not forced. */
+typedef struct {
+    int bf16, kernel;
+    const char *name;
+} variant;
+
+static int parse_variants(variant *v, int alt, int on) {
+    const char *k = getenv("GLOSS_BF16_KERNEL");
+    int n = 0;
+    if (alt) v[n++] = (variant){0, -1, "fp32"};
+    if (!alt && !on) return n;
+    if (!k || !*k) {
+        v[n++] = (variant){1, -1, "bf16-auto"};
+        return n;
+    }
+    if (strstr(k, "auto")) v[n++] = (variant){1, -1, "bf16-auto"};
+    if (strstr(k, "ours")) v[n++] = (variant){1, GL_GEMM_BF16_AVX512, "bf16-ours"};
+    if (strstr(k, "onednn")) v[n++] = (variant){1, GL_GEMM_BF16_DNNL, "bf16-onednn"};
+    return n;
+}
+
+static void use_variant(gl_bert *m, const variant *v) {
+    gl_bert_set_bf16(m, v->bf16);
+    gl_gemm_select_force(v->kernel, v->kernel >= 0 ? 1 : -1);
+}
+
+/* timed step i ran variant (warmup + i) % nv */
+static void print_variants(const char *mode, const char *shape, const variant *v, int nv, int warmup,
+                           const double *times, int steps) {
+    double base = 0.0;
+    for (int j = 0; j < nv; j++) {
+        double t[256];
+        int n = 0;
+        for (int i = 0; i < steps && n < 256; i++)
+            if ((warmup + i) % nv == j) t[n++] = times[i];
+        if (!n) continue;
+        double med = bench_median(t, n);
+        if (j == 0) base = med;
+        printf("BF16 mode=%s shape=%s variant=%s steps=%d step_s=%.4f speedup=%.3f\n", mode, shape, v[j].name, n,
+               med, base > 0 ? base / med : 0.0);
+    }
 }
 
 /* The profile of the timed steps (total seconds over `steps` steps): seconds per
  * step and share of the time per category; "other" is the unaccounted rest. */
-static void print_profile(const char *mode, const char *shape, double total, int steps) {
+static void print_profile(const char *mode, const char *shape, double total, int steps, int bf16) {
     double known = 0.0;
     for (int c = 0; c < GL_PROF_COUNT; c++) {
         known += gl_profile_sec[c];
-        printf("PROFILE mode=%s shape=%s cat=%s sec=%.4f share=%.2f\n", mode, shape, gl_profile_name((gl_prof_cat)c),
-               gl_profile_sec[c] / steps, 100.0 * gl_profile_sec[c] / total);
+        printf("PROFILE mode=%s shape=%s bf16=%d cat=%s sec=%.4f share=%.2f\n", mode, shape, bf16,
+               gl_profile_name((gl_prof_cat)c), gl_profile_sec[c] / steps, 100.0 * gl_profile_sec[c] / total);
     }
-    printf("PROFILE mode=%s shape=%s cat=other sec=%.4f share=%.2f\n", mode, shape, (total - known) / steps,
-           100.0 * (total - known) / total);
+    printf("PROFILE mode=%s shape=%s bf16=%d cat=other sec=%.4f share=%.2f\n", mode, shape, bf16,
+           (total - known) / steps, 100.0 * (total - known) / total);
 }
 
 static int run(const char *mode, const char *shape, int warmup, int steps, int B, int T) {
@@ -224,16 +277,27 @@ static int run(const char *mode, const char *shape, int warmup, int steps, int B
     }
     const int training = !strcmp(mode, "train");
     const char *bf16_env = getenv("GLOSS_BF16");
-    const int bf16_alt = bf16_env && !strcmp(bf16_env, "alt") && training;
+    const int bf16_alt = bf16_env && !strcmp(bf16_env, "alt");
     const int bf16_on = bf16_env && (bf16_alt || !strcmp(bf16_env, "1"));
     if (bf16_on && !gl_cpu_has_avx512bf16()) {
         fprintf(stderr, "bench_train: GLOSS_BF16: this CPU has no AVX512-BF16\n");
         return 2;
     }
+    variant var[4];
+    const int nvar = parse_variants(var, bf16_alt, bf16_on);
+    if ((bf16_alt && nvar < 2) || (bf16_on && !bf16_alt && nvar != 1)) {
+        fprintf(stderr, "bench_train: GLOSS_BF16_KERNEL: auto, ours or onednn (a list with GLOSS_BF16=alt)\n");
+        return 2;
+    }
+    if (nvar && var[nvar - 1].kernel == GL_GEMM_BF16_DNNL && !gl_dnnl_available()) {
+        fprintf(stderr, "bench_train: GLOSS_BF16_KERNEL=onednn: %s\n", gl_dnnl_isa());
+        return 2;
+    }
     const int C = cfg.hidden_size, K = NUM_CLASSES;
     gl_bert m;
     /* no pooler (mean pooling); the head only when training, as `gloss embed` has none */
-    if (gl_bert_init(&m, &cfg, 0, training ? K : 0) != 0 || gl_bert_set_bf16(&m, bf16_on) != 0) goto fail;
+    if (gl_bert_init(&m, &cfg, 0, training ? K : 0) != 0) goto fail;
+    if (nvar) use_variant(&m, &var[bf16_alt ? 1 : 0]);
     random_weights(&m, 42);
     gl_bert_acts a; /* inference: forward-only activations, as src/api.c (gloss embed) */
     if ((training ? gl_bert_acts_init(&a, &m, B, T) : gl_bert_acts_init_inference(&a, &m, B, T)) != 0) goto fail;
@@ -256,6 +320,7 @@ static int run(const char *mode, const char *shape, int warmup, int steps, int B
                 gl_profile_enable(1);
                 snap0 = cpu_snapshot();
             }
+            if (bf16_alt) use_variant(&m, &var[s % nvar]);
             double t0 = gl_now();
             const float *H = gl_bert_forward(&m, &a, ids, mask, B, T, 0, 0);
             GL_PROF(GL_PROF_HEAD, gl_pool_forward(&m, GL_POOL_MEAN, pooled, H, mask, B, T));
@@ -267,8 +332,9 @@ static int run(const char *mode, const char *shape, int warmup, int steps, int B
             }
         }
         gl_profile_enable(0);
+        if (bf16_alt) print_variants(mode, shape, var, nvar, warmup, times, steps);
         print_result(mode, shape, B, T, forward_flops(&cfg, B, T, 0), times, steps, snap0, cpu_snapshot(), m.bf16);
-        print_profile(mode, shape, total, steps);
+        print_profile(mode, shape, total, steps, m.bf16);
         return 0;
     }
 
@@ -287,7 +353,7 @@ static int run(const char *mode, const char *shape, int warmup, int steps, int B
             snap0 = cpu_snapshot();
         }
         uint64_t key = gl_rng_key(1234, (uint64_t)s);
-        if (bf16_alt) gl_bert_set_bf16(&m, s & 1);
+        if (bf16_alt) use_variant(&m, &var[s % nvar]);
         double t0 = gl_now();
         const float *H = gl_bert_forward(&m, &a, ids, mask, B, T, 1, key);
 
@@ -321,21 +387,9 @@ static int run(const char *mode, const char *shape, int warmup, int steps, int B
         }
     }
     gl_profile_enable(0);
-    if (bf16_alt) { /* timed step i ran in bf16 when warmup + i is odd */
-        double t32[64], t16[64];
-        int n32 = 0, n16 = 0;
-        for (int i = 0; i < steps && i < 64; i++) {
-            if ((warmup + i) & 1) t16[n16++] = times[i];
-            else t32[n32++] = times[i];
-        }
-        if (n32 && n16) {
-            double m32 = bench_median(t32, n32), m16 = bench_median(t16, n16);
-            printf("BF16 shape=%s fp32_steps=%d fp32_step_s=%.4f bf16_steps=%d bf16_step_s=%.4f speedup=%.3f\n", shape,
-                   n32, m32, n16, m16, m32 / m16);
-        }
-    }
+    if (bf16_alt) print_variants(mode, shape, var, nvar, warmup, times, steps);
     print_result(mode, shape, B, T, 3.0 * forward_flops(&cfg, B, T, 1), times, steps, snap0, cpu_snapshot(), m.bf16);
-    print_profile(mode, shape, total, steps);
+    print_profile(mode, shape, total, steps, m.bf16);
     return 0;
 fail:
     fprintf(stderr, "bench_train: %s\n", gl_error_message());

@@ -14,6 +14,9 @@ implementation, fp32, no pooler):
          + nn.Linear head, class-weighted F.cross_entropy, backward,
          clip_grad_norm_(1.0), torch.optim.AdamW (decay on matrices only).
   infer: model.eval(), torch.inference_mode(), forward + mean pooling.
+BENCH_BF16=1: the same step under torch.autocast("cpu", dtype=torch.bfloat16)
+(PyTorch's bf16 mode: the matmuls on oneDNN's bf16 kernels, AMX where the
+CPU has it; fp32 master weights and optimiser); the RESULT line says bf16=1.
 Every token is real (mask all 1). Prints one line
   RESULT side=torch ... step_s=<median> seq_per_s=... maxrss_mb=... import_rss_mb=...
 (import_rss_mb: the peak resident set once torch and transformers are imported,
@@ -25,9 +28,11 @@ import os
 import sys
 
 THREADS = int(os.environ.get("BENCH_THREADS", "2"))
+BF16 = os.environ.get("BENCH_BF16", "0") == "1"
 for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
     os.environ[var] = str(THREADS)
 
+import contextlib  # noqa: E402
 import resource  # noqa: E402
 import statistics  # noqa: E402
 import time  # noqa: E402
@@ -117,10 +122,13 @@ def main():
     def pool(h):
         return (h * maskf).sum(1) / maskf.sum(1).clamp(min=1e-9)
 
+    def autocast():
+        return torch.autocast("cpu", dtype=torch.bfloat16) if BF16 else contextlib.nullcontext()
+
     times = []
     if mode == "infer":
         model.eval()
-        with torch.inference_mode():
+        with torch.inference_mode(), autocast():
             for s in range(warmup + steps):
                 if s == warmup:
                     snap0 = cpu_snapshot()
@@ -148,9 +156,10 @@ def main():
                 snap0 = cpu_snapshot()
             t0 = time.perf_counter()
             opt.zero_grad()
-            h = model(input_ids=ids, attention_mask=mask).last_hidden_state
-            logits = head(drop(pool(h)))
-            loss = F.cross_entropy(logits, y, weight=class_w)
+            with autocast():
+                h = model(input_ids=ids, attention_mask=mask).last_hidden_state
+                logits = head(drop(pool(h)))
+            loss = F.cross_entropy(logits.float(), y, weight=class_w)
             loss.backward()
             norm = torch.nn.utils.clip_grad_norm_(params, 1.0)
             opt.step()
@@ -164,6 +173,7 @@ def main():
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     print(f"RESULT side=torch mode={mode} shape={shape} batch={B} seq={T} threads={torch.get_num_threads()} "
           f"steps={steps} step_s={med:.4f} seq_per_s={B / med:.2f} maxrss_mb={rss:.0f} import_rss_mb={base_rss:.0f} "
+          f"bf16={int(BF16)} "
           f"torch={torch.__version__} transformers={transformers.__version__} attn={attn_impl} {noise(snap0, snap1)}")
 
 

@@ -190,6 +190,23 @@ GLOSS_API int gloss_model_num_labels(const gloss_model *model);
 /* The name of class k (config.json's id2label), NULL when k is out of range. */
 GLOSS_API const char *gloss_model_label(const gloss_model *model, int k);
 
+/* bf16 for embed, predict and evaluate: on = 1 runs the encoder's matrix
+ * products on bf16 inputs with fp32 sums (weights stay fp32; embeddings move
+ * by about 1e-3 relative, cosine similarity to fp32 above 0.999); on = 0 (the
+ * default) in fp32. The kernels are chosen from the CPU: oneDNN on AMX-BF16
+ * where the build has oneDNN, else AVX512-BF16 dot products, and fp32 where
+ * bf16 would be slower than fp32 (a CPU that issues AVX512-BF16 dot products
+ * at a fraction of its fp32 FMA rate and has no AMX): gloss_model_kernels
+ * says which run. On a CPU without AVX512-BF16, on = 1 fails with
+ * GLOSS_INVALID and the model stays fp32 (a program may warn and go on).
+ * Results are reproducible for one CPU, thread count and kernel choice. */
+GLOSS_API gloss_status gloss_model_set_bf16(gloss_model *model, int on);
+/* One line naming the kernels of the model's matrix products as they are now
+ * set, e.g. "fp32 OpenBLAS sgemm (SkylakeX)", "bf16 inputs, fp32 sums: oneDNN
+ * 2.6.3, AMX-BF16 (AMX-BF16)", or with bf16 asked but not used, why; valid
+ * until the next call on this model or gloss_model_free. */
+GLOSS_API const char *gloss_model_kernels(gloss_model *model);
+
 /* The pooling used for requested: requested itself unless GLOSS_POOL_AUTO,
  * which is the pooling the checkpoint declares (modules.json / 1_Pooling), else
  * for a classifier the pooling it was trained with, else the pooler where its

@@ -521,6 +521,13 @@ static double gemm_bf16_case(gemm_fn *fn, int ta, int tb, int M, int N, int K, f
     return worst;
 }
 
+/* oneDNN's path as a gemm_fn: it must accept every shape here */
+static void gemm_dnnl_checked(int ta, int tb, int M, int N, int K, const float *A, int lda, const float *B, int ldb,
+                              float *C, int ldc, int acc) {
+    int rc = gl_gemm_bf16_dnnl(ta, tb, M, N, K, A, lda, B, ldb, C, ldc, acc);
+    CHECK_MSG(rc == 0, "gl_gemm_bf16_dnnl refused ta %d tb %d M %d N %d K %d", ta, tb, M, N, K);
+}
+
 static void test_gemm_bf16(void) {
     /* rounding: ties to even, subnormals to zero, overflow to inf, NaN kept */
     CHECK(gl_bf16_round(1.0f + 0x1p-8f) == 1.0f);                 /* tie, even below */
@@ -531,14 +538,25 @@ static void test_gemm_bf16(void) {
     CHECK(gl_bf16_round(3.4e38f) == INFINITY && gl_bf16_round(-INFINITY) == -INFINITY);
     CHECK(isnan(gl_bf16_round(NAN)));
 
-    const int has = gl_cpu_has_avx512bf16();
+    const int has = gl_cpu_has_avx512bf16(), dnnl = gl_dnnl_available();
     if (!has) check_skip("test_kernels", "the AVX512-BF16 GEMM path (this CPU has no AVX512-BF16; scalar path tested)");
+    if (!dnnl)
+        check_skip("test_kernels", has ? "the oneDNN bf16 GEMM (not built in: no libdnnl-dev)"
+                                       : "the oneDNN bf16 GEMM (this CPU has no AVX512-BF16)");
+    else { /* without oneDNN or AVX512-BF16 it declines, and writes nothing */
+        float c = 7.0f, one = 1.0f;
+        CHECK(gl_gemm_bf16_dnnl(0, 0, 1, 1, 1, &one, 1, &one, 1, &c, 1, 1) == 0 && c == 8.0f);
+    }
+    if (!dnnl) {
+        float c = 7.0f, one = 1.0f;
+        CHECK(gl_gemm_bf16_dnnl(0, 0, 1, 1, 1, &one, 1, &one, 1, &c, 1, 1) == -1 && c == 7.0f);
+    }
     /* (M, N, K): 1 row, 1 column, odd K, K across the 384-value blocks, M past
      * the 192-row tiles, nothing a multiple of the 12 x 32 micro-tile */
     static const int shapes[][3] = {{1, 1, 1},   {1, 37, 5},    {13, 33, 7},   {12, 32, 384}, {29, 65, 385},
                                     {37, 100, 769}, {397, 70, 130}, {200, 1, 33}, {5, 300, 64}};
     const int nshapes = (int)(sizeof shapes / sizeof shapes[0]);
-    double worst_s = 0.0, worst_v = 0.0;
+    double worst_s = 0.0, worst_v = 0.0, worst_d = 0.0;
     long differ = 0, total = 0;
     for (int s = 0; s < nshapes; s++)
         for (int t = 0; t < 4; t++) {
@@ -552,11 +570,24 @@ static void test_gemm_bf16(void) {
                 for (size_t i = 0; i < (size_t)M * N; i++) differ += memcmp(cs + i, cv + i, sizeof(float)) != 0;
                 total += (long)M * N;
             }
+            if (dnnl) {
+                e = gemm_bf16_case(gemm_dnnl_checked, ta, tb, M, N, K, NULL);
+                if (e > worst_d) worst_d = e;
+            }
             free(cs), free(cv);
         }
     printf("gl_gemm_bf16: %d shapes x 4 transpose cases x (overwrite, accumulate): max |C - ref| / (|C0| + sum |ab|): "
-           "scalar %.2e, avx512 %s%.2e (bound (K+2) 2^-24); avx512 vs scalar: %ld of %ld elements differ\n",
-           nshapes, worst_s, has ? "" : "skipped ", worst_v, differ, total);
+           "scalar %.2e, avx512 %s%.2e, oneDNN %s%.2e (bound (K+2) 2^-24); avx512 vs scalar: %ld of %ld elements "
+           "differ\n",
+           nshapes, worst_s, has ? "" : "skipped ", worst_v, dnnl ? "" : "skipped ", worst_d, differ, total);
+    char line[512];
+    gl_linear_kernels(1, line, sizeof line);
+    printf("gl_gemm_bf16 runs: %s; linear layers asked for bf16: %s\n", gl_gemm_kernel_name(gl_gemm_bf16_kernel()),
+           line);
+    CHECK(gl_gemm_bf16_kernel() == (gl_dnnl_uses_amx() ? GL_GEMM_BF16_DNNL
+                                    : has                ? GL_GEMM_BF16_AVX512
+                                                         : GL_GEMM_BF16_SCALAR));
+    CHECK(has || !gl_linear_bf16_active());
 
     /* the vector path's rounding: C = 1 x bf16(x) over specials and random values */
     if (has) {
@@ -580,30 +611,33 @@ static void test_gemm_bf16(void) {
         free(x), free(c);
     }
 
-    /* determinism: the same bits with 1 and 2 threads, and run after run */
+    /* determinism: the same bits with 1 and 2 threads, and run after run;
+     * oneDNN (path 2): run after run at each thread count */
     const int nt = omp_get_max_threads();
-    for (int path = 0; path < 2; path++) {
-        if (path == 1 && !has) break;
-        gemm_fn *fn = path ? gl_gemm_bf16_avx512 : gl_gemm_bf16_scalar;
+    for (int path = 0; path < 3; path++) {
+        if ((path == 1 && !has) || (path == 2 && !dnnl)) continue;
+        gemm_fn *fn = path == 2 ? gemm_dnnl_checked : path ? gl_gemm_bf16_avx512 : gl_gemm_bf16_scalar;
+        const char *pname = path == 2 ? "oneDNN" : path ? "avx512" : "scalar";
         for (int t = 0; t < 3; t++) { /* the linear layer's cases: X W^T, dY W, dY^T X */
             const int ta = t == 2, tb = t == 0, M = t == 2 ? 96 : 397, N = 200, K = t == 2 ? 397 : 777;
             const int ar = ta ? K : M, ac = ta ? M : K, br = tb ? N : K, bc = tb ? K : N;
             float *A = malloc(sizeof(float) * (size_t)ar * ac), *B = malloc(sizeof(float) * (size_t)br * bc);
-            float *C[3];
+            float *C[4];
             fill_pm1(A, (size_t)ar * ac, 21);
             fill_pm1(B, (size_t)br * bc, 22);
-            for (int r = 0; r < 3; r++) {
+            for (int r = 0; r < 4; r++) { /* threads 1, 2, 2, 1 */
                 C[r] = malloc(sizeof(float) * (size_t)M * N);
                 fill_pm1(C[r], (size_t)M * N, 23);
-                omp_set_num_threads(r == 0 ? 1 : 2);
+                omp_set_num_threads(r == 0 || r == 3 ? 1 : 2);
                 fn(ta, tb, M, N, K, A, ac, B, bc, C[r], N, 1);
             }
             omp_set_num_threads(nt);
-            CHECK_MSG(memcmp(C[0], C[1], sizeof(float) * (size_t)M * N) == 0,
-                      "gl_gemm_bf16 %s case %d: 1 and 2 threads differ", path ? "avx512" : "scalar", t);
-            CHECK_MSG(memcmp(C[1], C[2], sizeof(float) * (size_t)M * N) == 0,
-                      "gl_gemm_bf16 %s case %d: two runs differ", path ? "avx512" : "scalar", t);
-            free(A), free(B), free(C[0]), free(C[1]), free(C[2]);
+            const size_t bytes = sizeof(float) * (size_t)M * N;
+            if (path < 2)
+                CHECK_MSG(memcmp(C[0], C[1], bytes) == 0, "gl_gemm_bf16 %s case %d: 1 and 2 threads differ", pname, t);
+            CHECK_MSG(memcmp(C[1], C[2], bytes) == 0 && memcmp(C[0], C[3], bytes) == 0,
+                      "gl_gemm_bf16 %s case %d: two runs differ", pname, t);
+            free(A), free(B), free(C[0]), free(C[1]), free(C[2]), free(C[3]);
         }
     }
 }
@@ -620,28 +654,29 @@ static double bf16_err(const float *c, const double *ref, const double *mag, siz
     return worst;
 }
 
-static void test_linear_bf16(void) {
-    if (!gl_cpu_has_avx512bf16()) {
-        gl_bert m = {0};
-        CHECK(gl_bert_set_bf16(&m, 1) == -1 && !m.bf16);
-        printf("linear bf16: SKIP: this CPU has no AVX512-BF16 (gl_bert_set_bf16 refuses to turn it on)\n");
-        return;
-    }
+/* One kernel choice (gl_gemm_select_force(kernel, active); -1: the CPU's own):
+ * where bf16 is then used, the errors of out, dx, dw; else the same bits as
+ * fp32. Returns the largest error over the bound (0 when not used). */
+static double linear_bf16_case(int kernel, int active) {
+    const int used = active >= 0 ? active : gl_linear_bf16_active();
     enum { N = 50, IC = 40, OC = 36 };
     float *x = malloc(sizeof(float) * N * IC), *w = malloc(sizeof(float) * OC * IC), *b = malloc(sizeof(float) * OC);
     float *dout = malloc(sizeof(float) * N * OC), *out = malloc(sizeof(float) * N * OC);
     float *out32 = malloc(sizeof(float) * N * OC), *brows = malloc(sizeof(float) * N * OC);
     float *dx0 = malloc(sizeof(float) * N * IC), *dx = malloc(sizeof(float) * N * IC);
     float *dw0 = malloc(sizeof(float) * OC * IC), *dw = malloc(sizeof(float) * OC * IC);
+    float *dx32 = malloc(sizeof(float) * N * IC), *dw32 = malloc(sizeof(float) * OC * IC);
     float db[OC] = {0}, db32[OC] = {0};
     double *ref = malloc(sizeof(double) * N * IC * 2), *mag = malloc(sizeof(double) * N * IC * 2);
     fill_pm1(x, N * IC, 31), fill_pm1(w, OC * IC, 32), fill_pm1(b, OC, 33), fill_pm1(dout, N * OC, 34);
     fill_pm1(dx0, N * IC, 35), fill_pm1(dw0, OC * IC, 36);
-    memcpy(dx, dx0, sizeof(float) * N * IC);
-    memcpy(dw, dw0, sizeof(float) * OC * IC);
+    memcpy(dx, dx0, sizeof(float) * N * IC), memcpy(dx32, dx0, sizeof(float) * N * IC);
+    memcpy(dw, dw0, sizeof(float) * OC * IC), memcpy(dw32, dw0, sizeof(float) * OC * IC);
     for (int n = 0; n < N; n++) memcpy(brows + n * OC, b, sizeof(float) * OC);
 
+    gl_gemm_select_force(kernel, active);
     gl_linear_forward(out32, x, w, b, N, IC, OC, 0);
+    gl_linear_backward(dx32, dw32, db32, dout, x, w, N, IC, OC, 0);
     gl_bert m = {0};
     CHECK(gl_bert_set_bf16(&m, 1) == 0 && m.bf16);
     gl_linear_forward(out, x, w, b, N, IC, OC, m.bf16);
@@ -654,22 +689,49 @@ static void test_linear_bf16(void) {
     CHECK(gl_bert_set_bf16(&m, 0) == 0 && !m.bf16);
     gl_linear_forward(h32, x, w, b, N, IC, 4, m.bf16);
     gl_linear_backward(hd32, NULL, NULL, dout, x, w, N, IC, 4, m.bf16);
-    gl_linear_backward(NULL, NULL, db32, dout, x, w, N, IC, OC, m.bf16);
+    gl_gemm_select_force(-1, -1);
     CHECK(memcmp(h16, h32, sizeof h16) == 0 && memcmp(hd16, hd32, sizeof hd16) == 0);
-    CHECK(memcmp(db, db32, sizeof db) == 0);                    /* bias gradient: fp32 as before */
-    CHECK(memcmp(out, out32, sizeof(float) * N * OC) != 0);     /* the bf16 path did run */
-
-    double e[3];
-    gemm_bf16_ref(0, 1, N, OC, IC, x, IC, w, IC, brows, OC, 1, ref, mag);
-    e[0] = bf16_err(out, ref, mag, (size_t)N * OC);
-    gemm_bf16_ref(0, 0, N, IC, OC, dout, OC, w, IC, dx0, IC, 1, ref, mag);
-    e[1] = bf16_err(dx, ref, mag, (size_t)N * IC);
-    gemm_bf16_ref(1, 0, OC, IC, N, dout, OC, x, IC, dw0, IC, 1, ref, mag);
-    e[2] = bf16_err(dw, ref, mag, (size_t)OC * IC);
-    printf("linear bf16: out %.1e dx %.1e dw %.1e (of |C0| + sum |ab|; bound (K+2) 2^-24)\n", e[0], e[1], e[2]);
-    CHECK(e[0] <= (IC + 2) * 0x1p-24 && e[1] <= (OC + 2) * 0x1p-24 && e[2] <= (N + 2) * 0x1p-24);
+    CHECK(memcmp(db, db32, sizeof db) == 0); /* bias gradient: fp32 as before */
+    const int same = !memcmp(out, out32, sizeof(float) * N * OC) && !memcmp(dx, dx32, sizeof(float) * N * IC) &&
+                     !memcmp(dw, dw32, sizeof(float) * OC * IC);
+    double worst = 0.0;
+    if (!used) {
+        CHECK_MSG(same, "linear bf16 switched off by the kernel choice: not the fp32 bits");
+    } else {
+        CHECK(!same); /* the bf16 path did run */
+        double e[3];
+        gemm_bf16_ref(0, 1, N, OC, IC, x, IC, w, IC, brows, OC, 1, ref, mag);
+        e[0] = bf16_err(out, ref, mag, (size_t)N * OC) / ((IC + 2) * 0x1p-24);
+        gemm_bf16_ref(0, 0, N, IC, OC, dout, OC, w, IC, dx0, IC, 1, ref, mag);
+        e[1] = bf16_err(dx, ref, mag, (size_t)N * IC) / ((OC + 2) * 0x1p-24);
+        gemm_bf16_ref(1, 0, OC, IC, N, dout, OC, x, IC, dw0, IC, 1, ref, mag);
+        e[2] = bf16_err(dw, ref, mag, (size_t)OC * IC) / ((N + 2) * 0x1p-24);
+        for (int i = 0; i < 3; i++) worst = e[i] > worst ? e[i] : worst;
+        CHECK_MSG(worst <= 1.0, "linear bf16 (%s): out %.2f dx %.2f dw %.2f of the bound",
+                  gl_gemm_kernel_name((gl_gemm_kernel)kernel), e[0], e[1], e[2]);
+    }
     free(x), free(w), free(b), free(dout), free(out), free(out32), free(brows), free(dx0), free(dx), free(dw0),
-        free(dw), free(ref), free(mag);
+        free(dw), free(dx32), free(dw32), free(ref), free(mag);
+    return worst;
+}
+
+static void test_linear_bf16(void) {
+    if (!gl_cpu_has_avx512bf16()) {
+        gl_bert m = {0};
+        CHECK(gl_bert_set_bf16(&m, 1) == -1 && !m.bf16);
+        CHECK(!gl_linear_bf16_active());
+        printf("linear bf16: SKIP: this CPU has no AVX512-BF16 (gl_bert_set_bf16 refuses to turn it on)\n");
+        return;
+    }
+    /* each bf16 kernel forced on, then the layers' bf16 forced off, then the
+     * choice this CPU makes (gemm_select.c) */
+    double e_ours = linear_bf16_case(GL_GEMM_BF16_AVX512, 1);
+    double e_dnnl = gl_dnnl_available() ? linear_bf16_case(GL_GEMM_BF16_DNNL, 1) : -1.0;
+    linear_bf16_case(GL_GEMM_BF16_AVX512, 0);
+    linear_bf16_case(-1, -1);
+    printf("linear bf16: out, dx, dw within %.2f (ours), %s%.2f (oneDNN) of the bound (K+2) 2^-24 (|C0| + sum |ab|); "
+           "off: fp32 bits; this CPU: bf16 %s\n",
+           e_ours, e_dnnl < 0 ? "skipped " : "", e_dnnl < 0 ? 0.0 : e_dnnl, gl_linear_bf16_active() ? "used" : "not used");
 }
 
 /* The row-chunked and lane-split reductions (LayerNorm, bias gradients, the

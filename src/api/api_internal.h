@@ -22,6 +22,7 @@ struct gloss_model {
     char **labels;         /* a classifier's class names (config.json id2label), K of them */
     int K;                 /* 0: an encoder without a classification head */
     gl_pool clf_pool;      /* a classifier's pooling (config.json gloss_pooling) */
+    char kernels[512];     /* gloss_model_kernels' line */
 };
 
 /* The status for the current error message (GLOSS_ERROR when none says more). */

@@ -7,6 +7,7 @@
 
 #include "api/api_internal.h"
 #include "io/config.h"
+#include "kernels/kernels.h"
 #include "model/hf_export.h"
 #include "model/model_open.h"
 #include "util/error.h"
@@ -64,6 +65,23 @@ GLOSS_API int gloss_model_max_seq_length(const gloss_model *m) { return m->st.ma
 GLOSS_API int gloss_model_num_labels(const gloss_model *m) { return m->K; }
 GLOSS_API const char *gloss_model_label(const gloss_model *m, int k) {
     return k >= 0 && k < m->K ? m->labels[k] : NULL;
+}
+
+GLOSS_API gloss_status gloss_model_set_bf16(gloss_model *m, int on) {
+    if (!m) return gl_error_k(GL_E_MISUSE, "gloss_model_set_bf16: model is NULL"), GLOSS_MISUSE;
+    if (gl_bert_set_bf16(&m->bert, on) != 0) { /* no AVX512-BF16: it stays fp32 */
+        char why[256];
+        snprintf(why, sizeof why, "%s", gl_error_message());
+        gl_error_k(GL_E_INVALID, "bf16: %s; the model stays fp32", why);
+        return GLOSS_INVALID;
+    }
+    return GLOSS_OK;
+}
+
+GLOSS_API const char *gloss_model_kernels(gloss_model *m) {
+    if (!m) return "";
+    gl_linear_kernels(m->bert.bf16, m->kernels, sizeof m->kernels);
+    return m->kernels;
 }
 
 GLOSS_API gloss_status gloss_pool_parse(const char *name, gloss_pool *out) {

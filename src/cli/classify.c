@@ -67,7 +67,10 @@ static const char *EVAL_HELP =
     "  --label-col NAME    (default label)\n"
     "  --max-length N      (default 128)\n"
     "  --batch-size N      (default 64)\n"
-    "  --quiet             no progress display\n";
+    "  --bf16              matrix products on bf16 inputs with fp32 sums (CPUs\n"
+    "                      with AVX512-BF16; fp32 where bf16 would be slower, or\n"
+    "                      with a warning on a CPU without it)\n"
+    "  --quiet             no progress display (and no kernels line on stderr)\n";
 
 static const char *PREDICT_HELP =
     "usage: gloss predict --model DIR --input FILE|- [options]\n"
@@ -84,18 +87,30 @@ static const char *PREDICT_HELP =
     "  --text-col NAME     (default text)\n"
     "  --max-length N      (default 128)\n"
     "  --batch-size N      (default 64)\n"
-    "  --quiet             no progress display\n";
+    "  --bf16              matrix products on bf16 inputs with fp32 sums (CPUs\n"
+    "                      with AVX512-BF16; fp32 where bf16 would be slower, or\n"
+    "                      with a warning on a CPU without it)\n"
+    "  --quiet             no progress display (and no kernels line on stderr)\n";
 
-enum { O_MODEL = 300, O_DATA, O_INPUT, O_OUTPUT, O_FORMAT, O_TEXT, O_LABEL, O_MAXLEN, O_BATCH, O_QUIET };
+enum { O_MODEL = 300, O_DATA, O_INPUT, O_OUTPUT, O_FORMAT, O_TEXT, O_LABEL, O_MAXLEN, O_BATCH, O_QUIET, O_BF16 };
+
+/* --bf16 (a warning where the CPU cannot, the model staying fp32) and the
+ * kernels line on stderr unless quiet */
+static void set_kernels(const char *cmd, gloss_model *m, int bf16, int quiet) {
+    if (bf16 && gloss_model_set_bf16(m, 1) != GLOSS_OK)
+        fprintf(stderr, "gloss %s: warning: --bf16: %s\n", cmd, gloss_last_error());
+    if (!quiet) fprintf(stderr, "kernels: %s\n", gloss_model_kernels(m));
+}
 
 int cmd_eval(int argc, char **argv) {
     const char *model = NULL, *data = NULL, *text_col = "text", *label_col = "label";
-    int max_length = 128, batch = 64, quiet = 0;
+    int max_length = 128, batch = 64, quiet = 0, bf16 = 0;
     static const struct option opts[] = {
         {"model", required_argument, 0, O_MODEL}, {"data", required_argument, 0, O_DATA},
         {"text-col", required_argument, 0, O_TEXT}, {"label-col", required_argument, 0, O_LABEL},
         {"max-length", required_argument, 0, O_MAXLEN}, {"batch-size", required_argument, 0, O_BATCH},
-        {"quiet", no_argument, 0, O_QUIET}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+        {"quiet", no_argument, 0, O_QUIET}, {"bf16", no_argument, 0, O_BF16}, {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
     optind = 1;
     int c;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -107,6 +122,7 @@ int cmd_eval(int argc, char **argv) {
         case O_MAXLEN: if (cli_int("--max-length", optarg, 3, 1 << 20, &max_length)) return EXIT_USAGE; break;
         case O_BATCH: if (cli_int("--batch-size", optarg, 1, 1 << 16, &batch)) return EXIT_USAGE; break;
         case O_QUIET: quiet = 1; break;
+        case O_BF16: bf16 = 1; break;
         case 'h': fputs(EVAL_HELP, stdout); return EXIT_OK;
         default: fputs("(gloss eval --help lists the options)\n", stderr); return EXIT_USAGE;
         }
@@ -117,6 +133,7 @@ int cmd_eval(int argc, char **argv) {
     }
     gloss_model *m = load_classifier("eval", model);
     if (!m) return EXIT_ERROR;
+    set_kernels("eval", m, bf16, quiet);
     gloss_texts *t = read_texts("eval", data, text_col, label_col);
     int rc = EXIT_ERROR;
     char *json = NULL;
@@ -210,13 +227,13 @@ static int write_rows(FILE *f, const gloss_model *m, const float *probs, const i
 
 int cmd_predict(int argc, char **argv) {
     const char *model = NULL, *input = NULL, *output = NULL, *format = "csv", *text_col = "text";
-    int max_length = 128, batch = 64, quiet = 0;
+    int max_length = 128, batch = 64, quiet = 0, bf16 = 0;
     static const struct option opts[] = {
         {"model", required_argument, 0, O_MODEL}, {"input", required_argument, 0, O_INPUT},
         {"output", required_argument, 0, O_OUTPUT}, {"format", required_argument, 0, O_FORMAT},
         {"text-col", required_argument, 0, O_TEXT}, {"max-length", required_argument, 0, O_MAXLEN},
         {"batch-size", required_argument, 0, O_BATCH}, {"quiet", no_argument, 0, O_QUIET},
-        {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+        {"bf16", no_argument, 0, O_BF16}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     optind = 1;
     int c;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -229,6 +246,7 @@ int cmd_predict(int argc, char **argv) {
         case O_MAXLEN: if (cli_int("--max-length", optarg, 3, 1 << 20, &max_length)) return EXIT_USAGE; break;
         case O_BATCH: if (cli_int("--batch-size", optarg, 1, 1 << 16, &batch)) return EXIT_USAGE; break;
         case O_QUIET: quiet = 1; break;
+        case O_BF16: bf16 = 1; break;
         case 'h': fputs(PREDICT_HELP, stdout); return EXIT_OK;
         default: fputs("(gloss predict --help lists the options)\n", stderr); return EXIT_USAGE;
         }
@@ -244,6 +262,7 @@ int cmd_predict(int argc, char **argv) {
     }
     gloss_model *m = load_classifier("predict", model);
     if (!m) return EXIT_ERROR;
+    set_kernels("predict", m, bf16, quiet);
     char *tmp = NULL;
     if (!strcmp(input, "-") && !(input = tmp = stdin_to_file())) {
         gloss_model_free(m);

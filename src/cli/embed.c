@@ -39,19 +39,22 @@ static const char *HELP =
     "                     [SEP] (default: the checkpoint's sentence_bert_config.json\n"
     "                     max_seq_length, else 128; at most the model's positions)\n"
     "  --batch-size N     documents per forward pass (default 32)\n"
+    "  --bf16             matrix products on bf16 inputs with fp32 sums (CPUs with\n"
+    "                     AVX512-BF16; fp32 where bf16 would be slower, or with a\n"
+    "                     warning on a CPU without it); the kernels are printed\n"
     "  --quiet            no progress display\n"
     "  -h, --help         this help\n";
 
 int cmd_embed(int argc, char **argv) {
     const char *model_dir = NULL, *input = NULL, *output = NULL, *text_col = "text", *pool_s = "auto",
                *norm_s = "auto";
-    int max_length = 0, batch = 32, quiet = 0;
+    int max_length = 0, batch = 32, quiet = 0, bf16 = 0;
     static const struct option opts[] = {
         {"model", required_argument, 0, 'm'},    {"input", required_argument, 0, 'i'},
         {"output", required_argument, 0, 'o'},   {"text-col", required_argument, 0, 't'},
         {"pool", required_argument, 0, 'p'},     {"max-length", required_argument, 0, 'L'},
         {"batch-size", required_argument, 0, 'b'}, {"quiet", no_argument, 0, 'q'},
-        {"normalize", required_argument, 0, 'n'},
+        {"normalize", required_argument, 0, 'n'}, {"bf16", no_argument, 0, 'B'},
         {"help", no_argument, 0, 'h'},           {0, 0, 0, 0}};
     optind = 1;
     int c;
@@ -70,6 +73,7 @@ int cmd_embed(int argc, char **argv) {
             if (cli_int("--batch-size", optarg, 1, 1 << 16, &batch)) return EXIT_USAGE;
             break;
         case 'q': quiet = 1; break;
+        case 'B': bf16 = 1; break;
         case 'h': fputs(HELP, stdout); return EXIT_OK;
         default: fputs("(gloss embed --help lists the options)\n", stderr); return EXIT_USAGE;
         }
@@ -114,9 +118,11 @@ int cmd_embed(int argc, char **argv) {
         max_length = msl > 0 ? msl : 128;
         if (max_length > gloss_model_max_length(model)) max_length = gloss_model_max_length(model);
     }
+    if (bf16 && gloss_model_set_bf16(model, 1) != GLOSS_OK) /* no AVX512-BF16: fp32, one warning */
+        fprintf(stderr, "gloss embed: warning: --bf16: %s\n", gloss_last_error());
     if (!quiet)
-        fprintf(stderr, "pool %s (%s)%s, max length %d\n", gloss_pool_name(pool), source,
-                normalize ? ", L2-normalised" : "", max_length);
+        fprintf(stderr, "pool %s (%s)%s, max length %d; kernels: %s\n", gloss_pool_name(pool), source,
+                normalize ? ", L2-normalised" : "", max_length, gloss_model_kernels(model));
     if (max_length > gloss_model_max_length(model)) {
         fprintf(stderr, "gloss embed: --max-length %d exceeds the model's %d positions\n", max_length,
                 gloss_model_max_length(model));

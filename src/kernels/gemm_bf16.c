@@ -3,7 +3,9 @@
  * master weights; only the matmul inputs are rounded).
  *
  * Hand-written because the BLAS gloss links (Debian's OpenBLAS 0.3.21) has no
- * bf16 GEMM (no sbgemm), so the AVX512-BF16 instructions would go unused.
+ * bf16 GEMM (no sbgemm). Where the build has oneDNN, gemm_dnnl.c runs the
+ * bf16 products instead (gemm_select.c says why); this kernel serves builds
+ * without it.
  *
  * Two paths with the same arithmetic:
  *   gl_gemm_bf16_avx512  AVX512-BF16 (vcvtne2ps2bf16 while packing, vdpbf16ps in
@@ -418,9 +420,3 @@ void gl_gemm_bf16_avx512(int transa, int transb, int M, int N, int K, const floa
 }
 
 #endif
-
-void gl_gemm_bf16(int transa, int transb, int M, int N, int K, const float *A, int lda, const float *B, int ldb,
-               float *C, int ldc, int accumulate) {
-    if (gl_cpu_has_avx512bf16()) gl_gemm_bf16_avx512(transa, transb, M, N, K, A, lda, B, ldb, C, ldc, accumulate);
-    else gl_gemm_bf16_scalar(transa, transb, M, N, K, A, lda, B, ldb, C, ldc, accumulate);
-}

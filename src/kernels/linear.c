@@ -1,6 +1,7 @@
 /* linear.c: fully connected layer y = x W^T + b, forward and backward, on BLAS,
- * or, when the caller asks for bf16, on the bf16 GEMM of gemm_bf16.c (inputs
- * rounded to bf16, fp32 sums; weights, biases and gradients stay fp32). */
+ * or, when the caller asks for bf16 and gemm_select.c finds it faster on this
+ * CPU, on gl_gemm_bf16 (inputs rounded to bf16, fp32 sums; weights, biases and
+ * gradients stay fp32). */
 #include <cblas.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,8 +10,11 @@
 #include "kernels/vecmath.h"
 
 /* bf16 for the encoder's layers; narrow ones (a classification head with a few
- * outputs) stay fp32: their GEMMs are too small to gain, and logits keep full precision */
-static int bf16_for(int bf16, int IC, int OC) { return bf16 && IC >= GL_LINEAR_BF16_MIN && OC >= GL_LINEAR_BF16_MIN; }
+ * outputs) stay fp32: their GEMMs are too small to gain, and logits keep full
+ * precision; and none where bf16 would be slower than fp32 on this CPU */
+static int bf16_for(int bf16, int IC, int OC) {
+    return bf16 && IC >= GL_LINEAR_BF16_MIN && OC >= GL_LINEAR_BF16_MIN && gl_linear_bf16_active();
+}
 
 void gl_linear_forward(float *out, const float *inp, const float *w, const float *b, int N, int IC, int OC, int bf16) {
     float beta = 0.0f;

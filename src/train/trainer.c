@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "kernels/kernels.h"
 #include "model/hf_export.h"
 #include "model/model_open.h"
 #include "model/pool_auto.h"
@@ -118,7 +119,7 @@ static int cancelled_after_training(const gl_trainer *t, const gl_train_opts *o)
 
 /* The end of a completed run: the best epoch's weights, evaluated on
  * validation and test, the embeddings' report, metrics.json, the export. */
-static int finish(gl_trainer *t, const gl_train_opts *o, gl_metrics *val, gl_metrics *test) {
+static int finish(gl_trainer *t, const gl_train_opts *o, gl_metrics *val, gl_metrics *test, const char *kernels) {
     if (t->cancel) return cancelled_after_training(t, o);
     gl_bert *m = &t->model;
     json_t *extra = NULL;
@@ -138,6 +139,7 @@ static int finish(gl_trainer *t, const gl_train_opts *o, gl_metrics *val, gl_met
         return cancelled_after_training(t, o);
     }
     if (rc == 0) rc = gl_embedding_report(t, o, es, emb, t->data.has_test ? "test" : "val", &extra);
+    if (rc == 0) json_object_set_new(extra, "kernels", json_string(kernels)); /* what the matrix products ran on */
     if (rc == 0 && t->probe_log) {
         json_object_set_new(extra, "probe_fits", t->probe_log);
         t->probe_log = NULL;
@@ -165,6 +167,13 @@ int gl_train(const gl_train_opts *o_in) {
         gl_train_info(o, "train %zu, val %zu%s, test %zu documents; %d classes; %zu parameters; pool %s",
                       t.data.train.n, t.data.val.n, t.data.val_from_train ? " (carved from train)" : "", t.data.test.n,
                       t.data.K, m->size, gl_pool_name(o->pool));
+    /* --bf16: training steps, validation and test (a CPU without AVX512-BF16
+     * trains in fp32 after one warning); the kernels are logged and recorded */
+    if (rc == 0 && o->bf16 && gl_bert_set_bf16(m, 1) != 0)
+        gl_log(&o->hooks, GL_LOG_WARN, "--bf16: %s: training in fp32", gl_error_message());
+    char kernels[512];
+    gl_linear_kernels(m->bf16, kernels, sizeof kernels);
+    if (rc == 0) gl_train_info(o, "kernels: %s", kernels);
     gl_metrics val = {0}, test = {0};
     int stopped = 0, interrupted = 0;
     while (rc == 0 && t.st.epochs_done < o->epochs) {
@@ -181,12 +190,7 @@ int gl_train(const gl_train_opts *o_in) {
         int epoch = t.st.epochs_done;
         double t0 = gl_now() - t.st.epoch_seconds, tokens = 0, loss = 0;
         gl_epoch_diag diag;
-        if (o->bf16 && gl_bert_set_bf16(m, 1) != 0) {
-            rc = gl_error_prefix("--bf16: ");
-            break;
-        }
         int er = gl_train_epoch(&t, o, epoch, &loss, &tokens, &diag);
-        gl_bert_set_bf16(m, 0); /* validation, test and export stay fp32 */
         if (er == GL_TRAIN_CANCELLED) { /* stopped at a step boundary: checkpoint and stop */
             t.st.epoch_seconds = gl_now() - t0;
             rc = gl_checkpoint_save(o, m, &t.opt, t.best, &t.st);
@@ -234,7 +238,7 @@ int gl_train(const gl_train_opts *o_in) {
         trainer_free(&t);
         return interrupted ? GL_TRAIN_CANCELLED : GL_TRAIN_STOPPED;
     }
-    if (rc == 0) rc = finish(&t, o, &val, &test);
+    if (rc == 0) rc = finish(&t, o, &val, &test, kernels);
     gl_metrics_free(&val);
     gl_metrics_free(&test);
     trainer_free(&t);
