@@ -107,8 +107,8 @@ static void test_attention(void) {
         memcpy(qkv + i * 3 * C + 2 * C, v + i * C, sizeof(float) * C);
     }
     float *scratch = malloc(sizeof(float) * gl_attention_scratch_floats(T) * 64);
-    gl_attention_forward(ctx, probs, qkv, mask, B, T, C, NH, 0.0f, 0, scratch);
-    gl_attention_backward(dqkv, dout, qkv, probs, B, T, C, NH, 0.0f, 0, scratch);
+    gl_attention_forward(ctx, probs, qkv, mask, B, T, C, NH, 0.0f, 0, 0, scratch);
+    gl_attention_backward(dqkv, dout, qkv, probs, B, T, C, NH, 0.0f, 0, 0, scratch);
     float dq[80], dk[80], dv[80];
     for (int i = 0; i < B * T; i++) {
         memcpy(dq + i * C, dqkv + i * 3 * C, sizeof(float) * C);
@@ -264,8 +264,8 @@ static void test_attention_long(void) {
     for (int b = 0; b < B; b++)
         for (int t = 0; t < T; t++) mask[b * T + t] = b == 0 ? 1 : b == 1 ? t < 30 : 0;
     float *scratch = malloc(sizeof(float) * gl_attention_scratch_floats(T) * 64);
-    gl_attention_forward(ctx, probs, qkv, mask, B, T, C, NH, p, key, scratch);
-    gl_attention_backward(dqkv, dctx, qkv, probs, B, T, C, NH, p, key, scratch);
+    gl_attention_forward(ctx, probs, qkv, mask, B, T, C, NH, p, key, 0, scratch);
+    gl_attention_backward(dqkv, dctx, qkv, probs, B, T, C, NH, p, key, 0, scratch);
 
     const double scale = 1.0 / sqrt((double)HS), keep = 1.0 / (1.0 - p);
     for (int b = 0; b < B; b++)

@@ -397,6 +397,75 @@ static void test_dropout_gradient(void) {
     gl_bert_free(&m);
 }
 
+/* Data parallelism at the model's level: the rows of a batch split between
+ * two passes (gl_bert_forward_rows with row0 = where each part starts), in
+ * training mode with dropout, give the whole batch's last hidden state row
+ * by row: the same masks (a part drawn as a batch of its own is off by O(1));
+ * 1e-5, the forward's fp32 tolerance, since BLAS may round a GEMM of fewer
+ * rows differently. The two parts' parameter gradients sum to the whole
+ * batch's (1e-5 relative L2: the sums over rows are split in two). */
+static void test_split_rows(void) {
+    gl_bert m;
+    gl_safetensors st;
+    batch b;
+    if (load_case("tests/fixtures/model/tiny", "tests/fixtures/model/tiny_ref.safetensors", &m, &st, &b) != 0) return;
+    const int B = b.B, T = b.T, C = b.C, r = B / 2;
+    const size_t N = (size_t)B * T, P = m.size;
+    CHECK(B >= 2);
+    m.hidden_dropout = m.attn_dropout = 0.2f;
+    gl_bert_alloc_grads(&m);
+    gl_bert_acts acts;
+    CHECK(gl_bert_acts_init(&acts, &m, B, T) == 0);
+    float *dH = malloc(sizeof(float) * N * C), *H = malloc(sizeof(float) * N * C);
+    float *g_full = malloc(sizeof(float) * P), *g_sum = calloc(P, sizeof(float));
+    for (size_t i = 0; i < N * C; i++) dH[i] = b.mask[i / C] ? (float)b.R1[i] : 0.0f;
+    memcpy(H, gl_bert_forward(&m, &acts, b.ids, b.mask, B, T, 1, 99), sizeof(float) * N * C);
+    float *d = malloc(sizeof(float) * N * C);
+    memcpy(d, dH, sizeof(float) * N * C);
+    gl_bert_zero_grads(&m);
+    CHECK(gl_bert_backward(&m, &acts, d) == 0);
+    memcpy(g_full, m.grads, sizeof(float) * P);
+    double e_rows = 0, e_own = 0;
+    int bits = 1;
+    for (int part = 0; part < 2; part++) {
+        const int r0 = part ? r : 0, nb = part ? B - r : r;
+        const size_t off = (size_t)r0 * T;
+        const float *Hp = gl_bert_forward_rows(&m, &acts, b.ids + off, b.mask + off, nb, T, 1, 99, r0);
+        for (size_t i = 0; i < (size_t)nb * T * C; i++) {
+            double e = fabs((double)Hp[i] - H[off * C + i]);
+            e_rows = e > e_rows ? e : e_rows;
+            bits &= Hp[i] == H[off * C + i];
+        }
+        memcpy(d, dH + off * C, sizeof(float) * (size_t)nb * T * C);
+        gl_bert_zero_grads(&m);
+        CHECK(gl_bert_backward(&m, &acts, d) == 0);
+        for (size_t i = 0; i < P; i++) g_sum[i] += m.grads[i];
+        if (part) { /* the second part drawn as a batch of its own: other masks */
+            const float *Ho = gl_bert_forward_rows(&m, &acts, b.ids + off, b.mask + off, nb, T, 1, 99, 0);
+            for (size_t i = 0; i < (size_t)nb * T * C; i++) {
+                double e = fabs((double)Ho[i] - H[off * C + i]);
+                e_own = e > e_own ? e : e_own;
+            }
+        }
+    }
+    double num = 0, den = 0;
+    for (size_t i = 0; i < P; i++) {
+        num += ((double)g_sum[i] - g_full[i]) * ((double)g_sum[i] - g_full[i]);
+        den += (double)g_full[i] * g_full[i];
+    }
+    double rel = sqrt(num / den);
+    printf("split rows (%d + %d of %d, dropout 0.2): hidden max abs diff %.2e (%s), own masks %.2e; gradient sum "
+           "rel L2 %.2e\n", r, B - r, B, e_rows, bits ? "bit-identical" : "not bit-identical", e_own, rel);
+    CHECK_MSG(e_rows <= 1e-5, "rows of a split batch: hidden differs by %.2e", e_rows);
+    CHECK_MSG(e_own > 1e-2, "a part drawn as its own batch should get other masks (diff %.2e)", e_own);
+    CHECK_MSG(rel <= 1e-5, "split batch: summed gradients differ by %.2e relative", rel);
+    free(dH), free(H), free(g_full), free(g_sum), free(d);
+    gl_bert_acts_free(&acts);
+    free_batch(&b);
+    gl_st_close(&st);
+    gl_bert_free(&m);
+}
+
 /* Forward-only activations (one layer's buffers, reused by every layer) must
  * give exactly the bits of the training activations: evaluation and dropout
  * forward, on the fixture batch and on a smaller batch run on the same,
@@ -466,6 +535,7 @@ static void test_inference_acts(const char *dir, const char *ref_path, double to
 int main(void) {
     test_tiny();
     test_dropout_gradient();
+    test_split_rows();
     test_tiny_dtypes("tests/fixtures/model/tiny_f16", "tests/fixtures/model/tiny_f16_ref.safetensors");
     test_tiny_dtypes("tests/fixtures/model/tiny_bf16", "tests/fixtures/model/tiny_bf16_ref.safetensors");
     test_minilm();

@@ -58,9 +58,12 @@ GL_SIMD_CLONES void gl_dropout_block(float *dst, const float *src, size_t n, flo
 }
 
 /* Forward and backward are the same operation: the mask depends only on (key, i). */
-void gl_dropout_apply(float *x, size_t n, float p, uint64_t key) {
+void gl_dropout_apply(float *x, size_t n, float p, uint64_t key) { gl_dropout_apply_from(x, n, p, key, 0); }
+
+void gl_dropout_apply_from(float *x, size_t n, float p, uint64_t key, uint64_t base) {
     if (p <= 0.0f) return;
     float scale = 1.0f / (1.0f - p);
 #pragma omp parallel for schedule(static)
-    for (size_t b = 0; b < n; b += BLOCK) gl_dropout_block(x + b, x + b, n - b < BLOCK ? n - b : BLOCK, p, scale, key, b);
+    for (size_t b = 0; b < n; b += BLOCK)
+        gl_dropout_block(x + b, x + b, n - b < BLOCK ? n - b : BLOCK, p, scale, key, base + b);
 }

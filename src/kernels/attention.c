@@ -97,7 +97,7 @@ static void block_dropout(float *dst, const float *src, int T, float p, uint64_t
 }
 
 void gl_attention_forward(float *ctx, float *probs, const float *qkv, const uint8_t *mask, int B, int T, int C,
-                       int NH, float p, uint64_t key, float *scratch) {
+                       int NH, float p, uint64_t key, int b0, float *scratch) {
     const int HS = C / NH, C3 = 3 * C;
     const float scale = 1.0f / sqrtf((float)HS);
     const size_t per_thread = gl_attention_scratch_floats(T);
@@ -114,7 +114,7 @@ void gl_attention_forward(float *ctx, float *probs, const float *qkv, const uint
         const float *Pd = P;
         if (p > 0.0f) {
             float *tmp = scratch + (size_t)omp_get_thread_num() * per_thread;
-            block_dropout(tmp, P, T, p, key, (size_t)bh * T * T);
+            block_dropout(tmp, P, T, p, key, ((size_t)b0 * NH + (size_t)bh) * T * T);
             Pd = tmp;
         }
         float *O = ctx + (size_t)b * T * C + (size_t)h * HS;
@@ -123,7 +123,7 @@ void gl_attention_forward(float *ctx, float *probs, const float *qkv, const uint
 }
 
 void gl_attention_backward(float *dqkv, const float *dctx, const float *qkv, const float *probs, int B, int T,
-                        int C, int NH, float p, uint64_t key, float *scratch) {
+                        int C, int NH, float p, uint64_t key, int b0, float *scratch) {
     const int HS = C / NH, C3 = 3 * C;
     const float scale = 1.0f / sqrtf((float)HS);
     const size_t per_thread = gl_attention_scratch_floats(T);
@@ -139,13 +139,13 @@ void gl_attention_backward(float *dqkv, const float *dctx, const float *qkv, con
         float *Pd = dP + (size_t)T * T;
         const float *Pv = P;
         if (p > 0.0f) {
-            block_dropout(Pd, P, T, p, key, (size_t)bh * T * T);
+            block_dropout(Pd, P, T, p, key, ((size_t)b0 * NH + (size_t)bh) * T * T);
             Pv = Pd;
         }
         /* dV = Pd^T dO ; dPd = dO V^T */
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, HS, T, 1.0f, Pv, T, dO, C, 0.0f, dV, C3);
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, HS, 1.0f, dO, C, V, C3, 0.0f, dP, T);
-        if (p > 0.0f) block_dropout(dP, dP, T, p, key, (size_t)bh * T * T);
+        if (p > 0.0f) block_dropout(dP, dP, T, p, key, ((size_t)b0 * NH + (size_t)bh) * T * T);
         /* softmax backward: dS = P * (dP - rowsum(P * dP)) */
         softmax_backward(dP, P, T);
         /* dQ = scale dS K ; dK = scale dS^T Q */

@@ -95,6 +95,10 @@ void gl_gelu_backward(float *dinp, const float *inp, const float *dout, size_t n
 /* Inverted dropout with a counter-based mask: x[i] = keep(i) ? x[i] / (1 - p) : 0.
  * The same (key, p) in backward applies the same mask to the gradient. */
 void gl_dropout_apply(float *x, size_t n, float p, uint64_t key);
+/* The same with element i using draw base + i: the part of a larger array
+ * that starts at element base gets that array's mask (data-parallel training
+ * computes rows of one batch in several processes). */
+void gl_dropout_apply_from(float *x, size_t n, float p, uint64_t key, uint64_t base);
 /* The same on one block, out of place (dst may equal src), for callers that
  * parallelise themselves: element i uses draw base + i; scale = 1 / (1 - p). */
 void gl_dropout_block(float *dst, const float *src, size_t n, float p, float scale, uint64_t key, uint64_t base);
@@ -102,13 +106,14 @@ void gl_dropout_block(float *dst, const float *src, size_t n, float p, float sca
 /* Multi-head self-attention core on packed qkv[N, 3C] (q | k | v, heads
  * contiguous within each). mask[B, T]: 1 = real token, 0 = padding (masked key).
  * probs[B, NH, T, T] receives the softmax (before dropout); ctx[N, C] the output.
- * Attention-probability dropout uses p and key (p = 0: none).
+ * Attention-probability dropout uses p and key (p = 0: none), drawn as for
+ * sequences b0.. of a larger batch (b0 = 0: a batch of its own).
  * scratch: at least gl_attention_scratch_floats(T) floats per OpenMP thread. */
 size_t gl_attention_scratch_floats(int T);
 void gl_attention_forward(float *ctx, float *probs, const float *qkv, const uint8_t *mask, int B, int T, int C,
-                       int NH, float p, uint64_t key, float *scratch);
+                       int NH, float p, uint64_t key, int b0, float *scratch);
 /* dqkv[N, 3C] is OVERWRITTEN. */
 void gl_attention_backward(float *dqkv, const float *dctx, const float *qkv, const float *probs, int B, int T,
-                        int C, int NH, float p, uint64_t key, float *scratch);
+                        int C, int NH, float p, uint64_t key, int b0, float *scratch);
 
 #endif

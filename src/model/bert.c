@@ -182,6 +182,11 @@ static void ffn_act_backward(const gl_bert_config *cfg, float *dinp, const float
 
 const float *gl_bert_forward(gl_bert *m, gl_bert_acts *a, const int32_t *ids, const uint8_t *mask, int B, int T,
                              int training, uint64_t seed) {
+    return gl_bert_forward_rows(m, a, ids, mask, B, T, training, seed, 0);
+}
+
+const float *gl_bert_forward_rows(gl_bert *m, gl_bert_acts *a, const int32_t *ids, const uint8_t *mask, int B, int T,
+                                  int training, uint64_t seed, int row0) {
     const gl_bert_config *cfg = &m->cfg;
     const int C = cfg->hidden_size, I = cfg->intermediate_size, NH = cfg->num_heads;
     const size_t N = (size_t)B * T;
@@ -192,6 +197,8 @@ const float *gl_bert_forward(gl_bert *m, gl_bert_acts *a, const int32_t *ids, co
     a->T = T;
     a->training = training;
     a->key = seed;
+    a->row0 = row0;
+    const uint64_t d0 = (uint64_t)row0 * (uint64_t)T * (uint64_t)C; /* the first element's dropout draw */
     memcpy(a->ids, ids, N * sizeof(int32_t));
     memcpy(a->mask, mask, N);
 
@@ -210,23 +217,23 @@ const float *gl_bert_forward(gl_bert *m, gl_bert_acts *a, const int32_t *ids, co
     GL_PROF_END(prof_emb, GL_PROF_EMBED);
     GL_PROF(GL_PROF_LAYERNORM, gl_layernorm_forward(a->x0, a->emb_mean, a->emb_rstd, a->emb_sum, P->ln_w, P->ln_b, (int)N,
                                                  C, cfg->layer_norm_eps));
-    GL_PROF(GL_PROF_DROPOUT, gl_dropout_apply(a->x0, N * C, ph, site_key(a, -1, SITE_EMB)));
+    GL_PROF(GL_PROF_DROPOUT, gl_dropout_apply_from(a->x0, N * C, ph, site_key(a, -1, SITE_EMB), d0));
 
     const float *x = a->x0;
     for (int l = 0; l < cfg->num_layers; l++) {
         const gl_layer_params *L = &P->layers[l];
         GL_PROF(GL_PROF_LINEAR_FWD, gl_linear_forward(a->qkv[l], x, L->wqkv, L->bqkv, (int)N, C, 3 * C, bf));
         GL_PROF(GL_PROF_ATTN_FWD, gl_attention_forward(a->ctx[l], a->probs[l], a->qkv[l], a->mask, B, T, C, NH, pa,
-                                                    site_key(a, l, SITE_ATTN_PROBS), a->attn_scratch));
+                                                    site_key(a, l, SITE_ATTN_PROBS), row0, a->attn_scratch));
         GL_PROF(GL_PROF_LINEAR_FWD, gl_linear_forward(a->attn_res[l], a->ctx[l], L->wo, L->bo, (int)N, C, C, bf));
-        GL_PROF(GL_PROF_DROPOUT, gl_dropout_apply(a->attn_res[l], N * C, po, site_key(a, l, SITE_ATTN_OUT)));
+        GL_PROF(GL_PROF_DROPOUT, gl_dropout_apply_from(a->attn_res[l], N * C, po, site_key(a, l, SITE_ATTN_OUT), d0));
         GL_PROF(GL_PROF_RESIDUAL, add_inplace(a->attn_res[l], x, N * C));
         GL_PROF(GL_PROF_LAYERNORM, gl_layernorm_forward(a->h1[l], a->ln1_mean[l], a->ln1_rstd[l], a->attn_res[l], L->ln1_w,
                                                      L->ln1_b, (int)N, C, cfg->layer_norm_eps));
         GL_PROF(GL_PROF_LINEAR_FWD, gl_linear_forward(a->fc1[l], a->h1[l], L->w1, L->b1, (int)N, C, I, bf));
         GL_PROF(GL_PROF_GELU, ffn_act_forward(cfg, a->act[l], a->fc1[l], N * I));
         GL_PROF(GL_PROF_LINEAR_FWD, gl_linear_forward(a->ffn_res[l], a->act[l], L->w2, L->b2, (int)N, I, C, bf));
-        GL_PROF(GL_PROF_DROPOUT, gl_dropout_apply(a->ffn_res[l], N * C, ph, site_key(a, l, SITE_FFN_OUT)));
+        GL_PROF(GL_PROF_DROPOUT, gl_dropout_apply_from(a->ffn_res[l], N * C, ph, site_key(a, l, SITE_FFN_OUT), d0));
         GL_PROF(GL_PROF_RESIDUAL, add_inplace(a->ffn_res[l], a->h1[l], N * C));
         GL_PROF(GL_PROF_LAYERNORM, gl_layernorm_forward(a->out[l], a->ln2_mean[l], a->ln2_rstd[l], a->ffn_res[l], L->ln2_w,
                                                      L->ln2_b, (int)N, C, cfg->layer_norm_eps));
@@ -245,6 +252,7 @@ int gl_bert_backward(gl_bert *m, gl_bert_acts *a, float *dhidden) {
     const float ph = a->training ? m->hidden_dropout : 0.0f, pa = a->training ? m->attn_dropout : 0.0f;
     const float po = cfg->arch == GL_ARCH_DISTILBERT ? 0.0f : ph;
     const int bf = m->bf16;
+    const uint64_t d0 = (uint64_t)a->row0 * (uint64_t)T * (uint64_t)C; /* as in the forward */
     const gl_bert_view *P = &m->p, *G = &m->g;
     if (a->forward_only) /* nothing to differentiate through */
         return gl_error("gl_bert_backward: activations from gl_bert_acts_init_inference keep no layer "
@@ -262,7 +270,7 @@ int gl_bert_backward(gl_bert *m, gl_bert_acts *a, float *dhidden) {
         GL_PROF(GL_PROF_LAYERNORM, gl_layernorm_backward(d_res, GL->ln2_w, GL->ln2_b, dx, a->ffn_res[l], L->ln2_w,
                                                       a->ln2_mean[l], a->ln2_rstd[l], (int)N, C));
         memcpy(d_h1, d_res, N * C * sizeof(float));
-        GL_PROF(GL_PROF_DROPOUT, gl_dropout_apply(d_res, N * C, ph, site_key(a, l, SITE_FFN_OUT)));
+        GL_PROF(GL_PROF_DROPOUT, gl_dropout_apply_from(d_res, N * C, ph, site_key(a, l, SITE_FFN_OUT), d0));
         memset(a->d_i, 0, N * I * sizeof(float));
         GL_PROF(GL_PROF_LINEAR_BWD,
                 gl_linear_backward(a->d_i, GL->w2, GL->b2, d_res, a->act[l], L->w2, (int)N, I, C, bf));
@@ -275,18 +283,18 @@ int gl_bert_backward(gl_bert *m, gl_bert_acts *a, float *dhidden) {
         GL_PROF(GL_PROF_LAYERNORM, gl_layernorm_backward(d_res, GL->ln1_w, GL->ln1_b, d_h1, a->attn_res[l], L->ln1_w,
                                                       a->ln1_mean[l], a->ln1_rstd[l], (int)N, C));
         memcpy(dx, d_res, N * C * sizeof(float)); /* residual path to x */
-        GL_PROF(GL_PROF_DROPOUT, gl_dropout_apply(d_res, N * C, po, site_key(a, l, SITE_ATTN_OUT)));
+        GL_PROF(GL_PROF_DROPOUT, gl_dropout_apply_from(d_res, N * C, po, site_key(a, l, SITE_ATTN_OUT), d0));
         memset(d_ctx, 0, N * C * sizeof(float));
         GL_PROF(GL_PROF_LINEAR_BWD,
                 gl_linear_backward(d_ctx, GL->wo, GL->bo, d_res, a->ctx[l], L->wo, (int)N, C, C, bf));
         GL_PROF(GL_PROF_ATTN_BWD, gl_attention_backward(a->d_qkv, d_ctx, a->qkv[l], a->probs[l], B, T, C, NH, pa,
-                                                     site_key(a, l, SITE_ATTN_PROBS), a->attn_scratch));
+                                                     site_key(a, l, SITE_ATTN_PROBS), a->row0, a->attn_scratch));
         GL_PROF(GL_PROF_LINEAR_BWD,
                 gl_linear_backward(dx, GL->wqkv, GL->bqkv, a->d_qkv, x, L->wqkv, (int)N, C, 3 * C, bf));
     }
 
     /* embeddings */
-    GL_PROF(GL_PROF_DROPOUT, gl_dropout_apply(dx, N * C, ph, site_key(a, -1, SITE_EMB)));
+    GL_PROF(GL_PROF_DROPOUT, gl_dropout_apply_from(dx, N * C, ph, site_key(a, -1, SITE_EMB), d0));
     memset(d_res, 0, N * C * sizeof(float));
     GL_PROF(GL_PROF_LAYERNORM,
             gl_layernorm_backward(d_res, G->ln_w, G->ln_b, dx, a->emb_sum, P->ln_w, a->emb_mean, a->emb_rstd, (int)N, C));

@@ -105,6 +105,7 @@ typedef struct {
     int forward_only; /* gl_bert_acts_init_inference: one layer's buffers, reused by every layer */
     int training;
     uint64_t key; /* dropout seed of this pass */
+    int row0;     /* the pass's rows are rows row0.. of a larger batch (gl_bert_forward_rows) */
     uint8_t *mask;   /* (B,T) */
     int32_t *ids;    /* (B,T) */
     float *emb_sum, *emb_mean, *emb_rstd; /* (N,C), (N), (N) */
@@ -134,6 +135,13 @@ void gl_bert_acts_free(gl_bert_acts *a);
  * which lives inside acts. */
 const float *gl_bert_forward(gl_bert *m, gl_bert_acts *a, const int32_t *ids, const uint8_t *mask, int B, int T,
                              int training, uint64_t seed);
+/* The same for rows row0 .. row0 + B - 1 of a larger batch padded to T: the
+ * dropout masks are those the whole batch's pass draws for these rows, so
+ * processes that split a batch between them compute, row by row, what one
+ * process computes for all of it (data-parallel training). gl_bert_forward
+ * is row0 = 0; gl_bert_backward uses the row0 of the last forward. */
+const float *gl_bert_forward_rows(gl_bert *m, gl_bert_acts *a, const int32_t *ids, const uint8_t *mask, int B, int T,
+                                  int training, uint64_t seed, int row0);
 /* Backward of the last forward: dhidden (B, T, C) is the gradient of the loss
  * with respect to the last hidden state; it is consumed (overwritten).
  * Accumulates into m->grads. Needs activations from gl_bert_acts_init:
