@@ -32,6 +32,24 @@ LDFLAGS += -L$(BLASDIR) -Wl,-rpath,$(BLASDIR)
 endif
 BUILD   ?= build
 
+# MPI, for data-parallel training (docs/distributed.md): on when the MPI
+# compiler wrapper is found, which gives the flags (Open MPI's --showme,
+# MPICH's -compile_info); WITH_MPI=0 builds the single-process library,
+# WITH_MPI=1 fails without MPI. The same sources build either way.
+WITH_MPI ?= auto
+MPICC    ?= mpicc
+ifneq ($(WITH_MPI),0)
+MPICC_PATH := $(shell command -v $(MPICC) 2>/dev/null)
+ifneq ($(MPICC_PATH),)
+MPI_CFLAGS := $(shell $(MPICC) --showme:compile 2>/dev/null || $(MPICC) -compile_info 2>/dev/null | cut -d' ' -f2- | sed 's/ -c\b.*//')
+MPI_LIBS   := $(shell $(MPICC) --showme:link 2>/dev/null || $(MPICC) -link_info 2>/dev/null | cut -d' ' -f2-)
+ALL_CFLAGS += -DGLOSS_WITH_MPI $(MPI_CFLAGS)
+LDLIBS     += $(MPI_LIBS)
+else ifeq ($(WITH_MPI),1)
+$(error WITH_MPI=1 but $(MPICC) was not found: apt-get install libopenmpi-dev openmpi-bin)
+endif
+endif
+
 LIB_SRC  := $(sort $(shell find src -name '*.c' ! -path 'src/cli/*'))
 CLI_SRC  := $(sort $(wildcard src/cli/*.c))
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
@@ -202,6 +220,7 @@ install: $(BUILD)/gloss $(BUILD)/libgloss.a $(BUILD)/libgloss.so
 	sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(LIBDIR)|; s|@VERSION@|$(VERSION)|' \
 	  -e 's|@BLASDIR@|$(if $(BLASDIR),-L$(BLASDIR) -Wl$(comma)-rpath$(comma)$(BLASDIR) ,)|' \
 	  -e 's|-llbfgs -lz -lm|-llbfgs -lz -lm$(if $(DNNL_LIBS), $(DNNL_LIBS),)|' \
+	  -e 's|@MPILIBS@|$(MPI_LIBS)|' \
 	  tools/gloss.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/gloss.pc
 
 uninstall:
