@@ -106,8 +106,10 @@ GLOSS_API const char *gloss_last_error(void);
 GLOSS_API gloss_status gloss_last_status(void);
 
 GLOSS_API const char *gloss_version(void);
-/* The build, as three lines each ending in a newline: "gloss VERSION",
- * "BLAS: <OpenBLAS's configuration>", "BLAS kernels: <the core in use>". */
+/* The build, as four lines each ending in a newline: "gloss VERSION",
+ * "BLAS: <OpenBLAS's configuration>", "BLAS kernels: <the core in use>",
+ * "MPI: <the MPI library, e.g. Open MPI v4.1.4>" or "MPI: none" (a build
+ * without MPI, which trains in one process). */
 GLOSS_API const char *gloss_build_info(void);
 /* Release a string or array the library allocated for the caller. */
 GLOSS_API void gloss_free(void *p);
@@ -337,6 +339,50 @@ GLOSS_API const gloss_option_info *gloss_train_option(size_t i);
  * cannot be written give GLOSS_INVALID or GLOSS_IO before any work. */
 GLOSS_API gloss_status gloss_train(const gloss_train_config *config, const gloss_callbacks *cb,
                                    char **metrics_json);
+
+/* ---- distributed training ------------------------------------------------
+ *
+ * One training job over several processes, on one machine or many: data
+ * parallelism over MPI, in a build with MPI (gloss_build_info's "MPI:" line).
+ * Start the program with mpirun or srun; its main calls
+ * gloss_distributed_init first and gloss_distributed_finalize last, and in
+ * between every process makes the same gloss_train call (with the same
+ * configuration and metrics_json either NULL on all or on none). Each process
+ * computes the encoder for its contiguous share of every batch ("batch-size"
+ * is the global batch); the pooled embeddings and labels of the whole batch
+ * are exchanged, so that cross-entropy, G-Loss's graph, SupCon, triplet and
+ * cosine-pair see all of it, as in one process; gradients are summed in a
+ * fixed order and every process takes the same optimiser step; evaluation
+ * passes are shared. The numbers are those of one process up to float
+ * rounding (docs/distributed.md). Rank 0 reads the checkpoint on "resume"
+ * and writes every output; log messages come from rank 0 alone; progress
+ * events come on every process, and a cancel on any one stops all of them
+ * at the same step, with a checkpoint. An error on any process (a bad file,
+ * different data or weights than rank 0's) stops all of them with its message,
+ * "rank R of N: ...". A process that dies or hangs stops the others after
+ * the option "comm-timeout" (the launcher usually stops them sooner).
+ *
+ * MPI is process-wide: these four are for a program's main thread. Without
+ * gloss_distributed_init (or an MPI_Init of the program's own), gloss_train
+ * runs in the calling process alone. */
+
+/* Initialise MPI (MPI_Init_thread, MPI_THREAD_FUNNELED) when the program was
+ * started by an MPI launcher (mpirun, mpiexec, srun: their environment says
+ * so; GLOSS_MPI=1 forces it, GLOSS_MPI=0 prevents it); otherwise nothing.
+ * argc and argv are MPI_Init's (either may be NULL). GLOSS_ERROR when MPI
+ * fails to start, or when a build without MPI was started as one of several
+ * processes (each would otherwise train alone and overwrite the others'
+ * outputs). */
+GLOSS_API gloss_status gloss_distributed_init(int *argc, char ***argv);
+/* This process's rank (0-based) and the number of processes; 0 and 1 when
+ * MPI is not running. */
+GLOSS_API int gloss_distributed_rank(void);
+GLOSS_API int gloss_distributed_size(void);
+/* Leave MPI at the end of main (nothing when gloss_distributed_init did not
+ * start it). After an exchange with the other processes failed (one died
+ * or hung), this aborts every process of the job (MPI_Abort) instead of
+ * waiting for them. */
+GLOSS_API void gloss_distributed_finalize(void);
 
 /* ---- programs ------------------------------------------------------------ */
 

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "api/api_internal.h"
+#include "util/comm.h"
 #include "util/blas_core.h"
 #include "util/error.h"
 
@@ -46,9 +47,9 @@ GLOSS_API gloss_status gloss_last_status(void) {
 GLOSS_API const char *gloss_version(void) { return GLOSS_VERSION; }
 
 GLOSS_API const char *gloss_build_info(void) {
-    static _Thread_local char buf[512];
-    snprintf(buf, sizeof buf, "gloss %s\nBLAS: %s\nBLAS kernels: %s\n", GLOSS_VERSION, gl_blas_config(),
-             gl_blas_corename());
+    static _Thread_local char buf[768];
+    snprintf(buf, sizeof buf, "gloss %s\nBLAS: %s\nBLAS kernels: %s\nMPI: %s\n", GLOSS_VERSION, gl_blas_config(),
+             gl_blas_corename(), gl_comm_library());
     return buf;
 }
 

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "api/train_config.h"
+#include "util/comm.h"
 #include "util/error.h"
 #include "util/fileio.h"
 
@@ -59,8 +60,8 @@ static int check_out_dir(const char *dir) {
 }
 
 /* The options as they run: the rules between options that the table alone
- * cannot express. */
-static int resolve(const gloss_train_config *c, gl_train_opts *o) {
+ * cannot express. writer: this process writes the outputs (rank 0). */
+static int resolve(const gloss_train_config *c, gl_train_opts *o, int writer) {
     *o = c->o;
     if (!o->model_dir || !o->data_dir || !o->out_dir)
         return gl_error_k(GL_E_INVALID, "--model, --data and --out are required");
@@ -78,17 +79,61 @@ static int resolve(const gloss_train_config *c, gl_train_opts *o) {
     if (o->obj.standalone && o->head_lr > 0)
         return gl_error_k(GL_E_INVALID, "--head-lr has no effect with --standalone (the head is a linear probe "
                                         "fitted after each epoch)");
-    return check_out_dir(o->out_dir);
+    return writer ? check_out_dir(o->out_dir) : 0;
+}
+
+/* metrics.json's text, read by rank 0 and sent to every process. */
+static int read_metrics(const gl_train_opts *o, char **out) {
+    char *text = NULL;
+    size_t len = 0;
+    int rc = 0;
+    if (gl_comm_rank(o->comm) == 0) {
+        char *path = gl_path_join(o->out_dir, "metrics.json");
+        rc = path ? gl_read_file(path, &text, &len) : -1;
+        free(path);
+    }
+    if (o->comm) {
+        uint64_t n = len;
+        rc = gl_comm_agree(o->comm, rc, NULL, -1);
+        if (rc == 0) rc = gl_comm_bcast(o->comm, &n, sizeof n, 0);
+        if (rc == 0 && gl_comm_rank(o->comm) != 0) {
+            if ((text = gl_malloc((size_t)n + 1))) text[n] = 0;
+            else rc = -1;
+        }
+        rc = gl_comm_agree(o->comm, rc, NULL, -1);
+        if (rc == 0) rc = gl_comm_bcast(o->comm, text, (size_t)n, 0);
+    }
+    if (rc != 0) {
+        free(text);
+        return -1;
+    }
+    *out = text;
+    return 0;
 }
 
 GLOSS_API gloss_status gloss_train(const gloss_train_config *c, const gloss_callbacks *cb, char **metrics_json) {
     if (metrics_json) *metrics_json = NULL;
     if (!c) return gl_error_k(GL_E_MISUSE, "gloss_train: config is NULL"), GLOSS_MISUSE;
+    /* the processes of a distributed run (none when alone), which check the
+     * options together: one that fails stops all */
+    gl_comm *comm = NULL;
+    if (gl_comm_open(&comm, c->o.comm_timeout) != 0) return gl_api_status();
     gl_train_opts o;
-    if (resolve(c, &o) != 0) return gl_api_status();
+    int rc = resolve(c, &o, gl_comm_rank(comm) == 0);
+    if (comm) rc = gl_comm_agree(comm, rc, NULL, -1);
+    if (rc != 0) {
+        gl_comm_close(comm);
+        return gl_api_status();
+    }
+    o.comm = comm;
     gl_api_hooks ad;
     o.hooks = gl_api_hooks_make(&ad, cb);
-    int rc = gl_train(&o);
+    if (gl_comm_rank(comm) != 0) o.hooks.log = NULL; /* messages come from rank 0 alone */
+    rc = gl_train(&o);
+    char *text = NULL;
+    if (rc == 0 && metrics_json) rc = read_metrics(&o, &text);
+    gl_comm_close(comm);
+    o.comm = NULL;
     if (rc == GL_TRAIN_CANCELLED) {
         gl_error_k(GL_E_CANCELLED, "cancelled: a checkpoint was written in %s; resume continues the run", o.out_dir);
         return GLOSS_CANCELLED;
@@ -99,13 +144,6 @@ GLOSS_API gloss_status gloss_train(const gloss_train_config *c, const gloss_call
         return GLOSS_STOPPED;
     }
     if (rc != 0) return gl_api_status();
-    if (metrics_json) {
-        char *path = gl_path_join(o.out_dir, "metrics.json"), *text = NULL;
-        size_t len;
-        int r = path ? gl_read_file(path, &text, &len) : -1;
-        free(path);
-        if (r != 0) return gl_api_status();
-        *metrics_json = text;
-    }
+    if (metrics_json) *metrics_json = text;
     return GLOSS_OK;
 }

@@ -306,6 +306,12 @@ static const opt_def OPTS[] = {
     INT("map-points", map_points, 0, 20000, "N", "runs",
         "at most N points in the t-SNE map\nembedding_map.svg (0: no maps)"),
     SWITCH("quiet", quiet, "runs", "no progress display and no information messages\n(warnings still)"),
+    SWITCH("log-steps", log_steps, "runs",
+           "write steps.csv in --out: one row per training step\n(epoch, step, loss, gradient norm before clipping,\n"
+           "learning rate, skipped), to the last bit"),
+    NUM("comm-timeout", comm_timeout, 0, 1e6, "S", "runs",
+        "distributed runs (mpirun, docs/distributed.md): stop\nwith an error when the other processes have not\n"
+        "answered for S seconds (one died or hangs; 0: wait\nfor ever)"),
 };
 
 #define N_OPTS (sizeof OPTS / sizeof *OPTS)

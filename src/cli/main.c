@@ -53,13 +53,7 @@ int cli_int(const char *opt, const char *s, int lo, int hi, int *out) {
     return 0;
 }
 
-int main(int argc, char **argv) {
-    gloss_prefer_fast_blas(argv);
-    flush_subnormals();
-    /* A write past the file-size limit (ulimit -f) then fails with EFBIG and is
-     * reported like a full disk, with the temp file removed, instead of the
-     * default SIGXFSZ killing the process and leaving the temp file behind. */
-    signal(SIGXFSZ, SIG_IGN);
+static int run(int argc, char **argv) {
     if (argc < 2) {
         fputs(USAGE, stderr);
         return EXIT_USAGE;
@@ -74,9 +68,31 @@ int main(int argc, char **argv) {
         return EXIT_OK;
     }
     if (!strcmp(cmd, "train")) return cmd_train(argc - 1, argv + 1);
+    if (gloss_distributed_size() > 1) { /* started by mpirun: only training is shared between processes */
+        if (gloss_distributed_rank() == 0)
+            fprintf(stderr, "gloss: '%s' runs in one process; only 'gloss train' runs under mpirun or srun\n", cmd);
+        return EXIT_USAGE;
+    }
     if (!strcmp(cmd, "eval")) return cmd_eval(argc - 1, argv + 1);
     if (!strcmp(cmd, "predict")) return cmd_predict(argc - 1, argv + 1);
     if (!strcmp(cmd, "embed")) return cmd_embed(argc - 1, argv + 1);
     fprintf(stderr, "gloss: unknown command '%s' (try gloss --help)\n", cmd);
     return EXIT_USAGE;
+}
+
+int main(int argc, char **argv) {
+    gloss_prefer_fast_blas(argv); /* may re-execute the program: before MPI starts */
+    flush_subnormals();
+    /* A write past the file-size limit (ulimit -f) then fails with EFBIG and is
+     * reported like a full disk, with the temp file removed, instead of the
+     * default SIGXFSZ killing the process and leaving the temp file behind. */
+    signal(SIGXFSZ, SIG_IGN);
+    /* one of several processes of `mpirun gloss train` (docs/distributed.md) */
+    if (gloss_distributed_init(&argc, &argv) != GLOSS_OK) {
+        fprintf(stderr, "gloss: %s\n", gloss_last_error());
+        return EXIT_ERROR;
+    }
+    int rc = run(argc, argv);
+    gloss_distributed_finalize();
+    return rc;
 }

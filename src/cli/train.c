@@ -112,8 +112,8 @@ int cmd_train(int argc, char **argv) {
     }
     char quiet[8];
     gloss_train_config_get(cfg, "quiet", quiet, sizeof quiet);
-    cli_display disp;
-    cli_display_init(&disp, !strcmp(quiet, "true"));
+    cli_display disp; /* of a distributed run, rank 0 shows progress and messages; every rank its error */
+    cli_display_init(&disp, !strcmp(quiet, "true") || gloss_distributed_rank() != 0);
     gloss_callbacks cb = cli_callbacks(&disp);
     cli_catch_signals();
     gloss_status st = gloss_train(cfg, &cb, NULL);

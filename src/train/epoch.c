@@ -103,19 +103,24 @@ int gl_train_epoch(gl_trainer *t, const gl_train_opts *o, int epoch, double *los
     gl_bert *m = &t->model;
     const gl_split *tr = &t->data.train;
     const int C = m->cfg.hidden_size, K = t->data.K, Bmax = o->batch_size;
+    gl_comm *comm = o->comm;
+    const int P = gl_comm_size(comm), rank = gl_comm_rank(comm);
+    const int Bown_max = (Bmax + P - 1) / P; /* this process's rows of a batch, at most */
     const size_t n = tr->n;
     const int64_t steps_per_epoch = (int64_t)((n + (size_t)Bmax - 1) / (size_t)Bmax);
     const int64_t total_steps = steps_per_epoch * o->epochs;
+    const size_t head_off = gl_bert_head_offset(m); /* the head is the parameter buffer's tail */
     size_t *order = gl_malloc(n * sizeof(size_t));
     size_t *batch_perm = gl_malloc((size_t)steps_per_epoch * sizeof(size_t) + 1);
+    size_t *rows = gl_malloc(sizeof(size_t) * (size_t)P); /* each process's rows of the batch */
     float *pooled = gl_malloc((size_t)Bmax * C * sizeof(float) * 4);
     float *logits = gl_malloc((size_t)Bmax * K * sizeof(float) * 2);
-    float *dH = gl_malloc((size_t)Bmax * o->max_length * C * sizeof(float));
+    float *dH = gl_malloc((size_t)Bown_max * o->max_length * C * sizeof(float));
     gl_batch b = {0};
     gl_bert_acts acts = {0};
-    int rc = (order && batch_perm && pooled && logits && dH) ? 0 : -1;
+    int rc = (order && batch_perm && rows && pooled && logits && dH) ? 0 : -1;
     if (rc == 0) rc = gl_batch_alloc(&b, Bmax, o->max_length);
-    if (rc == 0) rc = gl_bert_acts_init(&acts, m, Bmax, o->max_length);
+    if (rc == 0) rc = gl_bert_acts_init(&acts, m, Bown_max, o->max_length);
     double loss_sum = t->st.epoch_loss, tokens = t->st.epoch_tokens;
     gl_epoch_diag dg = t->st.epoch_diag;
     int bad_in_a_row = 0, interrupted = 0;
@@ -134,6 +139,7 @@ int gl_train_epoch(gl_trainer *t, const gl_train_opts *o, int epoch, double *los
             gl_rng_shuffle(&r, batch_perm, (size_t)steps_per_epoch);
         }
     }
+    if (comm) rc = gl_comm_agree(comm, rc, NULL, -1);
     float *pooled_d = pooled + (size_t)Bmax * C, *dpooled = pooled_d + (size_t)Bmax * C;
     float *demb = dpooled + (size_t)Bmax * C; /* the embedding loss's gradient at the pooled vector */
     float *dlogits = logits + (size_t)Bmax * K;
@@ -142,18 +148,37 @@ int gl_train_epoch(gl_trainer *t, const gl_train_opts *o, int epoch, double *los
                             .total = (size_t)steps_per_epoch};
     int64_t s, first_step = t->st.epoch_step;
     for (s = first_step; rc == 0 && s < steps_per_epoch; s++) {
+        /* a stop asked on any process stops every process at this boundary */
+        if (comm && (rc = gl_comm_agree(comm, 0, &t->cancel, -1)) != 0) break;
         if (t->cancel) { /* asked at the last event: stop at this step boundary */
             interrupted = 1;
             break;
         }
+        /* Every process holds the whole batch; it computes the encoder for
+         * its contiguous share of the rows, [r0, r0 + nb), with the dropout
+         * masks those rows get in a single process. The pooled vectors of the
+         * whole batch are then exchanged, and every process computes the
+         * head, cross-entropy and the embedding loss over the whole batch,
+         * identically; each back-propagates its own rows, and the gradients
+         * are summed. */
         size_t start = batch_perm[s] * (size_t)Bmax;
         int B = (int)(n - start < (size_t)Bmax ? n - start : (size_t)Bmax);
         gl_batch_fill(&b, tr, order + start, B, 0, o->pad_to_max ? o->max_length : 0);
-        if ((rc = gl_batch_check(&b, m, tr, order + start)) != 0) break;
+        rc = gl_batch_check(&b, m, tr, order + start);
         const int T = b.T;
+        size_t r0, nb;
+        for (int j = 0; j < P; j++) gl_comm_share(comm, j, (size_t)B, &r0, &rows[j]);
+        gl_comm_share(comm, rank, (size_t)B, &r0, &nb);
         uint64_t key = gl_rng_key(o->seed, 0x73746570ull ^ ((uint64_t)t->st.step << 8));
-        const float *H = gl_bert_forward(m, &acts, b.ids, b.mask, B, T, 1, key);
-        rc = gl_pool_forward(m, o->pool, pooled, H, b.mask, B, T);
+        const float *H = NULL;
+        if (rc == 0 && nb > 0) {
+            H = gl_bert_forward_rows(m, &acts, b.ids + r0 * T, b.mask + r0 * T, (int)nb, T, 1, key, (int)r0);
+            rc = gl_pool_forward(m, o->pool, pooled + r0 * C, H, b.mask + r0 * T, (int)nb, T);
+        }
+        if (comm) {
+            rc = gl_comm_agree(comm, rc, NULL, -1);
+            if (rc == 0) rc = gl_comm_gather_rows(comm, pooled, rows, C);
+        }
         if (rc != 0) break;
         const gl_objective *ob = &t->obj;
         const int use_ce = ob->kind == GL_LOSS_CE || !ob->standalone;
@@ -162,20 +187,28 @@ int gl_train_epoch(gl_trainer *t, const gl_train_opts *o, int epoch, double *los
         gl_bert_zero_grads(m);
         memset(dpooled, 0, (size_t)B * C * sizeof(float));
         double loss = 0.0;
-        if (use_ce && (rc = gl_head_ce_step(m, pooled, b.y, o->class_weights ? t->data.class_weights : NULL, B, w_ce,
-                                            key, pooled_d, logits, dlogits, dpooled, &loss)) != 0)
-            break;
-        if (ob->kind != GL_LOSS_CE &&
-            (rc = embedding_step(t, o, pooled, b.y, B, key, use_ce, balance, demb, dpooled, &loss, &dg)) != 0)
-            break;
-        memset(dH, 0, (size_t)B * T * C * sizeof(float));
-        rc = gl_pool_backward(m, o->pool, dH, dpooled, pooled, H, b.mask, B, T);
+        if (use_ce)
+            rc = gl_head_ce_step(m, pooled, b.y, o->class_weights ? t->data.class_weights : NULL, B, w_ce, key,
+                                 pooled_d, logits, dlogits, dpooled, &loss);
+        if (rc == 0 && ob->kind != GL_LOSS_CE)
+            rc = embedding_step(t, o, pooled, b.y, B, key, use_ce, balance, demb, dpooled, &loss, &dg);
+        if (rc == 0 && nb > 0) {
+            memset(dH, 0, nb * (size_t)T * C * sizeof(float));
+            rc = gl_pool_backward(m, o->pool, dH, dpooled + r0 * C, pooled + r0 * C, H, b.mask + r0 * T, (int)nb, T);
+            if (rc == 0) rc = gl_bert_backward(m, &acts, dH);
+        }
+        if (comm) {
+            rc = gl_comm_agree(comm, rc, NULL, -1);
+            /* every process computed the head's gradient over the whole batch: count it once */
+            if (rc == 0 && rank != 0) memset(m->grads + head_off, 0, (m->size - head_off) * sizeof(float));
+            if (rc == 0) rc = gl_comm_sum_f32(comm, m->grads, m->size);
+        }
         if (rc != 0) break;
-        if ((rc = gl_bert_backward(m, &acts, dH)) != 0) break;
         double gnorm = gl_clip_grad_norm(m->grads, m->size, o->clip > 0 ? o->clip : INFINITY);
         t->st.step++;
         if (fault_nan(t->st.step)) loss = NAN;
-        if (!isfinite(loss) || !isfinite(gnorm)) {
+        const int skip = !isfinite(loss) || !isfinite(gnorm);
+        if (skip) {
             /* skip the update; the weights stay those of the last good step */
             t->st.nonfinite++;
             bad_in_a_row++;
@@ -196,6 +229,7 @@ int gl_train_epoch(gl_trainer *t, const gl_train_opts *o, int epoch, double *los
             loss_sum += loss * B;
             for (int i = 0; i < B * T; i++) tokens += b.mask[i];
         }
+        gl_step_log_row(t, epoch + 1, t->st.step, loss, gnorm, t->opt.lr, skip);
         /* every step, skipped or not, is an event; the last one (done == total)
          * carries the epoch's mean loss */
         ev.done = (size_t)s + 1;
@@ -215,6 +249,7 @@ int gl_train_epoch(gl_trainer *t, const gl_train_opts *o, int epoch, double *los
     gl_batch_free(&b);
     free(order);
     free(batch_perm);
+    free(rows);
     free(pooled);
     free(logits);
     free(dH);

@@ -148,13 +148,15 @@ int gl_head_fit_probe(gl_trainer *t, const gl_train_opts *o, int epoch) {
     float *W = gl_malloc(sizeof(float) * ((size_t)K * C + K)), *logit = choose ? gl_malloc(sizeof(float) * K) : NULL;
     int *pred = choose ? gl_malloc(sizeof(int) * va->n) : NULL;
     int rc = X && W && (!choose || (Xv && logit && pred)) ? 0 : -1;
-    /* the embeddings: GL_STAGE_EMBED passes of this epoch */
+    if (o->comm) rc = gl_comm_agree(o->comm, rc, NULL, -1);
+    /* the embeddings: GL_STAGE_EMBED passes of this epoch (shared by the
+     * processes of a distributed run, which then all fit the same probe) */
     if (rc == 0)
         rc = gl_predict_pass(m, tr, o->pool, o->eval_batch_size, NULL, X, gl_train_progress(o), GL_STAGE_EMBED,
-                             epoch + 1, o->epochs, &t->cancel);
+                             epoch + 1, o->epochs, &t->cancel, o->comm);
     if (rc == 0 && choose)
         rc = gl_predict_pass(m, va, o->pool, o->eval_batch_size, NULL, Xv, gl_train_progress(o), GL_STAGE_EMBED,
-                             epoch + 1, o->epochs, &t->cancel);
+                             epoch + 1, o->epochs, &t->cancel, o->comm);
     if (rc == 0 && m->p.head_w) rc = to_hidden(m, X, tr->n);
     if (rc == 0 && m->p.head_w && choose) rc = to_hidden(m, Xv, va->n);
     json_t *fits = json_array();
@@ -204,5 +206,5 @@ int gl_head_fit_probe(gl_trainer *t, const gl_train_opts *o, int epoch) {
         json_decref(fits);
     }
     free(X), free(Xv), free(W), free(logit), free(pred);
-    return rc;
+    return o->comm ? gl_comm_agree(o->comm, rc, NULL, -1) : rc;
 }

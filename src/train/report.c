@@ -1,7 +1,9 @@
 /* report.c: what a run writes and says: epochs.csv, training.svg,
  * metrics.json, the evaluation embeddings (.npy, silhouette, PCA and t-SNE
  * maps), and the log lines of each epoch and of the end. */
+#include <errno.h>
 #include <math.h>
+#include <omp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,6 +51,46 @@ int gl_write_epochs_csv(const gl_train_opts *o, const gl_train_state *st) {
     return rc;
 }
 
+#define STEPS_HEADER "epoch,step,loss,grad_norm,lr,skipped\n"
+
+int gl_step_log_open(gl_trainer *t, const gl_train_opts *o) {
+    if (!o->log_steps || !gl_train_writer(o)) return 0;
+    char *path = gl_out_path(o, "steps.csv"), *old = NULL;
+    if (!path) return -1;
+    size_t len = 0, keep = 0;
+    /* resumed: the rows up to the checkpoint's step (a header and nothing else otherwise) */
+    if (o->resume && gl_file_exists(path) && gl_read_file(path, &old, &len) == 0 &&
+        len >= sizeof STEPS_HEADER - 1 && !memcmp(old, STEPS_HEADER, sizeof STEPS_HEADER - 1)) {
+        keep = sizeof STEPS_HEADER - 1;
+        for (const char *p = old + keep, *end = old + len, *nl; p < end; p = nl + 1) {
+            int epoch;
+            long long step;
+            if (!(nl = memchr(p, '\n', (size_t)(end - p))) || sscanf(p, "%d,%lld", &epoch, &step) != 2 ||
+                step > t->st.step)
+                break;
+            keep = (size_t)(nl + 1 - old);
+        }
+    }
+    int rc = keep ? gl_write_file_atomic(path, old, keep)
+                  : gl_write_file_atomic(path, STEPS_HEADER, sizeof STEPS_HEADER - 1);
+    free(old);
+    if (rc == 0 && !(t->step_log = fopen(path, "a"))) rc = gl_error_k(GL_E_IO, "%s: cannot append: %s", path, strerror(errno));
+    free(path);
+    return rc;
+}
+
+void gl_step_log_row(gl_trainer *t, int epoch, int64_t step, double loss, double gnorm, double lr, int skipped) {
+    if (!t->step_log) return;
+    /* %.17g: the exact doubles, so that runs can be compared bit for bit */
+    fprintf(t->step_log, "%d,%lld,%.17g,%.17g,%.17g,%d\n", epoch, (long long)step, loss, gnorm, lr, skipped);
+    fflush(t->step_log);
+}
+
+void gl_step_log_close(gl_trainer *t) {
+    if (t->step_log) fclose(t->step_log);
+    t->step_log = NULL;
+}
+
 int gl_write_curves(const gl_train_opts *o, const gl_train_state *st) {
     int n = st->nhist;
     double *x = gl_malloc(sizeof(double) * (size_t)(n ? n : 1) * 3);
@@ -82,6 +124,9 @@ int gl_write_metrics(const gl_train_opts *o, const gl_dataset *d, const gl_metri
     json_object_set_new(j, "train_size", json_integer((json_int_t)d->train.n));
     json_object_set_new(j, "val_size", json_integer((json_int_t)d->val.n));
     json_object_set_new(j, "val_from_train", json_boolean(d->val_from_train));
+    /* how it ran (docs/distributed.md): processes of a data-parallel run, OpenMP threads in each */
+    json_object_set_new(j, "processes", json_integer(gl_comm_size(o->comm)));
+    json_object_set_new(j, "threads_per_process", json_integer(omp_get_max_threads()));
     json_object_set_new(j, "options", gl_train_opts_json(o));
     if (extra) json_object_update(j, extra);
     char *s = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);

@@ -42,14 +42,17 @@ int gl_train_resolve_sigma(gl_trainer *t, const gl_train_opts *o) {
     gl_split sub;
     int rc = sub_split(&sub, tr, idx, m);
     free(idx);
-    if (rc != 0) return -1;
-    float *X = gl_malloc(sizeof(float) * m * (size_t)t->model.cfg.hidden_size);
-    rc = X ? gl_predict_pass(&t->model, &sub, o->pool, o->eval_batch_size, NULL, X, gl_train_progress(o),
-                             GL_STAGE_EMBED, 0, 0, &t->cancel)
-           : -1;
+    float *X = rc == 0 ? gl_malloc(sizeof(float) * m * (size_t)t->model.cfg.hidden_size) : NULL;
+    if (rc == 0 && !X) rc = -1;
+    /* with several processes, they share the pass and all compute the same sigma */
+    if (o->comm) rc = gl_comm_agree(o->comm, rc, NULL, -1);
+    if (rc == 0)
+        rc = gl_predict_pass(&t->model, &sub, o->pool, o->eval_batch_size, NULL, X, gl_train_progress(o),
+                             GL_STAGE_EMBED, 0, 0, &t->cancel, o->comm);
     const int B = o->batch_size;
     gl_sigma_info si;
     if (rc == 0) rc = gl_sigma_resolve(&t->obj, X, sub.label, m, t->model.cfg.hidden_size, B, o->seed, &si);
+    if (o->comm) rc = gl_comm_agree(o->comm, rc, NULL, -1);
     t->sigma_used = m;
     if (rc == 0) {
         t->obj.gloss.sigma = si.sigma;

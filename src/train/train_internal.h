@@ -7,14 +7,23 @@
  *   predict_split.c  evaluation-mode passes over a split, metrics
  *   sigma.c          G-Loss's kernel width from the initial embeddings
  *   checkpoint.c     the options' fingerprint, checkpoint write and read
- *   report.c         metrics.json, epochs.csv, plots, maps, log lines
- *   schedule.c       learning-rate schedules */
+ *   report.c         metrics.json, epochs.csv, steps.csv, plots, maps, log lines
+ *   schedule.c       learning-rate schedules
+ *   sync.c           a distributed run's processes: inputs compared, resumed state sent
+ *
+ * A distributed run (o->comm, docs/distributed.md): every process runs this
+ * code; each computes its share of the encoder's work, and they exchange
+ * (util/comm.h) what makes everything else identical on all of them. So
+ * every decision (a cancel, an error, early stopping) is taken together:
+ * before each exchange the processes agree on their status, and an error
+ * on one stops all with its message. Rank 0 alone writes files. */
 #ifndef GL_TRAIN_INTERNAL_H
 #define GL_TRAIN_INTERNAL_H
 
 #include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "train/metrics.h"
 #include "train/optim.h"
@@ -96,7 +105,11 @@ typedef struct {
     gl_sigma_info sigma; /* the sigma used, its effective neighbours, the floor */
     json_t *probe_log;   /* standalone: the probe fits of each epoch (this process) */
     int cancel;          /* the progress callback asked to stop */
+    FILE *step_log;      /* --log-steps: steps.csv, open on rank 0 */
 } gl_trainer;
+
+/* Rank 0 of a distributed run, or the only process: the one that writes. */
+static inline int gl_train_writer(const gl_train_opts *o) { return gl_comm_rank(o->comm) == 0; }
 
 static inline char *gl_out_path(const gl_train_opts *o, const char *name) { return gl_path_join(o->out_dir, name); }
 /* Where a run's progress events go: always to the hooks, also when o->quiet,
@@ -138,9 +151,12 @@ int gl_head_fit_probe(gl_trainer *t, const gl_train_opts *o, int epoch);
 
 /* gl_predict_split for the training layer: events carry epoch and epochs,
  * and a non-zero answer of the callback sets *cancel and the pass goes on
- * (the run stops at its next step boundary) instead of failing it. */
+ * (the run stops at its next step boundary) instead of failing it. With
+ * several processes (comm), each computes every P-th batch and every process
+ * receives all of probs and emb, the bits one process would compute; an
+ * error on any process fails the pass on all of them. */
 int gl_predict_pass(gl_bert *m, const gl_split *s, gl_pool pool, int batch_size, float *probs, float *emb,
-                    const gl_hooks *hooks, gl_stage stage, int epoch, int epochs, int *cancel);
+                    const gl_hooks *hooks, gl_stage stage, int epoch, int epochs, int *cancel, gl_comm *comm);
 /* Metrics (caller frees) of the argmax predictions of t's model on split s,
  * reported as a `stage` pass of epoch (1-based); emb, when not NULL,
  * receives the pooled embeddings. */
@@ -163,12 +179,30 @@ int gl_checkpoint_save(const gl_train_opts *o, const gl_bert *m, const gl_adamw 
                        const gl_train_state *st);
 int gl_checkpoint_load(const gl_train_opts *o, gl_bert *m, gl_adamw *opt, float *best, gl_train_state *st);
 
+/* -------------------------------------------------------------- sync.c */
+
+/* The processes of o->comm compare their options, data and initial weights;
+ * any difference is an error on all of them, naming the first rank that
+ * differs from rank 0. */
+int gl_sync_check_inputs(gl_trainer *t, const gl_train_opts *o);
+/* Rank 0's resumed weights, optimiser moments, best weights and state, sent
+ * to every process. */
+int gl_sync_resumed(gl_trainer *t, const gl_train_opts *o);
+
 /* ------------------------------------------------------------ report.c */
 
 /* An INFO message of the run (none when o->quiet). */
 void gl_train_info(const gl_train_opts *o, const char *fmt, ...) GL_PRINTF(2, 3);
 
 int gl_write_epochs_csv(const gl_train_opts *o, const gl_train_state *st);
+/* --log-steps: open OUT/steps.csv for the steps after st->step: a fresh run
+ * writes the header; a resumed one keeps the rows up to its checkpoint's
+ * step, so that the file reads as an uninterrupted run's. */
+int gl_step_log_open(gl_trainer *t, const gl_train_opts *o);
+/* One row: epoch (1-based), step, loss, gradient norm before clipping, the
+ * learning rate, and whether the step was skipped. Nothing when not open. */
+void gl_step_log_row(gl_trainer *t, int epoch, int64_t step, double loss, double gnorm, double lr, int skipped);
+void gl_step_log_close(gl_trainer *t);
 int gl_write_curves(const gl_train_opts *o, const gl_train_state *st);
 int gl_write_metrics(const gl_train_opts *o, const gl_dataset *d, const gl_metrics *val, const gl_metrics *test,
                      const gl_train_state *st, json_t *extra);

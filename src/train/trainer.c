@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +49,7 @@ void gl_train_opts_default(gl_train_opts *o) {
     for (int i = 0; i < 4; i++) o->probe_l2[i] = pow(10.0, i - 4); /* 1e-4, 1e-3, 1e-2, 1e-1 */
     o->sigma_sample = 2000;
     o->map_points = 2000;
+    o->comm_timeout = 300;
 }
 
 static int mkdir_p(const char *dir) {
@@ -66,6 +68,7 @@ static int mkdir_p(const char *dir) {
 }
 
 static void trainer_free(gl_trainer *t) {
+    gl_step_log_close(t);
     gl_model_close(&t->model, &t->tok);
     gl_dataset_free(&t->data);
     gl_adamw_free(&t->opt);
@@ -75,9 +78,10 @@ static void trainer_free(gl_trainer *t) {
     json_decref(t->probe_log);
 }
 
-static int trainer_setup(gl_trainer *t, gl_train_opts *o) {
-    memset(t, 0, sizeof *t);
-    if (mkdir_p(o->out_dir) != 0) return -1;
+/* What each process sets up on its own: the output directory (rank 0), the
+ * model, the data, the head and the optimiser. */
+static int setup_local(gl_trainer *t, gl_train_opts *o) {
+    if (gl_train_writer(o) && mkdir_p(o->out_dir) != 0) return -1;
     /* config, weights and vocabulary, checked together (model/model_open.h) */
     if (gl_model_open(o->model_dir, &t->model, &t->tok) != 0) return -1;
     gl_bert *m = &t->model;
@@ -103,8 +107,39 @@ static int trainer_setup(gl_trainer *t, gl_train_opts *o) {
         memset(t->decay + m->table[i].offset, m->table[i].decay, m->table[i].numel);
     memcpy(t->best, m->params, m->size * sizeof(float));
     t->obj = gl_objective_resolve(&o->obj);
+    return 0;
+}
+
+static int trainer_setup(gl_trainer *t, gl_train_opts *o) {
+    memset(t, 0, sizeof *t);
+    int rc = setup_local(t, o);
+    if (o->comm) { /* every process set up, with the same inputs, or none goes on */
+        rc = gl_comm_agree(o->comm, rc, NULL, -1);
+        if (rc == 0) rc = gl_sync_check_inputs(t, o);
+        if (rc == 0) {
+            int P = gl_comm_size(o->comm), share = (o->batch_size + P - 1) / P;
+            gl_train_info(o, "distributed: %d processes x %d threads; each computes the encoder for %d%s of the %d "
+                             "documents of a batch, the losses see all of them",
+                          P, omp_get_max_threads(), share, o->batch_size % P ? " or fewer" : "", o->batch_size);
+        }
+    }
+    if (rc != 0) return -1;
     if (o->obj.kind == GL_LOSS_GLOSS && o->obj.sigma_mode != GL_SIGMA_VALUE) return gl_train_resolve_sigma(t, o);
     return 0;
+}
+
+/* After rank 0 wrote (rc: how that went), every process knows how it went. */
+static int written(const gl_train_opts *o, int rc) { return o->comm ? gl_comm_agree(o->comm, rc, NULL, -1) : rc; }
+
+/* The checkpoint, written by rank 0. */
+static int save_checkpoint(gl_trainer *t, const gl_train_opts *o) {
+    int rc = gl_train_writer(o) ? gl_checkpoint_save(o, &t->model, &t->opt, t->best, &t->st) : 0;
+    return written(o, rc);
+}
+
+/* A stop asked on any process is a stop on all of them. */
+static int agree_cancel(gl_trainer *t, const gl_train_opts *o) {
+    return o->comm ? gl_comm_agree(o->comm, 0, &t->cancel, -1) : 0;
 }
 
 /* A cancel during the final passes: the checkpoint of the last epoch is
@@ -120,6 +155,7 @@ static int cancelled_after_training(const gl_trainer *t, const gl_train_opts *o)
 /* The end of a completed run: the best epoch's weights, evaluated on
  * validation and test, the embeddings' report, metrics.json, the export. */
 static int finish(gl_trainer *t, const gl_train_opts *o, gl_metrics *val, gl_metrics *test, const char *kernels) {
+    if (agree_cancel(t, o) != 0) return -1;
     if (t->cancel) return cancelled_after_training(t, o);
     gl_bert *m = &t->model;
     json_t *extra = NULL;
@@ -130,27 +166,32 @@ static int finish(gl_trainer *t, const gl_train_opts *o, gl_metrics *val, gl_met
     const gl_split *es = t->data.has_test ? &t->data.test : &t->data.val;
     float *emb = rc == 0 ? gl_malloc(sizeof(float) * es->n * (size_t)m->cfg.hidden_size) : NULL;
     if (rc == 0 && !emb) rc = -1;
+    if (o->comm) rc = gl_comm_agree(o->comm, rc, NULL, -1);
     if (rc == 0 && t->data.has_test) rc = gl_evaluate(t, o, &t->data.test, GL_STAGE_TEST, t->st.best_epoch, test, emb);
     else if (rc == 0)
         rc = gl_predict_pass(m, es, o->pool, o->eval_batch_size, NULL, emb, gl_train_progress(o), GL_STAGE_EMBED,
-                             t->st.best_epoch, o->epochs, &t->cancel);
+                             t->st.best_epoch, o->epochs, &t->cancel, o->comm);
+    if (rc == 0) rc = agree_cancel(t, o);
     if (rc == 0 && t->cancel) {
         free(emb);
         return cancelled_after_training(t, o);
     }
-    if (rc == 0) rc = gl_embedding_report(t, o, es, emb, t->data.has_test ? "test" : "val", &extra);
-    if (rc == 0) json_object_set_new(extra, "kernels", json_string(kernels)); /* what the matrix products ran on */
-    if (rc == 0 && t->probe_log) {
-        json_object_set_new(extra, "probe_fits", t->probe_log);
-        t->probe_log = NULL;
+    /* the outputs, from rank 0; the others wait for them without a time limit (t-SNE takes a while) */
+    if (rc == 0 && gl_train_writer(o)) {
+        rc = gl_embedding_report(t, o, es, emb, t->data.has_test ? "test" : "val", &extra);
+        if (rc == 0) json_object_set_new(extra, "kernels", json_string(kernels)); /* what the matrix products ran on */
+        if (rc == 0 && t->probe_log) {
+            json_object_set_new(extra, "probe_fits", t->probe_log);
+            t->probe_log = NULL;
+        }
+        if (rc == 0) rc = gl_write_metrics(o, &t->data, val, t->data.has_test ? test : NULL, &t->st, extra);
+        if (rc == 0)
+            rc = gl_hf_export(o->model_dir, o->out_dir, m, t->tok, t->data.labels, t->data.K, o->pool, o->max_length);
+        if (rc == 0) gl_train_log_summary(t, o, val, test, extra);
     }
     free(emb);
-    if (rc == 0) rc = gl_write_metrics(o, &t->data, val, t->data.has_test ? test : NULL, &t->st, extra);
-    if (rc == 0)
-        rc = gl_hf_export(o->model_dir, o->out_dir, m, t->tok, t->data.labels, t->data.K, o->pool, o->max_length);
-    if (rc == 0) gl_train_log_summary(t, o, val, test, extra);
     json_decref(extra);
-    return rc;
+    return o->comm ? gl_comm_agree(o->comm, rc, NULL, 0) : rc;
 }
 
 int gl_train(const gl_train_opts *o_in) {
@@ -159,10 +200,12 @@ int gl_train(const gl_train_opts *o_in) {
     gl_trainer t;
     int rc = trainer_setup(&t, &resolved);
     gl_bert *m = &t.model;
-    if (rc == 0 && o->resume) {
-        rc = gl_checkpoint_load(o, m, &t.opt, t.best, &t.st);
+    if (rc == 0 && o->resume) { /* rank 0 reads the checkpoint and sends it to the others */
+        if (gl_train_writer(o)) rc = gl_checkpoint_load(o, m, &t.opt, t.best, &t.st);
+        if (o->comm && (rc = gl_comm_agree(o->comm, rc, NULL, -1)) == 0) rc = gl_sync_resumed(&t, o);
         if (rc == 0) gl_train_info(o, "resuming after epoch %d (step %lld)", t.st.epochs_done, (long long)t.st.step);
     }
+    if (rc == 0) rc = written(o, gl_step_log_open(&t, o));
     if (rc == 0)
         gl_train_info(o, "train %zu, val %zu%s, test %zu documents; %d classes; %zu parameters; pool %s",
                       t.data.train.n, t.data.val.n, t.data.val_from_train ? " (carved from train)" : "", t.data.test.n,
@@ -177,13 +220,14 @@ int gl_train(const gl_train_opts *o_in) {
     gl_metrics val = {0}, test = {0};
     int stopped = 0, interrupted = 0;
     while (rc == 0 && t.st.epochs_done < o->epochs) {
+        if ((rc = agree_cancel(&t, o)) != 0) break;
         if (o->patience > 0 && t.st.bad_epochs >= o->patience) break;
         if (o->stop_after > 0 && t.st.epochs_done >= o->stop_after) {
             stopped = 1;
             break;
         }
         if (t.cancel) { /* asked during the last validation (or sigma) pass: stop before the next epoch */
-            rc = gl_checkpoint_save(o, m, &t.opt, t.best, &t.st);
+            rc = save_checkpoint(&t, o);
             if (rc == 0) interrupted = 1;
             break;
         }
@@ -193,7 +237,7 @@ int gl_train(const gl_train_opts *o_in) {
         int er = gl_train_epoch(&t, o, epoch, &loss, &tokens, &diag);
         if (er == GL_TRAIN_CANCELLED) { /* stopped at a step boundary: checkpoint and stop */
             t.st.epoch_seconds = gl_now() - t0;
-            rc = gl_checkpoint_save(o, m, &t.opt, t.best, &t.st);
+            rc = save_checkpoint(&t, o);
             if (rc == 0) interrupted = 1;
             break;
         }
@@ -223,9 +267,12 @@ int gl_train(const gl_train_opts *o_in) {
             t.st.bad_epochs++;
         }
         gl_train_log_epoch(&t, o, r, improved);
-        rc = gl_checkpoint_save(o, m, &t.opt, t.best, &t.st);
-        if (rc == 0) rc = gl_write_epochs_csv(o, &t.st);
-        if (rc == 0) rc = gl_write_curves(o, &t.st);
+        if (gl_train_writer(o)) {
+            rc = gl_checkpoint_save(o, m, &t.opt, t.best, &t.st);
+            if (rc == 0) rc = gl_write_epochs_csv(o, &t.st);
+            if (rc == 0) rc = gl_write_curves(o, &t.st);
+        }
+        rc = written(o, rc);
     }
     if (rc == 0 && (stopped || interrupted)) {
         if (interrupted)

@@ -10,6 +10,7 @@
 #include "text/tokenizer.h"
 #include "train/dataset.h"
 #include "train/objective.h"
+#include "util/comm.h"
 #include "util/hooks.h"
 
 #define GL_PROBE_L2_MAX 16
@@ -41,7 +42,15 @@ typedef struct {
     double probe_l2[GL_PROBE_L2_MAX];
     size_t sigma_sample;  /* documents used for the sigma heuristics (default 2000) */
     int map_points;       /* at most this many test points in the t-SNE map (default 2000; 0: no map) */
+    int log_steps;        /* write steps.csv: one row per training step */
     gl_hooks hooks;       /* where messages and progress go, and how to cancel; zero: silent */
+    /* Data parallelism (docs/distributed.md): the processes of the run, NULL
+     * for this one alone. Each computes its share of every batch; the losses
+     * see the whole batch, gradients are summed, the steps are the same on
+     * every process, and rank 0 writes the outputs. comm_timeout: seconds
+     * of waiting for the other processes before the run stops (0: none). */
+    gl_comm *comm;
+    double comm_timeout;
 } gl_train_opts;
 
 void gl_train_opts_default(gl_train_opts *o);

@@ -101,7 +101,7 @@ const char *gl_comm_library(void) {
     int len = 0;
     if (!v[0]) {
         MPI_Get_library_version(v, &len);
-        v[strcspn(v, "\n")] = 0; /* the first line */
+        v[strcspn(v, ",\n")] = 0; /* its name and version: "Open MPI v4.1.4" */
     }
     return v;
 }
