@@ -2,12 +2,14 @@
 # Install what gloss needs to build and run on Debian 12: a C compiler, OpenBLAS
 # (OpenMP variant), utf8proc, jansson, liblbfgs, zlib (the .csv.gz data files),
 # oneDNN (libdnnl-dev 2.6: the bf16 matrix products on AMX; the build works
-# without it); then fetch the default model.
+# without it), Open MPI (data-parallel training under mpirun:
+# docs/distributed.md; the build uses it when mpicc is there, and
+# tests/test_distributed.sh runs it); then fetch the default model.
 # --fuzz: also the libFuzzer toolchain for `make fuzz-build` / `make fuzz-ci`:
 # clang (clang-14) and libclang-rt-14-dev, which holds libclang_rt.fuzzer and
 # the sanitizer runtimes (clang-14 only recommends it).
 set -eu
-pkgs="build-essential libopenblas-openmp-dev libutf8proc-dev libjansson-dev liblbfgs-dev zlib1g-dev libdnnl-dev unzip python3-pip python3-venv pkg-config"
+pkgs="build-essential libopenblas-openmp-dev libutf8proc-dev libjansson-dev liblbfgs-dev zlib1g-dev libdnnl-dev libopenmpi-dev openmpi-bin unzip python3-pip python3-venv pkg-config"
 for a in "$@"; do
     case $a in
     --fuzz) pkgs="$pkgs clang libclang-rt-14-dev" ;;
