@@ -234,7 +234,11 @@ int gl_train(const gl_train_opts *o_in) {
         int epoch = t.st.epochs_done;
         double t0 = gl_now() - t.st.epoch_seconds, tokens = 0, loss = 0;
         gl_epoch_diag diag;
+        double x_s0, x_b0, x_s1, x_b1; /* the exchanges of the epoch's steps */
+        const int64_t step0 = t.st.step;
+        gl_comm_traffic(o->comm, &x_s0, &x_b0);
         int er = gl_train_epoch(&t, o, epoch, &loss, &tokens, &diag);
+        gl_comm_traffic(o->comm, &x_s1, &x_b1);
         if (er == GL_TRAIN_CANCELLED) { /* stopped at a step boundary: checkpoint and stop */
             t.st.epoch_seconds = gl_now() - t0;
             rc = save_checkpoint(&t, o);
@@ -267,6 +271,12 @@ int gl_train(const gl_train_opts *o_in) {
             t.st.bad_epochs++;
         }
         gl_train_log_epoch(&t, o, r, improved);
+        if (o->comm && t.st.step > step0) {
+            double steps = (double)(t.st.step - step0), per = (x_s1 - x_s0) / steps;
+            gl_train_info(o, "  exchanges: %.2f MB received and %.3f s per step (waiting for the others included), "
+                             "%.1f%% of the training time",
+                          (x_b1 - x_b0) / steps / 1e6, per, train_s > 0 ? 100.0 * (x_s1 - x_s0) / train_s : 0.0);
+        }
         if (gl_train_writer(o)) {
             rc = gl_checkpoint_save(o, m, &t.opt, t.best, &t.st);
             if (rc == 0) rc = gl_write_epochs_csv(o, &t.st);

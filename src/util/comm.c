@@ -55,6 +55,8 @@ struct gl_comm {
     void *scratch;   /* the sums' receive buffer */
     size_t scratch_bytes;
     int *counts;     /* 4 x size ints: counts, displacements, receive counts and displacements */
+    double seconds;  /* in exchanges so far, waiting for the others included */
+    double bytes;    /* received so far */
 };
 
 static int g_init_here; /* gl_comm_init initialised MPI */
@@ -116,12 +118,15 @@ static int mpi_failed(const char *what, int rc) {
 
 /* Wait for req, testing it (which also drives MPI's progress), for at most
  * timeout seconds (<= 0: no limit); short sleeps once it takes long. */
-static int wait_for(MPI_Request *req, double timeout, const char *what) {
+static int wait_for(gl_comm *c, MPI_Request *req, double timeout, const char *what) {
     const double t0 = gl_now();
     for (long spins = 0;; spins++) {
         int done = 0, rc = MPI_Test(req, &done, MPI_STATUS_IGNORE);
         if (rc != MPI_SUCCESS) return mpi_failed(what, rc);
-        if (done) return 0;
+        if (done) {
+            c->seconds += gl_now() - t0;
+            return 0;
+        }
         if (spins < 2000) continue;
         if (timeout > 0 && gl_now() - t0 > timeout) {
             g_broken = 1; /* the collective stays posted: the process must abort, not finalise */
@@ -169,6 +174,11 @@ void gl_comm_close(gl_comm *c) {
 int gl_comm_rank(const gl_comm *c) { return c ? c->rank : 0; }
 int gl_comm_size(const gl_comm *c) { return c ? c->size : 1; }
 
+void gl_comm_traffic(const gl_comm *c, double *seconds, double *bytes) {
+    *seconds = c ? c->seconds : 0.0;
+    *bytes = c ? c->bytes : 0.0;
+}
+
 /* The error of a failed rank, as the bytes broadcast from it. */
 typedef struct {
     int kind;
@@ -183,7 +193,8 @@ int gl_comm_agree(gl_comm *c, int rc, int *flag, double timeout_s) {
     MPI_Request req;
     int e = MPI_Iallreduce(in, res, 2, MPI_INT, MPI_MIN, c->comm, &req);
     if (e != MPI_SUCCESS) return mpi_failed("agreeing on a status", e);
-    if (wait_for(&req, tmo, "agreeing on a status") != 0) return -1;
+    if (wait_for(c, &req, tmo, "agreeing on a status") != 0) return -1;
+    c->bytes += sizeof res;
     if (flag) *flag = res[1] < 0;
     const int who = res[0];
     if (who == c->size) return 0;
@@ -195,7 +206,7 @@ int gl_comm_agree(gl_comm *c, int rc, int *flag, double timeout_s) {
     }
     e = MPI_Ibcast(&f, (int)sizeof f, MPI_BYTE, who, c->comm, &req);
     if (e != MPI_SUCCESS) return mpi_failed("sending an error", e);
-    if (wait_for(&req, tmo, "sending an error") != 0) return -1;
+    if (wait_for(c, &req, tmo, "sending an error") != 0) return -1;
     f.msg[sizeof f.msg - 1] = 0;
     int r, n;
     char tail;
@@ -236,7 +247,8 @@ static int sum_impl(gl_comm *c, void *x, size_t n, int dbl) {
         MPI_Request req;
         int e = MPI_Ialltoallv(seg, cnt, dsp, type, c->scratch, rcnt, rdsp, type, c->comm, &req);
         if (e != MPI_SUCCESS) return mpi_failed("summing over the ranks", e);
-        if (wait_for(&req, c->timeout, "summing over the ranks") != 0) return -1;
+        if (wait_for(c, &req, c->timeout, "summing over the ranks") != 0) return -1;
+        c->bytes += (double)es * mine * (N - 1);
         if (dbl) {
             const double *in = c->scratch;
             double *y = (double *)seg + dsp[c->rank];
@@ -256,7 +268,8 @@ static int sum_impl(gl_comm *c, void *x, size_t n, int dbl) {
         }
         e = MPI_Iallgatherv(MPI_IN_PLACE, 0, type, seg, cnt, dsp, type, c->comm, &req);
         if (e != MPI_SUCCESS) return mpi_failed("summing over the ranks", e);
-        if (wait_for(&req, c->timeout, "summing over the ranks") != 0) return -1;
+        if (wait_for(c, &req, c->timeout, "summing over the ranks") != 0) return -1;
+        c->bytes += (double)es * (double)(L - (size_t)mine);
     }
     return 0;
 }
@@ -279,7 +292,8 @@ int gl_comm_gather_rows(gl_comm *c, float *rows, const size_t *counts, int width
     MPI_Request req;
     int e = MPI_Iallgatherv(MPI_IN_PLACE, 0, MPI_FLOAT, rows, cnt, dsp, MPI_FLOAT, c->comm, &req);
     if (e != MPI_SUCCESS) return mpi_failed("gathering rows", e);
-    return wait_for(&req, c->timeout, "gathering rows");
+    c->bytes += sizeof(float) * (double)(at - (size_t)cnt[c->rank]);
+    return wait_for(c, &req, c->timeout, "gathering rows");
 }
 
 int gl_comm_bcast(gl_comm *c, void *buf, size_t bytes, int root) {
@@ -291,7 +305,8 @@ int gl_comm_bcast(gl_comm *c, void *buf, size_t bytes, int root) {
         MPI_Request req;
         int e = MPI_Ibcast((char *)buf + at, (int)k, MPI_BYTE, root, c->comm, &req);
         if (e != MPI_SUCCESS) return mpi_failed("broadcasting", e);
-        if (wait_for(&req, c->timeout, "broadcasting") != 0) return -1;
+        if (wait_for(c, &req, c->timeout, "broadcasting") != 0) return -1;
+        if (c->rank != root) c->bytes += (double)k;
     }
     return 0;
 }
@@ -304,7 +319,7 @@ int gl_comm_compare(gl_comm *c, uint64_t v, int *first_differs) {
     if (!all) return -1;
     MPI_Request req;
     int e = MPI_Iallgather(&v, 1, MPI_UINT64_T, all, 1, MPI_UINT64_T, c->comm, &req);
-    int rc = e != MPI_SUCCESS ? mpi_failed("comparing", e) : wait_for(&req, c->timeout, "comparing");
+    int rc = e != MPI_SUCCESS ? mpi_failed("comparing", e) : wait_for(c, &req, c->timeout, "comparing");
     for (int j = 1; rc == 0 && j < c->size; j++)
         if (all[j] != all[0]) {
             *first_differs = j;
@@ -343,6 +358,10 @@ int gl_comm_open(gl_comm **out, double timeout_s) {
 
 void gl_comm_close(gl_comm *c) { (void)c; }
 int gl_comm_rank(const gl_comm *c) { return (void)c, 0; }
+void gl_comm_traffic(const gl_comm *c, double *seconds, double *bytes) {
+    (void)c;
+    *seconds = *bytes = 0.0;
+}
 int gl_comm_size(const gl_comm *c) { return (void)c, 1; }
 int gl_comm_agree(gl_comm *c, int rc, int *flag, double timeout_s) { return (void)c, (void)flag, (void)timeout_s, rc; }
 int gl_comm_sum_f32(gl_comm *c, float *x, size_t n) { return (void)c, (void)x, (void)n, 0; }

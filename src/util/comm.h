@@ -59,6 +59,9 @@ int gl_comm_open(gl_comm **out, double timeout_s);
 void gl_comm_close(gl_comm *c);
 int gl_comm_rank(const gl_comm *c);
 int gl_comm_size(const gl_comm *c);
+/* Seconds spent in exchanges so far (waiting for slower ranks included) and
+ * bytes this rank received; zeros for one process. */
+void gl_comm_traffic(const gl_comm *c, double *seconds, double *bytes);
 /* The contiguous share of n items of rank r: [*first, *first + *count);
  * the first n % size ranks get one more. */
 void gl_comm_share(const gl_comm *c, int r, size_t n, size_t *first, size_t *count);
