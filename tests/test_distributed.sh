@@ -3,14 +3,17 @@
 # docs/distributed.md) on data/sample with the tiny model, one thread per
 # process, against the same run in one process:
 #
-#  1. --loss gloss and --loss ce, 2 epochs of 30 steps: every step's loss
+#  1. --loss gloss and --loss ce, 3 epochs of 15 steps: every step's loss
 #     (steps.csv, written to the last bit) within 1e-5 relative of the
 #     single process's, the final test and validation accuracy and macro-F1
 #     equal, the silhouette within 1e-5; metrics.json says 2 processes of 1
 #     thread. The largest difference is printed, and whether the losses are
 #     bit-identical (they are not: the gradient sums over rows are split
-#     between the processes, so float rounding differs).
-#  2. stopped after epoch 1 with 2 processes and resumed in 1: the steps of
+#     between the processes, so float rounding differs). Batches of 16: at 8,
+#     G-Loss's graph is degenerate on this data (3.5 effective neighbours,
+#     clamped probabilities, a weight near 60 on E), and its loss amplifies
+#     float rounding to a few 1e-6 (docs/distributed.md).
+#  2. stopped after epoch 1 of 3 with 2 processes and resumed in 1: the steps of
 #     the whole run within 1e-5 of the uninterrupted single process's.
 #  3. one rank killed (SIGKILL) mid-run, after the first checkpoint: the job
 #     stops within 30 s, mpirun names the rank and the signal, and the
@@ -51,7 +54,8 @@ fail() {
     fails=$((fails + 1))
 }
 
-RUN="--model tests/fixtures/model/tiny --data data/sample --batch-size 8 --max-length 32 --map-points 0 --log-steps --quiet"
+RUN="--model tests/fixtures/model/tiny --data data/sample --batch-size 16 --max-length 32 --map-points 0 --log-steps --quiet"
+STEPS_PER_EPOCH=15 # 240 training documents
 
 # compare_steps A B [ROWS]: the loss of every step (or of the first ROWS) of
 # A/steps.csv and B/steps.csv within 1e-5 relative; prints the largest
@@ -92,8 +96,8 @@ close() { # close A B: |A - B| <= 1e-5 |A| (numbers as text)
 
 # ---- 1. one process against two
 for loss in gloss ce; do
-    "$G" train $RUN --loss $loss --epochs 2 --out "$T/one_$loss" 2>"$T/err" || fail "$loss: one process: $(cat "$T/err")"
-    $MPIRUN -np 2 "$G" train $RUN --loss $loss --epochs 2 --out "$T/two_$loss" 2>"$T/err" ||
+    "$G" train $RUN --loss $loss --epochs 3 --out "$T/one_$loss" 2>"$T/err" || fail "$loss: one process: $(cat "$T/err")"
+    $MPIRUN -np 2 "$G" train $RUN --loss $loss --epochs 3 --out "$T/two_$loss" 2>"$T/err" ||
         fail "$loss: mpirun -np 2: $(cat "$T/err")"
     compare_steps "$T/one_$loss" "$T/two_$loss" || fail "$loss: per-step losses differ by more than 1e-5"
     m1=$T/one_$loss/metrics.json m2=$T/two_$loss/metrics.json
@@ -112,9 +116,9 @@ for loss in gloss ce; do
 done
 
 # ---- 2. two processes stopped after epoch 1, one resumes
-$MPIRUN -np 2 "$G" train $RUN --loss gloss --epochs 2 --stop-after 1 --out "$T/stop" 2>"$T/err"
+$MPIRUN -np 2 "$G" train $RUN --loss gloss --epochs 3 --stop-after 1 --out "$T/stop" 2>"$T/err"
 [ $? -eq 3 ] || fail "stop-after under mpirun: exit status not 3: $(cat "$T/err")"
-"$G" train $RUN --loss gloss --epochs 2 --resume --out "$T/stop" 2>"$T/err" || fail "resume in one process: $(cat "$T/err")"
+"$G" train $RUN --loss gloss --epochs 3 --resume --out "$T/stop" 2>"$T/err" || fail "resume in one process: $(cat "$T/err")"
 compare_steps "$T/one_gloss" "$T/stop" || fail "stopped with 2 processes, resumed with 1: steps differ"
 
 # the processes of a running job: PID RANK, for the job started with GLOSS_TEST_JOB=$1
@@ -177,7 +181,7 @@ else
     "$G" train $RUN --loss gloss --epochs 300 --patience 0 --resume --stop-after $next --out "$T/killed" 2>"$T/err"
     [ $? -eq 3 ] || fail "kill: resuming from the checkpoint in one process: $(cat "$T/err")"
     "$G" train $RUN --loss gloss --epochs 300 --patience 0 --stop-after $next --out "$T/ref" 2>/dev/null
-    compare_steps "$T/ref" "$T/killed" $((next * 30)) ||
+    compare_steps "$T/ref" "$T/killed" $((next * STEPS_PER_EPOCH)) ||
         fail "kill: the resumed run's steps differ from an uninterrupted run's"
     echo "kill: checkpoint after epoch $done_epochs intact; resumed in one process through epoch $next"
 fi
