@@ -256,6 +256,17 @@ static void test_api(void) {
     CHECK(n == 4 && ids[1] == 44 && ids[2] == 6621);
     n = encode_str(t, "", 0, &ids, &cap);
     CHECK(n == 2 && ids[0] == 0 && ids[1] == 2);
+    /* a first word that has no ids (probe2 drops byte 0x02: no token, no
+     * fallback, no unknown token), so none was ever stored (found by
+     * fuzz/fuzz_bpe_files.c: memcpy from NULL into the word cache) */
+    gl_tokenizer *p2 = open_ok(FX "/probe2", -1, -1);
+    if (p2) {
+        n = encode_str(p2, "\x02", 0, &ids, &cap);
+        CHECK(n == 2 && ids[0] == 0 && ids[1] == 2);
+        n = encode_str(p2, "\x02", 0, &ids, &cap); /* again, from the cache */
+        CHECK(n == 2 && ids[0] == 0 && ids[1] == 2);
+    }
+    gl_tokenizer_free(p2);
     /* a long input grows the buffer from NULL; truncated encodes stop early */
     free(ids);
     ids = NULL;
@@ -442,6 +453,10 @@ static void test_bad_files(void) {
     expect_error("json_merge_unknown", NULL, NULL,
                  tok_json("{\"type\": \"BPE\", \"vocab\": " V_OK ", \"merges\": [[\"a\", \"q\"]]}", ""), NULL,
                  "model merges[0]", "\"q\" is not in the vocab", NULL);
+    /* vocabulary without the byte "a" alone (V_OK's bytes are a, b only), unknown token missing */
+    expect_error("json_unk_missing", NULL, NULL,
+                 tok_json("{\"type\": \"BPE\", \"unk_token\": \"<nope>\", \"vocab\": " V_OK ", \"merges\": []}", ""), NULL,
+                 "\"unk_token\" \"<nope>\" is not in the vocab", NULL);
     expect_error("json_dropout", NULL, NULL,
                  tok_json("{\"type\": \"BPE\", \"dropout\": 0.1, \"vocab\": " V_OK ", \"merges\": []}", ""), NULL,
                  "\"dropout\"", NULL);

@@ -268,12 +268,17 @@ int gl_bpe_finish(gl_bpe *bpe) {
             bpe->fallback[b][j] = id;
         }
     }
+    bpe->cache = gl_calloc(CACHE_SLOTS, sizeof *bpe->cache); /* all empty: length 0 */
+    if (!bpe->cache) return -1;
     if (bpe->unk_token) {
         int32_t id = gl_bpe_token_id(bpe, bpe->unk_token, strlen(bpe->unk_token));
-        bpe->unk_id = id >= 0 ? id : -2; /* HF fails only when the token is needed */
+        bpe->unk_id = id >= 0 ? id : -2;
+        /* HF fails when it needs the missing token: refused here when a byte
+         * could need it (the common byte-level vocabulary has all 256) */
+        for (int b = 0; id < 0 && b < 256; b++)
+            if (bpe->byte_id[b] < 0 && !(bpe->o.byte_fallback && bpe->fallback[b][0] >= 0)) return 1;
     }
-    bpe->cache = gl_calloc(CACHE_SLOTS, sizeof *bpe->cache); /* all empty: length 0 */
-    return bpe->cache ? 0 : -1;
+    return 0;
 }
 
 /* ---- the cache of merged words ---------------------------------------------------
@@ -317,7 +322,7 @@ static void word_cache_add(const gl_bpe *bpe, const unsigned char *w, size_t n, 
     v[0] = h;
     v[1] = (uint32_t)n | (uint32_t)nids << 8;
     memcpy(v + 2, w, n);
-    memcpy(v + 2 + CACHE_BYTES / 4, ids, nids * sizeof(int32_t));
+    if (nids) memcpy(v + 2 + CACHE_BYTES / 4, ids, nids * sizeof(int32_t)); /* ids is NULL for none */
     for (int k = 0; k < CACHE_WORDS; k++) atomic_store_explicit(&c->w[k], v[k], memory_order_relaxed);
     atomic_store_explicit(&c->seq, s + 2, memory_order_release);
 }

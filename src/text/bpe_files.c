@@ -269,7 +269,7 @@ gl_tokenizer *gl_bpe_files_load(const char *dir) {
     if (!bpe || gl_bpe_read_vocab(bpe, path[0], "vocab.json", json[0])) goto fail;
     tok->vocab_size = gl_bpe_max_id(bpe) + 1;
     if (read_merges(bpe, path[1], data[1], len[1])) goto fail;
-    if (gl_bpe_finish(bpe)) goto fail;
+    if (gl_bpe_finish(bpe)) goto fail; /* no unknown token: never 1 */
     int32_t role_id[R_COUNT];
     if (collect_specials(&added, bpe, path[0], json[2], path[2], json[3], path[3], role_id)) goto fail;
     gl_added_token *v = added.v;

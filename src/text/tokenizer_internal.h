@@ -144,9 +144,10 @@ int32_t gl_bpe_token_id(const gl_bpe *bpe, const char *s, size_t len);
 /* After the last token: add the merge a + b (ids) at the next rank. Returns
  * 0, or 1 when a + b is not in the vocabulary, -1 on OOM. */
 int gl_bpe_add_merge(gl_bpe *bpe, int32_t a, int32_t b);
-/* After the merges: resolve the unknown token (one that is not in the
- * vocabulary fails the encodes that need it, as in HF), the byte table and
- * the word cache. Returns 0, or -1 on allocation failure. */
+/* After the merges: the byte table, the word cache and the unknown token.
+ * Returns 0; 1 when unk_token is not in the vocabulary while some byte has
+ * no token (HF would fail on texts with that byte; refused at load here);
+ * -1 on allocation failure. */
 int gl_bpe_finish(gl_bpe *bpe);
 int32_t gl_bpe_max_id(const gl_bpe *bpe);
 const char *gl_bpe_token(const gl_bpe *bpe, int id);

@@ -306,7 +306,13 @@ static int load_bpe(gl_tokenizer *tok, const char *path, json_t *root, json_t *m
                               gl_tok_quote(a, la, q, sizeof q), gl_tok_quote(b, lb, q2, sizeof q2));
         }
     }
-    return gl_bpe_finish(bpe);
+    int rc = gl_bpe_finish(bpe);
+    if (rc > 0) {
+        char q[300];
+        return gl_error_k(GL_E_FORMAT, "%s: model \"unk_token\" \"%s\" is not in the vocab, and some bytes have no token of their own",
+                          path, gl_tok_quote(o.unk_token, strlen(o.unk_token), q, sizeof q));
+    }
+    return rc;
 }
 
 /* The id of a token by its text: an added token, else the model's. */
