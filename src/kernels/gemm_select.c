@@ -7,9 +7,10 @@
  *    (gemm_bf16.c); else the scalar reference. Why not oneDNN everywhere: on
  *    AVX512-BF16 without AMX it was no faster than ours on the MiniLM GEMM
  *    shapes (bench_bf16, Intel Xeon family 6 model 207 with AMX hidden by the
- *    VM: 0.53 against 0.56x sgemm at 1 thread, 0.50 against 0.60x at 2;
- *    docs/bf16.md), it needs a separate pass rounding its inputs, and ours
- *    gives the same bits for any thread count. AMX tiles are oneDNN's alone.
+ *    VM, two runs: 0.53-0.56x sgemm against ours' 0.56-0.57x at 1 thread,
+ *    0.50-0.53x against 0.60-0.63x at 2; docs/bf16.md), it needs a separate
+ *    pass rounding its inputs, and ours gives the same bits for any thread
+ *    count. AMX tiles are oneDNN's alone.
  *
  * 2. Whether the linear layers use bf16 at all (gl_linear_bf16_active): bf16
  *    must never make a step slower than fp32. With AMX (oneDNN dispatching to
