@@ -4,8 +4,8 @@
 # with cross-entropy and with CE + G-Loss: the training loss falls, the
 # fine-tuned model is written in the architecture's Hugging Face layout
 # (config.json's model_type and architectures, the head under its class's
-# tensor names, cls pooling recorded), and gloss eval of the written model
-# gives the test accuracy that metrics.json reports. (That transformers'
+# tensor names, the tokenizer's files, cls pooling recorded), and gloss eval
+# of the written model gives the test accuracy that metrics.json reports. (That transformers'
 # AutoModelForSequenceClassification computes the same probabilities is
 # tools/check_hf_export.py's job: it needs Python.)
 set -u
@@ -18,29 +18,20 @@ fail() {
     echo "FAIL $*"
     fails=$((fails + 1))
 }
-skip() { # skip WHAT: cases that cannot run here, recorded for tests/run.sh
-    echo "test_arch_train.sh: skipped $*"
-    [ -n "${GLOSS_SKIP_LOG:-}" ] && echo "test_arch_train.sh: $*" >>"$GLOSS_SKIP_LOG"
-}
 
 TRAIN="--data data/sample --epochs 10 --lr 3e-3 --max-length 40 --seed 7 --patience 0 --quiet"
 
 # json_number FILE KEY: the first "KEY": NUMBER in FILE
 json_number() { sed -n "s/^ *\"$2\": \([-0-9.eE+]*\),\{0,1\}$/\1/p" "$1" | head -1; }
 
-# run ARCH MODEL CLASS HEAD_TENSOR
+# run ARCH MODEL CLASS HEAD_TENSOR TOKENIZER_FILES
 run() {
-    arch=$1 model=$2 class=$3 head=$4
+    arch=$1 model=$2 class=$3 head=$4 files=$5
     for loss in ce gloss; do
         out=$T/$arch-$loss
         n=$((n + 1))
         if ! OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} "$G" train --model "$model" --out "$out" --loss $loss $TRAIN \
             >"$T/log" 2>&1; then
-            if [ "$arch" = roberta ] && grep -q "tokenizer" "$T/log"; then
-                skip "RoBERTa end to end: its byte-level BPE tokenizer does not open here ($(head -1 "$T/log"))"
-                n=$((n - 1))
-                return
-            fi
             fail "$arch $loss: gloss train failed"
             sed 's/^/  /' "$T/log" | tail -5
             continue
@@ -57,6 +48,9 @@ run() {
         grep -q '"gloss_pooling": "cls"' "$out/config.json" || fail "$arch $loss: not trained on the first token"
         head -c 8192 "$out/model.safetensors" | grep -q "\"$head\"" ||
             fail "$arch $loss: model.safetensors lacks $head"
+        for f in $files; do
+            cmp -s "$model/$f" "$out/$f" || fail "$arch $loss: $f not written as the checkpoint has it"
+        done
         if ! OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} "$G" eval --model "$out" --data data/sample/test.csv \
             >"$T/eval.json" 2>"$T/log"; then
             fail "$arch $loss: gloss eval of the written model failed"
@@ -71,8 +65,9 @@ run() {
     done
 }
 
-run distilbert tests/fixtures/model/tiny_distilbert DistilBertForSequenceClassification pre_classifier.weight
-run roberta tests/fixtures/model/tiny_roberta RobertaForSequenceClassification classifier.out_proj.weight
+run distilbert tests/fixtures/model/tiny_distilbert DistilBertForSequenceClassification pre_classifier.weight vocab.txt
+run roberta tests/fixtures/model/tiny_roberta RobertaForSequenceClassification classifier.out_proj.weight \
+    "vocab.json merges.txt"
 
 if [ $fails -eq 0 ]; then
     echo "test_arch_train.sh: all $n runs passed"
