@@ -153,7 +153,8 @@ bench: $(BUILD)/bench/bench_train
 
 # libFuzzer targets for the parsers (fuzz/README.md), built with clang under
 # ASan + UBSan into build-fuzz/: table (CSV/TSV/JSONL/text), config,
-# safetensors, vocab, tokenizer, st_config (the table target also reads .gz).
+# safetensors, vocab, tokenizer, st_config, bpe_files (vocab.json + merges.txt),
+# bpe_json (tokenizer.json); the table target also reads .gz.
 # `make fuzz` runs each for FUZZ_SECONDS,
 # `make fuzz-ci` each for 60 s; new corpus entries and crashes stay in build-fuzz/.
 FUZZ_CC      ?= clang

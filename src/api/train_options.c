@@ -276,7 +276,7 @@ static const opt_def OPTS[] = {
     INT("batch-size", batch_size, 1, 1 << 16, "N", "optimisation", "documents per step"),
     NUM("lr", lr, 0, 10, "X", "optimisation", "peak learning rate of AdamW"),
     CUSTOM("head-lr", GLOSS_OPTION_SPECIAL, p_head_lr, f_head_lr, "X", "optimisation",
-           "peak learning rate of the classification head, on\nthe same schedule (a freshly initialised linear\n"
+           "peak learning rate of the classification head, on\nthe same schedule (a freshly initialised\n"
            "head needs larger steps than the pre-trained\nencoder; 'lr': the same as --lr). The defaults of\n"
            "--lr, --head-lr, --epochs and --pool come from the\nstudy in docs/defaults.md"),
     NUM("weight-decay", weight_decay, 0, 10, "X", "optimisation", "decoupled weight decay, not on biases/LayerNorm"),
