@@ -16,6 +16,11 @@ done
 export PKG_CONFIG_PATH="$T/prefix/lib/pkgconfig"
 [ "$(pkg-config --modversion gloss)" = "$(sed -n 's/^#define GLOSS_VERSION "\(.*\)"/\1/p' include/gloss.h)" ] ||
     fail "pkg-config --modversion gloss: $(pkg-config --modversion gloss 2>&1)"
+# a sanitizer build's library needs the program built with the same runtime
+san=""
+if nm -D "$B/libgloss.so" 2>/dev/null | grep -q '__asan_init'; then
+    san="-fsanitize=address,undefined"
+fi
 cat >"$T/app.c" <<'C'
 #include <gloss.h>
 #include <stdio.h>
@@ -30,7 +35,7 @@ int main(int argc, char **argv) {
     return st != GLOSS_OK || argc < 2;
 }
 C
-cc "$T/app.c" -o "$T/app" $(pkg-config --cflags --libs gloss) 2>"$T/cc.log" || fail "compile: $(cat "$T/cc.log")"
+cc $san "$T/app.c" -o "$T/app" $(pkg-config --cflags --libs gloss) 2>"$T/cc.log" || fail "compile: $(cat "$T/cc.log")"
 out=$("$T/app" tests/fixtures/model/tiny) || fail "the installed program failed: $out"
 case $out in *"ok, hidden 32"*) ;; *) fail "unexpected output: $out" ;; esac
 # the worked example at the top of the header compiles as written
@@ -39,5 +44,5 @@ awk '/^ \*     #include <gloss.h>/ { on = 1 } /^ \* Errors\./ { on = 0 } on' inc
 [ -s "$T/example.c" ] || fail "no worked example found in include/gloss.h"
 cc -std=c11 -Wall -Werror -c "$T/example.c" -o "$T/example.o" $(pkg-config --cflags gloss) 2>"$T/ex.log" ||
     fail "the header's example does not compile: $(cat "$T/ex.log")"
-cc "$T/example.o" -o "$T/example" $(pkg-config --libs gloss) 2>"$T/exl.log" || fail "the example does not link: $(cat "$T/exl.log")"
+cc $san "$T/example.o" -o "$T/example" $(pkg-config --libs gloss) 2>"$T/exl.log" || fail "the example does not link: $(cat "$T/exl.log")"
 echo "test_install: make install, pkg-config, an outside program and the header's example: ok ($out)"
