@@ -378,10 +378,10 @@ GLOSS_API gloss_status gloss_distributed_init(int *argc, char ***argv);
  * MPI is not running. */
 GLOSS_API int gloss_distributed_rank(void);
 GLOSS_API int gloss_distributed_size(void);
-/* Leave MPI at the end of main (nothing when gloss_distributed_init did not
- * start it). After an exchange with the other processes failed (one died
- * or hung), this aborts every process of the job (MPI_Abort) instead of
- * waiting for them. */
+/* Leave MPI at the end of main: MPI_Finalize when gloss_distributed_init
+ * started it, otherwise nothing. But after an exchange with the other
+ * processes failed (one died or hung), it aborts every process of the job
+ * (MPI_Abort) instead, since the others may be waiting for ever. */
 GLOSS_API void gloss_distributed_finalize(void);
 
 /* ---- programs ------------------------------------------------------------ */

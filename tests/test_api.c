@@ -311,6 +311,23 @@ static void test_outputs(void) {
     CHECK(gloss_write_file(path, "hello\n", 6) == GLOSS_OK);
 }
 
+/* Without MPI running there is one process, rank 0 of 1; a process that a
+ * launcher started as one of several (mpirun sets OMPI_COMM_WORLD_SIZE) but
+ * that did not call gloss_distributed_init must not train alone: gloss_train
+ * refuses before any work. */
+static void test_distributed(void) {
+    CHECK(gloss_distributed_size() == 1 && gloss_distributed_rank() == 0);
+    CHECK(strstr(gloss_build_info(), "\nMPI: ") != NULL);
+    char out[300];
+    snprintf(out, sizeof out, "%s/alone", tmpdir);
+    gloss_train_config *c = short_run(out);
+    setenv("OMPI_COMM_WORLD_SIZE", "2", 1);
+    CHECK_MSG(gloss_train(c, NULL, NULL) == GLOSS_ERROR && strstr(gloss_last_error(), "one of 2 processes"), "%s",
+              gloss_last_error());
+    unsetenv("OMPI_COMM_WORLD_SIZE");
+    gloss_train_config_free(c);
+}
+
 int main(void) {
     if (!mkdtemp(tmpdir)) return 1;
     test_status();
@@ -319,6 +336,7 @@ int main(void) {
     test_options();
     test_outputs();
     test_cancel_embed();
+    test_distributed();
     test_training();
     char cmd[400];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);

@@ -34,6 +34,20 @@ static int launched_by_mpi(void) {
     return launcher_size() > 0;
 }
 
+/* A run in one process of several that a launcher started, without MPI:
+ * each would train alone and overwrite the others' outputs. */
+static int refuse_alone(void) {
+    int n = launched_by_mpi() ? launcher_size() : 0;
+    if (n < 2) return 0;
+    return gl_error("started as one of %d processes (by mpirun or srun) without MPI running in this one: "
+#ifdef GLOSS_WITH_MPI
+                    "call gloss_distributed_init first (the gloss program does)",
+#else
+                    "this gloss was built without MPI: install Open MPI (mpicc) and rebuild, or start one process",
+#endif
+                    n);
+}
+
 static int g_broken; /* a communicator broke: finalising must abort */
 
 int gl_comm_broken(void) { return g_broken; }
@@ -140,7 +154,8 @@ static int wait_for(gl_comm *c, MPI_Request *req, double timeout, const char *wh
 
 int gl_comm_open(gl_comm **out, double timeout_s) {
     *out = NULL;
-    if (!mpi_up() || gl_comm_world_size() < 2) return 0;
+    if (!mpi_up()) return refuse_alone();
+    if (gl_comm_world_size() < 2) return 0;
     gl_comm *c = gl_calloc(1, sizeof *c);
     if (!c) return -1;
     MPI_Comm_rank(MPI_COMM_WORLD, &c->rank);
@@ -337,12 +352,7 @@ struct gl_comm {
 
 int gl_comm_init(int *argc, char ***argv) {
     (void)argc, (void)argv;
-    int n = launched_by_mpi() ? launcher_size() : 0;
-    if (n > 1)
-        return gl_error("started as one of %d processes (by mpirun or srun), but this gloss was built without MPI: "
-                        "install Open MPI (mpicc) and rebuild, or start one process",
-                        n);
-    return 0;
+    return refuse_alone();
 }
 
 void gl_comm_finalize(void) {}
@@ -353,7 +363,7 @@ const char *gl_comm_library(void) { return "none"; }
 int gl_comm_open(gl_comm **out, double timeout_s) {
     (void)timeout_s;
     *out = NULL;
-    return 0;
+    return refuse_alone();
 }
 
 void gl_comm_close(gl_comm *c) { (void)c; }

@@ -54,7 +54,8 @@ int gl_comm_broken(void);
 /* All processes, for one run: *out is a new communicator over MPI's world
  * when MPI is initialised and there is more than one process, else NULL (one
  * process). timeout_s > 0: the longest wait for the other ranks in an
- * exchange (0: no limit). */
+ * exchange (0: no limit). Fails when a launcher started this process as one
+ * of several but MPI is not running here (each would train alone). */
 int gl_comm_open(gl_comm **out, double timeout_s);
 void gl_comm_close(gl_comm *c);
 int gl_comm_rank(const gl_comm *c);
