@@ -133,6 +133,12 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/libgloss.a
 bench-gloss: $(BUILD)/bench/bench_gloss_cost
 	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-$$(nproc)} $(BUILD)/bench/bench_gloss_cost models/all-MiniLM-L6-v2 3
 
+# data parallelism (docs/distributed.md): 1 against 2 processes of one thread,
+# the step per document, G-Loss's cost against the batch, the gradient sum
+.PHONY: bench-distributed
+bench-distributed: $(BUILD)/gloss $(BUILD)/bench/bench_train $(BUILD)/bench/bench_gloss_scaling $(BUILD)/bench/bench_allreduce
+	sh bench/distributed.sh $(BUILD)
+
 # the bf16 GEMMs (ours, oneDNN's) against cblas_sgemm on MiniLM's linear-layer
 # shapes and their peaks, 1 and 2 threads, and the kernel choice on this CPU
 .PHONY: bench-bf16 bench-bf16-embed
