@@ -118,9 +118,10 @@ static int trainer_setup(gl_trainer *t, gl_train_opts *o) {
         if (rc == 0) rc = gl_sync_check_inputs(t, o);
         if (rc == 0) {
             int P = gl_comm_size(o->comm), share = (o->batch_size + P - 1) / P;
-            gl_train_info(o, "distributed: %d processes x %d threads; each computes the encoder for %d%s of the %d "
+            const int th = omp_get_max_threads();
+            gl_train_info(o, "distributed: %d processes x %d thread%s; each computes the encoder for %d%s of the %d "
                              "documents of a batch, the losses see all of them",
-                          P, omp_get_max_threads(), share, o->batch_size % P ? " or fewer" : "", o->batch_size);
+                          P, th, th == 1 ? "" : "s", share, o->batch_size % P ? " or fewer" : "", o->batch_size);
         }
     }
     if (rc != 0) return -1;
