@@ -145,3 +145,15 @@ class Hooks:
         if self.error is not None:
             e, self.error = self.error, None
             raise e
+
+
+def progress_target(progress):
+    """What a progress= argument means: True a tqdm bar, None/False nothing,
+    a callable itself."""
+    if progress is True:
+        return Bars()
+    if progress is None or progress is False:
+        return None
+    if callable(progress):
+        return progress
+    raise TypeError(f"progress must be True, False or a callable, not {type(progress).__name__}")

@@ -16,22 +16,12 @@ from .errors import InvalidArgumentError, MisuseError, check, last_error
 _lib = _n.lib
 
 
-def _progress_target(progress):
-    if progress is True:
-        return _hooks.Bars()
-    if progress is None or progress is False:
-        return None
-    if callable(progress):
-        return progress
-    raise TypeError(f"progress must be True, False or a callable, not {type(progress).__name__}")
-
-
 def _call(fn, *args, progress=False):
     """Run a library call that takes a gloss_callbacks pointer last: library
     messages go to the "gloss" logger; progress shows a bar (True) or calls a
     function with an event dict that may return True to cancel. Ctrl-C is
     delivered between batches and cancels the call."""
-    hooks = _hooks.Hooks(log=_hooks.log_to_logger, progress=_progress_target(progress))
+    hooks = _hooks.Hooks(log=_hooks.log_to_logger, progress=_hooks.progress_target(progress))
     try:
         status = fn(*args, hooks.pointer)
     finally:

@@ -104,16 +104,6 @@ def _log_target(log):
     raise TypeError(f"log must be None, False or a callable(level, message), not {type(log).__name__}")
 
 
-def _progress_target(progress):
-    if progress is True:
-        return _hooks.Bars()
-    if progress is None or progress is False:
-        return None
-    if callable(progress):
-        return progress
-    raise TypeError(f"progress must be True, False or a callable, not {type(progress).__name__}")
-
-
 class _Sigint:
     """While training runs in the main thread, Ctrl-C asks the library to stop
     at the next step (it then writes a checkpoint) instead of raising
@@ -175,7 +165,7 @@ def train(model=None, data=None, out=None, *, progress=True, log=None, **options
     is {"stopped": True, "stop_after": N, "out": out}."""
     values = {"model": model, "data": data, "out": out, **options}
     log_fn = _log_target(log)
-    progress_fn = _progress_target(progress)
+    progress_fn = _hooks.progress_target(progress)
     cfg = _new_config()
     try:
         for key, value in values.items():
