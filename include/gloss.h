@@ -248,7 +248,8 @@ GLOSS_API gloss_status gloss_predict(gloss_model *model, const char *const *text
 /* Classify n labelled texts (labels: class names, each one of the model's)
  * and return the metrics as JSON in *json (free with gloss_free): accuracy,
  * macro_f1, weighted_f1, per_class (precision, recall, f1, support),
- * confusion, n, and the cosine silhouette of the pooled embeddings. Arguments
+ * confusion, n, the cosine silhouette of the pooled embeddings, and kernels
+ * (gloss_model_kernels: what ran the matrix products). Arguments
  * as gloss_predict. */
 GLOSS_API gloss_status gloss_evaluate(gloss_model *model, const char *const *texts, const char *const *labels,
                                       size_t n, int max_length, int batch_size, char **json,

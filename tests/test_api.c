@@ -107,6 +107,49 @@ static void test_models(void) {
     gloss_model_free(NULL);
 }
 
+/* bf16 for embed/predict/evaluate, whatever this CPU offers: with AVX512-BF16
+ * the switch succeeds and the kernels line says whether bf16 runs (or why it
+ * stays fp32); without, it fails with GLOSS_INVALID and the model stays fp32.
+ * Either way the embeddings stay within cosine 0.999 of fp32's, and switching
+ * back gives fp32's bits again. */
+static void test_bf16(void) {
+    CHECK(gloss_model_set_bf16(NULL, 1) == GLOSS_MISUSE);
+    CHECK(!strcmp(gloss_model_kernels(NULL), ""));
+    gloss_model *m = gloss_model_load(TINY);
+    CHECK(m != NULL);
+    if (!m) return;
+    CHECK_MSG(!strncmp(gloss_model_kernels(m), "fp32 ", 5), "%s", gloss_model_kernels(m));
+    const char *texts[] = {"the cat sat on the mat", "a dog", "birds fly south in winter"};
+    float f32[3 * 32], b16[3 * 32], back[3 * 32];
+    CHECK(gloss_embed(m, texts, 3, GLOSS_POOL_MEAN, 0, 0, f32, NULL) == GLOSS_OK);
+    gloss_status st = gloss_model_set_bf16(m, 1);
+    const char *k = gloss_model_kernels(m);
+    if (st == GLOSS_OK) {
+        CHECK_MSG(!strncmp(k, "bf16 ", 5) || strstr(k, "bf16 not used") != NULL, "%s", k);
+    } else {
+        CHECK(st == GLOSS_INVALID);
+        CHECK_MSG(strstr(gloss_last_error(), "AVX512-BF16") != NULL, "%s", gloss_last_error());
+        CHECK_MSG(!strncmp(k, "fp32 ", 5), "%s", k);
+    }
+    fprintf(stderr, "test_api: bf16 asked: %s\n", k);
+    CHECK(gloss_embed(m, texts, 3, GLOSS_POOL_MEAN, 0, 0, b16, NULL) == GLOSS_OK);
+    for (int i = 0; i < 3; i++) {
+        double dot = 0, na = 0, nb = 0;
+        for (int h = 0; h < 32; h++) {
+            dot += (double)f32[i * 32 + h] * b16[i * 32 + h];
+            na += (double)f32[i * 32 + h] * f32[i * 32 + h];
+            nb += (double)b16[i * 32 + h] * b16[i * 32 + h];
+        }
+        double cosine = dot / sqrt(na * nb);
+        CHECK_MSG(cosine >= 0.999, "text %d: cosine %.6f", i, cosine);
+    }
+    CHECK(gloss_model_set_bf16(m, 0) == GLOSS_OK);
+    CHECK_MSG(!strncmp(gloss_model_kernels(m), "fp32 ", 5), "%s", gloss_model_kernels(m));
+    CHECK(gloss_embed(m, texts, 3, GLOSS_POOL_MEAN, 0, 0, back, NULL) == GLOSS_OK);
+    CHECK(memcmp(f32, back, sizeof f32) == 0);
+    gloss_model_free(m);
+}
+
 static void test_texts(void) {
     gloss_texts *t = gloss_texts_read("data/sample/train.csv", "text", "label");
     CHECK(t != NULL);
@@ -275,7 +318,7 @@ static void test_training(void) {
     char *json = NULL;
     st = gloss_evaluate(m, gloss_texts_text(t), gloss_texts_labels(t), n, 32, 16, &json, NULL);
     CHECK_MSG(st == GLOSS_OK, "%s", gloss_last_error());
-    CHECK(json && strstr(json, "\"macro_f1\"") && strstr(json, "\"silhouette\""));
+    CHECK(json && strstr(json, "\"macro_f1\"") && strstr(json, "\"silhouette\"") && strstr(json, "\"kernels\": \"fp32 "));
     gloss_free(json);
     const char *one[] = {"a text"}, *wrong[] = {"not-a-class"};
     CHECK(gloss_evaluate(m, one, wrong, 1, 0, 0, &json, NULL) == GLOSS_INVALID);
@@ -332,6 +375,7 @@ int main(void) {
     if (!mkdtemp(tmpdir)) return 1;
     test_status();
     test_models();
+    test_bf16();
     test_texts();
     test_options();
     test_outputs();

@@ -97,6 +97,8 @@ _PROTOTYPES = {
     "gloss_model_max_seq_length": (c_int, [MODEL_P]),
     "gloss_model_num_labels": (c_int, [MODEL_P]),
     "gloss_model_label": (c_char_p, [MODEL_P, c_int]),
+    "gloss_model_set_bf16": (c_int, [MODEL_P, c_int]),
+    "gloss_model_kernels": (c_char_p, [MODEL_P]),
     "gloss_model_pooling": (c_int, [MODEL_P, c_int, POINTER(c_int), POINTER(c_int), POINTER(c_char_p)]),
     "gloss_normalize_rows": (None, [POINTER(c_float), c_size_t, c_int]),
     "gloss_tokenize": (c_int, [MODEL_P, c_char_p, c_int, POINTER(c_int32), c_int]),

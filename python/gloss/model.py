@@ -5,6 +5,7 @@ import ctypes
 import json
 import os
 import threading
+import warnings
 
 import numpy as np
 
@@ -45,10 +46,13 @@ class Encoder:
         with gloss.Encoder("models/all-MiniLM-L6-v2") as enc:
             x = enc.embed(["a first text", "a second one"])   # (2, 384) float32
 
+    bf16=True runs the encoder's matrix products on bf16 inputs with fp32
+    sums (as `gloss embed --bf16`; see the bf16 property).
+
     One object must not be used by two threads at once; calls on it are
     serialised by a lock. close() (or the with block) frees it at once."""
 
-    def __init__(self, path):
+    def __init__(self, path, bf16=False):
         self._lock = threading.RLock()
         self._handle = None
         raw = path_bytes(path, "path")
@@ -57,6 +61,8 @@ class Encoder:
         if not handle:
             raise last_error()
         self._handle = handle
+        if bf16:
+            self.bf16 = True
 
     # ---- life cycle
     def close(self):
@@ -116,6 +122,34 @@ class Encoder:
     @property
     def has_pooler(self):
         return bool(_lib.gloss_model_has_pooler(self._h))
+
+    @property
+    def bf16(self):
+        """Whether bf16 is on: asked for and granted (kernels says what runs).
+        Setting True on a CPU without AVX512-BF16 warns (RuntimeWarning) and
+        the model stays fp32. With bf16 on, the kernels are still chosen from
+        the CPU: fp32 sgemm where bf16 would be slower than fp32."""
+        return getattr(self, "_bf16", False)
+
+    @bf16.setter
+    def bf16(self, on):
+        if not isinstance(on, bool):
+            raise TypeError(f"bf16 must be a bool, not {type(on).__name__}")
+        with self._lock:
+            code = _lib.gloss_model_set_bf16(self._h, int(on))
+            if code == _n.INVALID:  # no AVX512-BF16: fp32, as the CLI's --bf16
+                warnings.warn(str(last_error(code)), RuntimeWarning, stacklevel=2)
+                self._bf16 = False
+            else:
+                check(code)
+                self._bf16 = on
+
+    @property
+    def kernels(self):
+        """What runs the matrix products, e.g. "fp32 OpenBLAS sgemm (SkylakeX)"
+        or "bf16 inputs, fp32 sums: ... AVX512-BF16 ..."."""
+        with self._lock:
+            return _n.text(_lib.gloss_model_kernels(self._h))
 
     @property
     def num_labels(self):
@@ -198,8 +232,8 @@ class Classifier(Encoder):
         clf = gloss.Classifier("out/sample")
         labels, probs = clf.predict(["a gripping, funny film"])"""
 
-    def __init__(self, path):
-        super().__init__(path)
+    def __init__(self, path, bf16=False):
+        super().__init__(path, bf16=bf16)
         k = _lib.gloss_model_num_labels(self._handle)
         if k <= 0:
             self.close()

@@ -157,3 +157,32 @@ def test_embed_from_another_thread(encoder, sample):
     t.start()
     t.join()
     assert np.array_equal(results["x"], encoder.embed(sample[0][:4]))
+
+
+def test_bf16_switch(model_dir, encoder):
+    """bf16=True: granted with AVX512-BF16 (kernels names what runs), else a
+    RuntimeWarning and fp32; embeddings within cosine 0.999 of fp32's either
+    way, and switching back gives fp32's bits."""
+    texts = ["a gripping, funny film", "the plot goes nowhere", "Reuters: oil prices rose on Monday"]
+    f32 = encoder.embed(texts)
+    assert encoder.bf16 is False and encoder.kernels.startswith("fp32 ")
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        enc = gloss.Encoder(model_dir, bf16=True)
+    with enc:
+        if enc.bf16:
+            assert not caught
+            assert enc.kernels.startswith("bf16 ") or "bf16 not used" in enc.kernels
+        else:
+            assert [w.category for w in caught] == [RuntimeWarning] and "AVX512-BF16" in str(caught[0].message)
+            assert enc.kernels.startswith("fp32 ")
+        b16 = enc.embed(texts)
+        cosine = np.sum(f32 * b16, axis=1) / np.linalg.norm(f32, axis=1) / np.linalg.norm(b16, axis=1)
+        assert cosine.min() >= 0.999, cosine
+        enc.bf16 = False
+        assert enc.bf16 is False and enc.kernels.startswith("fp32 ")
+        assert np.array_equal(enc.embed(texts), f32)
+        with pytest.raises(TypeError):
+            enc.bf16 = 1

@@ -141,6 +141,7 @@ GLOSS_API gloss_status gloss_evaluate(gloss_model *m, const char *const *texts, 
     if (rc == 0 && gl_silhouette_cosine(emb, y, n, H, m->K, &micro, &macro, NULL) == 0)
         json_object_set_new(j, "silhouette", json_pack("{s:f, s:f, s:s}", "micro", micro, "macro", macro,
                                                        "distance", "cosine"));
+    if (rc == 0) json_object_set_new(j, "kernels", json_string(gloss_model_kernels(m))); /* as metrics.json's */
     if (rc == 0 && !(*json = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER))) rc = gl_error_oom("out of memory");
     json_decref(j);
     gl_metrics_free(&met);
