@@ -2,7 +2,9 @@
  *
  *   bench_train peak [reps]
  *       the machine's fp32 sgemm peak with the current thread count:
- *       cblas_sgemm on 2048^3 and on 4096x4096x1024, best of reps runs each.
+ *       cblas_sgemm on 2048^3 and on 4096x4096x1024, best of reps runs each;
+ *       where this CPU runs linear layers in bf16, the chosen bf16 kernel's
+ *       peak on the same shapes (BF16PEAK).
  *   bench_train train SHAPE [warmup] [steps] [batch] [seq]
  *       training steps of a randomly initialised encoder of SHAPE: forward with
  *       dropout, mean pooling, classifier dropout + linear head, class-weighted
@@ -16,7 +18,7 @@
  * SHAPE: minilm (all-MiniLM-L6-v2: 384 hidden, 6 layers, 12 heads, 1536),
  * base (BERT-base: 768, 12, 12, 3072) or tiny (64, 2, 4, 256; for testing).
  * Every token is real (mask all 1). Prints machine-readable lines:
- *   PEAK ..., RESULT key=value ..., PROFILE cat=... sec=... share=...
+ *   PEAK ..., BF16PEAK ..., RESULT key=value ..., PROFILE cat=... sec=... share=...
  * Times are medians of the timed steps; maxrss_mb is this process's peak
  * resident set (getrusage), so run one process per (shape, mode);
  * others_pct / steal_pct: the share of all CPUs' time that other processes /
@@ -101,7 +103,10 @@ static void fill_uniform(float *x, size_t n, float a, uint64_t seed) {
 
 /* ------------------------------------------------------------------ peak */
 
-static double sgemm_best(int M, int N, int K, int reps) {
+/* best GFLOP/s of C = A B (M x K times K x N, row-major) over reps runs after
+ * one warm-up: cblas_sgemm (bf16 = 0) or gl_gemm_bf16, the bf16 kernel this
+ * CPU chose (bf16 = 1; its time includes rounding A and B) */
+static double gemm_best(int M, int N, int K, int reps, int bf16) {
     float *A = malloc(sizeof(float) * (size_t)M * K), *B = malloc(sizeof(float) * (size_t)K * N),
           *C = malloc(sizeof(float) * (size_t)M * N);
     if (!A || !B || !C) {
@@ -114,7 +119,10 @@ static double sgemm_best(int M, int N, int K, int reps) {
     double best = 0.0;
     for (int r = 0; r < reps + 1; r++) { /* the first run warms up */
         double t0 = gl_now();
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.0f, A, K, B, N, 0.0f, C, N);
+        if (bf16)
+            gl_gemm_bf16(0, 0, M, N, K, A, K, B, N, C, N, 0);
+        else
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.0f, A, K, B, N, 0.0f, C, N);
         double gf = 2.0 * M * N * (double)K / (gl_now() - t0) / 1e9;
         if (r > 0 && gf > best) best = gf;
     }
@@ -124,11 +132,23 @@ static double sgemm_best(int M, int N, int K, int reps) {
     return best;
 }
 
+/* the fp32 peak, and where linear layers would run bf16 (GLOSS_BF16 rows),
+ * the bf16 kernel's peak on the same shapes */
 static int run_peak(int reps) {
-    double a = sgemm_best(2048, 2048, 2048, reps);
-    double b = sgemm_best(4096, 4096, 1024, reps);
+    double a = gemm_best(2048, 2048, 2048, reps, 0);
+    double b = gemm_best(4096, 4096, 1024, reps, 0);
     printf("PEAK threads=%d sgemm_2048=%.1f sgemm_4096x4096x1024=%.1f peak_gflops=%.1f blas=\"%s\"\n",
            omp_get_max_threads(), a, b, a > b ? a : b, openblas_get_config());
+    if (gl_linear_bf16_active()) {
+        double c = gemm_best(2048, 2048, 2048, reps, 1);
+        double d = gemm_best(4096, 4096, 1024, reps, 1);
+        char name[128];
+        snprintf(name, sizeof name, "%s", gl_gemm_kernel_name(gl_gemm_bf16_kernel()));
+        for (char *q = name; *q; q++)
+            if (*q == ' ') *q = '_'; /* one key=value field */
+        printf("BF16PEAK threads=%d bf16_2048=%.1f bf16_4096x4096x1024=%.1f peak_gflops=%.1f kernel=%s\n",
+               omp_get_max_threads(), c, d, c > d ? c : d, name);
+    }
     return 0;
 }
 

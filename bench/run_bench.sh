@@ -14,7 +14,8 @@
 # Knobs (environment): BENCH_THREADS (2), BENCH_SHAPES ("minilm base"),
 #   BENCH_BATCH (32), BENCH_SEQ (128), BENCH_PYTHON, BENCH_BF16 (1: bf16 rows;
 #   0: fp32 only), BENCH_TRAIN_STEPS_minilm (7), BENCH_TRAIN_STEPS_base (4),
-#   BENCH_INFER_STEPS_minilm (7), BENCH_INFER_STEPS_base (4); one warm-up step each.
+#   BENCH_INFER_STEPS_minilm (7), BENCH_INFER_STEPS_base (4); one warm-up step each;
+#   BENCH_REPORT_ONLY=1 prints the table of the last run's results.txt again.
 set -eu
 BUILD=${1:-build}
 BIN=$BUILD/bench/bench_train
@@ -26,6 +27,15 @@ WITH_BF16=${BENCH_BF16:-1}
 export OMP_NUM_THREADS=$THREADS BENCH_THREADS=$THREADS MKL_NUM_THREADS=$THREADS OPENBLAS_NUM_THREADS=$THREADS
 OUT=$BUILD/bench/results.txt
 mkdir -p "$BUILD/bench"
+flags=$(sed -n 's/^flags[[:space:]]*:[[:space:]]*//p' /proc/cpuinfo | head -n 1)
+feat=""
+for f in avx512f avx512_bf16 amx_tile amx_bf16 avx512_fp16; do
+    case " $flags " in *" $f "*) feat="$feat $f" ;; *) feat="$feat no-$f" ;; esac
+done
+
+precisions=fp32
+[ "$WITH_BF16" = 1 ] && precisions="fp32 bf16"
+if [ "${BENCH_REPORT_ONLY:-0}" != 1 ]; then
 : >"$OUT"
 
 steps_for() { # mode shape
@@ -59,14 +69,6 @@ load=$(cut -d' ' -f1 /proc/loadavg)
 if awk -v l="$load" 'BEGIN { exit !(l > 0.5) }'; then
     echo "run_bench: WARNING: load average $load before starting; timings are only meaningful on an idle machine" >&2
 fi
-flags=$(sed -n 's/^flags[[:space:]]*:[[:space:]]*//p' /proc/cpuinfo | head -n 1)
-feat=""
-for f in avx512f avx512_bf16 amx_tile amx_bf16 avx512_fp16; do
-    case " $flags " in *" $f "*) feat="$feat $f" ;; *) feat="$feat no-$f" ;; esac
-done
-
-precisions=fp32
-[ "$WITH_BF16" = 1 ] && precisions="fp32 bf16"
 t_start=$(date +%s)
 echo "run_bench: sgemm peak ($THREADS threads)" >&2
 "$BIN" peak 10 | tee -a "$OUT" >&2
@@ -92,9 +94,11 @@ for shape in $SHAPES; do
     done
 done
 t_end=$(date +%s)
+echo "META secs=$((t_end - t_start)) load=$load" >>"$OUT"
+fi
 
 cpu=$(lscpu 2>/dev/null | sed -n 's/^Model name:[[:space:]]*//p' | head -n 1)
-awk -v cpu="${cpu:-unknown}" -v shapes="$SHAPES" -v secs=$((t_end - t_start)) -v load="$load" -v feat="$feat" \
+awk -v cpu="${cpu:-unknown}" -v shapes="$SHAPES" -v feat="$feat" \
     -v precs="$precisions" '
 function kv(line, key,    n, i, a, f) {
     n = split(line, a, " ")
@@ -104,6 +108,9 @@ function kv(line, key,    n, i, a, f) {
 $1 == "PEAK" { peak = kv($0, "peak_gflops"); p1 = kv($0, "sgemm_2048"); p2 = kv($0, "sgemm_4096x4096x1024")
                threads = kv($0, "threads") }
 $1 == "TPEAK" { tpeak = kv($0, "peak_gflops") }
+$1 == "META" { secs = kv($0, "secs"); load = kv($0, "load") }
+$1 == "BF16PEAK" { bpeak = kv($0, "peak_gflops"); b1 = kv($0, "bf16_2048"); b2 = kv($0, "bf16_4096x4096x1024")
+                   bkern = kv($0, "kernel"); gsub(/_/, " ", bkern) }
 $1 == "RESULT" { p = kv($0, "bf16") == "1" ? "bf16" : "fp32"
                  k = kv($0, "shape") SUBSEP kv($0, "mode") SUBSEP kv($0, "side") SUBSEP p; res[k] = $0
                  if (kv($0, "side") == "gloss" && p == "bf16") kern = kv($0, "kernels")
@@ -125,6 +132,8 @@ END {
     printf "sgemm peak (OpenBLAS cblas_sgemm, %s threads): 2048^3 %s, 4096x4096x1024 %s -> peak %s GFLOP/s\n",
         threads, p1, p2, peak
     if (tpeak != "") printf "(torch.mm on the same shapes reaches %s GFLOP/s; %% of peak below is against the OpenBLAS fp32 peak for both)\n", tpeak
+    if (bpeak != "") printf "bf16 GEMM peak (%s, rounding included, %s threads): 2048^3 %s, 4096x4096x1024 %s -> peak %s GFLOP/s (%.2fx the fp32 peak); %% of peak in bf16 rows is against it, for both sides\n",
+        bkern, threads, b1, b2, bpeak, bpeak / peak
     if (kern != "") { gsub(/_/, " ", kern); printf "gloss --bf16 kernels: %s\n", kern }
     printf "bf16 rows: gloss --bf16 and PyTorch under torch.autocast(\"cpu\", dtype=torch.bfloat16)\n\n"
     printf "%-19s %-6s %-5s %9s %9s %7s %7s %15s %15s %9s %9s\n", "shape", "task", "prec", "gloss", "torch", "gloss/",
@@ -137,13 +146,14 @@ END {
         g = res[s, m, "gloss", p]; t = res[s, m, "torch", p]
         if (g == "") continue
         gs = kv(g, "seq_per_s"); f = gflop[s, m]; gg = f * gs / batch
+        pk = (p == "bf16" && bpeak != "") ? bpeak : peak
         if (t != "") {
             ts = kv(t, "seq_per_s"); tg = f * ts / batch
             printf "%-19s %-6s %-5s %9.1f %9.1f %7.2f %7.0f %7.1f (%4.1f%%) %7.1f (%4.1f%%) %9.0f %9.0f\n", name[s], m, p,
-                gs, ts, gs / ts, f, gg, 100 * gg / peak, tg, 100 * tg / peak, kv(g, "maxrss_mb"), kv(t, "maxrss_mb")
+                gs, ts, gs / ts, f, gg, 100 * gg / pk, tg, 100 * tg / pk, kv(g, "maxrss_mb"), kv(t, "maxrss_mb")
         } else
             printf "%-19s %-6s %-5s %9.1f %9s %7s %7.0f %7.1f (%4.1f%%) %15s %9.0f %9s\n", name[s], m, p, gs, "-", "-",
-                f, gg, 100 * gg / peak, "-", kv(g, "maxrss_mb"), "-"
+                f, gg, 100 * gg / pk, "-", kv(g, "maxrss_mb"), "-"
     }
     for (i = 1; i <= n; i++) for (j = 1; j <= 2; j++) {
         s = sh[i]; m = j == 1 ? "train" : "infer"
@@ -173,6 +183,10 @@ END {
             for (i = 1; i <= np; i++) printf " %14.1f (%7.3f)", prof[ps[i], cats[c]], psec[ps[i], cats[c]]
             printf "\n"
         }
+        printf "%-12s", "GEMMs"
+        for (i = 1; i <= np; i++) printf " %14.1f (%7.3f)", prof[ps[i], "linear_fwd"] + prof[ps[i], "linear_bwd"],
+            psec[ps[i], "linear_fwd"] + psec[ps[i], "linear_bwd"]
+        printf "  (the linear layers: linear_fwd + linear_bwd)\n"
     }
     printf "\n(bench wall time %d s; load average at start %s)\n", secs, load
 }' "$OUT"
