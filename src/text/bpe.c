@@ -26,6 +26,7 @@
 #include "text/tokenizer_internal.h"
 #include "util/error.h"
 #include "util/utf8.h"
+#include "util/strpool.h"
 
 typedef struct {
     uint64_t key; /* (a << 32 | b) + 1; 0 = empty */
@@ -48,8 +49,7 @@ struct gl_bpe {
     gl_bpe_opts o;
     char *unk_token;
     /* tokens by id: strings + off[id], len[id]; len = UINT32_MAX for no token */
-    char *strings;
-    size_t str_len, str_cap;
+    gl_strpool strings;
     size_t *off;
     uint32_t *len;
     int32_t ids_cap, max_id;
@@ -100,7 +100,7 @@ void gl_bpe_free(gl_bpe *bpe) {
     if (!bpe) return;
     free(bpe->cache);
     free(bpe->unk_token);
-    free(bpe->strings);
+    gl_strpool_free(&bpe->strings);
     free(bpe->off);
     free(bpe->len);
     free(bpe->slot);
@@ -116,7 +116,7 @@ int32_t gl_bpe_token_id(const gl_bpe *bpe, const char *s, size_t len) {
     for (size_t i = h & mask;; i = (i + 1) & mask) {
         int32_t id1 = bpe->slot[i];
         if (!id1) return -1;
-        if (bpe->slot_hash[i] == h && bpe->len[id1 - 1] == len && memcmp(bpe->strings + bpe->off[id1 - 1], s, len) == 0)
+        if (bpe->slot_hash[i] == h && bpe->len[id1 - 1] == len && memcmp(bpe->strings.data + bpe->off[id1 - 1], s, len) == 0)
             return id1 - 1;
     }
 }
@@ -163,19 +163,8 @@ int gl_bpe_add_token(gl_bpe *bpe, const char *s, size_t len, int32_t id) {
         bpe->ids_cap = nc;
     }
     if (bpe->len[id] != UINT32_MAX) return 1;
-    if (bpe->str_len + len + 1 > bpe->str_cap) {
-        size_t nc = bpe->str_cap ? bpe->str_cap : 65536;
-        while (nc < bpe->str_len + len + 1) nc *= 2;
-        char *p = gl_realloc(bpe->strings, nc);
-        if (!p) return -1;
-        bpe->strings = p;
-        bpe->str_cap = nc;
-    }
-    memcpy(bpe->strings + bpe->str_len, s, len);
-    bpe->strings[bpe->str_len + len] = 0;
-    bpe->off[id] = bpe->str_len;
+    if (gl_strpool_add(&bpe->strings, s, len, &bpe->off[id]) != 0) return -1;
     bpe->len[id] = (uint32_t)len;
-    bpe->str_len += len + 1;
     if (2 * (bpe->ntok + 1) > bpe->nslots && grow_slots(bpe)) return -1;
     slot_put(bpe->slot, bpe->slot_hash, bpe->nslots, fnv1a(s, len), id);
     bpe->ntok++;
@@ -187,7 +176,7 @@ int32_t gl_bpe_max_id(const gl_bpe *bpe) { return bpe->max_id; }
 
 const char *gl_bpe_token(const gl_bpe *bpe, int id) {
     if (id < 0 || id > bpe->max_id || bpe->len[id] == UINT32_MAX) return NULL;
-    return bpe->strings + bpe->off[id];
+    return bpe->strings.data + bpe->off[id];
 }
 
 /* ---- merges ---------------------------------------------------------------------- */
@@ -223,8 +212,8 @@ int gl_bpe_add_merge(gl_bpe *bpe, int32_t a, int32_t b) {
     size_t la = bpe->len[a], lb = bpe->len[b];
     char stack[256], *buf = la + lb <= sizeof stack ? stack : gl_malloc(la + lb);
     if (!buf) return -1;
-    memcpy(buf, bpe->strings + bpe->off[a], la);
-    memcpy(buf + la, bpe->strings + bpe->off[b], lb);
+    memcpy(buf, bpe->strings.data + bpe->off[a], la);
+    memcpy(buf + la, bpe->strings.data + bpe->off[b], lb);
     int32_t id = gl_bpe_token_id(bpe, buf, la + lb);
     if (buf != stack) free(buf);
     if (id < 0) return 1;

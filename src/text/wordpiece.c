@@ -37,6 +37,7 @@
 #include "util/utf8.h"
 #include "util/error.h"
 #include "util/fileio.h"
+#include "util/strpool.h"
 
 #define MAX_WORD_CHARS_CAP 1000 /* the largest max_input_chars_per_word accepted */
 
@@ -47,8 +48,7 @@ struct gl_wordpiece {
     char *prefix;
     size_t prefix_len;
     int n;             /* ids 0..n-1 */
-    char *strings;     /* every token, NUL-terminated */
-    size_t str_len, str_cap;
+    gl_strpool strings; /* every token, NUL-terminated */
     size_t *tok_off;   /* token i starts at strings + tok_off[i] */
     uint32_t *tok_len; /* UINT32_MAX: no token has id i */
     uint32_t *slot_id; /* hash table: id + 1, 0 = empty */
@@ -80,7 +80,7 @@ static int vocab_find(const gl_wordpiece *wp, int cont, const char *s, size_t n)
         uint32_t id1 = wp->slot_id[i];
         if (!id1) return -1;
         if (wp->slot_hash[i] != h || wp->tok_len[id1 - 1] != full) continue;
-        const char *t = wp->strings + wp->tok_off[id1 - 1];
+        const char *t = wp->strings.data + wp->tok_off[id1 - 1];
         if (pl && memcmp(t, wp->prefix, pl) != 0) continue;
         if (memcmp(t + pl, s, n) == 0) return (int)id1 - 1;
     }
@@ -88,7 +88,7 @@ static int vocab_find(const gl_wordpiece *wp, int cont, const char *s, size_t n)
 
 /* Insert id; a repeated token maps to its last line (as HF's HashMap insert). */
 static void vocab_insert(gl_wordpiece *wp, uint32_t id) {
-    const char *s = wp->strings + wp->tok_off[id];
+    const char *s = wp->strings.data + wp->tok_off[id];
     uint32_t n = wp->tok_len[id];
     uint32_t h = fnv1a(FNV_SEED, s, n);
     for (uint32_t i = h & wp->mask;; i = (i + 1) & wp->mask) {
@@ -99,7 +99,7 @@ static void vocab_insert(gl_wordpiece *wp, uint32_t id) {
             return;
         }
         if (wp->slot_hash[i] == h && wp->tok_len[id1 - 1] == n &&
-            memcmp(wp->strings + wp->tok_off[id1 - 1], s, n) == 0) {
+            memcmp(wp->strings.data + wp->tok_off[id1 - 1], s, n) == 0) {
             wp->slot_id[i] = id + 1;
             return;
         }
@@ -132,19 +132,8 @@ gl_wordpiece *gl_wordpiece_new(int n, const gl_wordpiece_opts *o) {
 
 int gl_wordpiece_set(gl_wordpiece *wp, int id, const char *s, size_t len) {
     if (id < 0 || id >= wp->n || len >= UINT32_MAX) return -1;
-    if (wp->str_len + len + 1 > wp->str_cap) {
-        size_t nc = wp->str_cap ? wp->str_cap : 65536;
-        while (nc < wp->str_len + len + 1) nc *= 2;
-        char *p = gl_realloc(wp->strings, nc);
-        if (!p) return -1;
-        wp->strings = p;
-        wp->str_cap = nc;
-    }
-    memcpy(wp->strings + wp->str_len, s, len);
-    wp->strings[wp->str_len + len] = 0;
-    wp->tok_off[id] = wp->str_len;
+    if (gl_strpool_add(&wp->strings, s, len, &wp->tok_off[id]) != 0) return -1;
     wp->tok_len[id] = (uint32_t)len;
-    wp->str_len += len + 1;
     int tl = len > (size_t)INT32_MAX ? INT32_MAX : (int)len;
     if (len >= wp->prefix_len && wp->prefix_len && memcmp(s, wp->prefix, wp->prefix_len) == 0) {
         if (tl - (int)wp->prefix_len > wp->max_cont) wp->max_cont = tl - (int)wp->prefix_len;
@@ -162,7 +151,7 @@ void gl_wordpiece_set_unk(gl_wordpiece *wp, int32_t unk) { wp->unk = unk; }
 void gl_wordpiece_free(gl_wordpiece *wp) {
     if (!wp) return;
     free(wp->prefix);
-    free(wp->strings);
+    gl_strpool_free(&wp->strings);
     free(wp->tok_off);
     free(wp->tok_len);
     free(wp->slot_id);
@@ -172,7 +161,7 @@ void gl_wordpiece_free(gl_wordpiece *wp) {
 
 const char *gl_wordpiece_token(const gl_wordpiece *wp, int id) {
     if (id < 0 || id >= wp->n || wp->tok_len[id] == UINT32_MAX) return NULL;
-    return wp->strings + wp->tok_off[id];
+    return wp->strings.data + wp->tok_off[id];
 }
 
 /* ---- character classes (HF's definitions) --------------------------------- */
