@@ -26,6 +26,7 @@
 #include "util/utf8.h"
 
 #include "fuzz_common.h"
+#include "fuzz_encode_check.h"
 
 static const char *const g_names[4] = {"vocab.json", "merges.txt", "tokenizer_config.json", "special_tokens_map.json"};
 static char g_out[600];
@@ -45,28 +46,6 @@ static void rm_out(void) {
         unlink(p);
     }
     rmdir(g_out);
-}
-
-/* Encode s at several lengths and check what the API promises; returns the
- * untruncated count (ids left in *full). */
-static int encode_check(const gl_tokenizer *tok, const char *s, size_t n, int32_t **full, size_t *fcap) {
-    int V = gl_tokenizer_vocab_size(tok), cls = gl_tokenizer_cls_id(tok), sep = gl_tokenizer_sep_id(tok);
-    int nf = gl_tokenizer_encode(tok, s, n, 0, full, fcap);
-    FUZZ_CHECK(nf >= 2);
-    FUZZ_CHECK((*full)[0] == cls && (*full)[nf - 1] == sep);
-    for (int i = 0; i < nf; i++) FUZZ_CHECK((*full)[i] >= 0 && (*full)[i] < V && gl_tokenizer_token(tok, (*full)[i]));
-    static const int lens[] = {2, 3, 7};
-    int32_t *ids = NULL;
-    size_t cap = 0;
-    for (size_t k = 0; k < sizeof lens / sizeof lens[0]; k++) {
-        int m = gl_tokenizer_encode(tok, s, n, lens[k], &ids, &cap);
-        int want = nf < lens[k] ? nf : lens[k];
-        FUZZ_CHECK(m == want);
-        FUZZ_CHECK(memcmp(ids, *full, (size_t)(m - 1) * sizeof(int32_t)) == 0 && ids[m - 1] == sep);
-    }
-    FUZZ_CHECK(gl_tokenizer_encode(tok, s, n, 1, &ids, &cap) == -1);
-    free(ids);
-    return nf;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -110,10 +89,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     for (int i = 0; i < 4; i++)
         if (part[i] && gl_utf8_check((const char *)part[i], plen[i]) == plen[i])
             encode_check(tok, (const char *)part[i], plen[i], &full, &fcap);
-    for (int id = 0; id < V && id < 8; id++) {
-        const char *t = gl_tokenizer_token(tok, id);
-        if (t) encode_check(tok, t, strlen(t), &full, &fcap);
-    }
+    encode_check_first_tokens(tok, &full, &fcap);
     /* export, load again, same ids */
     rm_out();
     FUZZ_CHECK(mkdir(g_out, 0700) == 0);

@@ -25,6 +25,7 @@
 #include "util/utf8.h"
 
 #include "fuzz_common.h"
+#include "fuzz_encode_check.h"
 
 static char g_out[600];
 
@@ -34,25 +35,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     make_tmpdir("bpe_json");
     snprintf(g_out, sizeof g_out, "%s/out", g_dir);
     return 0;
-}
-
-static void encode_check(const gl_tokenizer *tok, const char *s, size_t n, int32_t **full, size_t *fcap) {
-    int V = gl_tokenizer_vocab_size(tok), cls = gl_tokenizer_cls_id(tok), sep = gl_tokenizer_sep_id(tok);
-    int nf = gl_tokenizer_encode(tok, s, n, 0, full, fcap);
-    FUZZ_CHECK(nf >= 2);
-    FUZZ_CHECK((*full)[0] == cls && (*full)[nf - 1] == sep);
-    for (int i = 0; i < nf; i++) FUZZ_CHECK((*full)[i] >= 0 && (*full)[i] < V && gl_tokenizer_token(tok, (*full)[i]));
-    static const int lens[] = {2, 3, 7};
-    int32_t *ids = NULL;
-    size_t cap = 0;
-    for (size_t k = 0; k < sizeof lens / sizeof lens[0]; k++) {
-        int m = gl_tokenizer_encode(tok, s, n, lens[k], &ids, &cap);
-        int want = nf < lens[k] ? nf : lens[k];
-        FUZZ_CHECK(m == want);
-        FUZZ_CHECK(memcmp(ids, *full, (size_t)(m - 1) * sizeof(int32_t)) == 0 && ids[m - 1] == sep);
-    }
-    FUZZ_CHECK(gl_tokenizer_encode(tok, s, n, 1, &ids, &cap) == -1);
-    free(ids);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -77,10 +59,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     };
     for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) encode_check(tok, fixed[i], strlen(fixed[i]), &full, &fcap);
     if (gl_utf8_check((const char *)data, size) == size) encode_check(tok, (const char *)data, size, &full, &fcap);
-    for (int id = 0; id < V && id < 8; id++) {
-        const char *t = gl_tokenizer_token(tok, id);
-        if (t) encode_check(tok, t, strlen(t), &full, &fcap);
-    }
+    encode_check_first_tokens(tok, &full, &fcap);
     /* export writes the file back as it was */
     char out_file[700];
     snprintf(out_file, sizeof out_file, "%s/tokenizer.json", g_out);

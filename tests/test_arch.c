@@ -88,6 +88,29 @@ static void free_ref(ref_batch *r) {
     free(r->class_w);
 }
 
+/* The checkpoint in dir and its reference batch; -1 (after a failed CHECK)
+ * when either does not load. */
+static int load_case(const char *dir, const char *ref_path, int with_head, gl_bert *m, gl_safetensors *st,
+                     ref_batch *r) {
+    if (gl_bert_load(m, dir) != 0) {
+        CHECK_MSG(0, "%s", gl_error_message());
+        return -1;
+    }
+    if (load_ref(st, ref_path, r, with_head) != 0) {
+        CHECK_MSG(0, "%s does not load", ref_path);
+        gl_bert_free(m);
+        return -1;
+    }
+    return 0;
+}
+
+static void free_case(gl_bert *m, gl_safetensors *st, ref_batch *r, gl_bert_acts *acts) {
+    gl_bert_acts_free(acts);
+    free_ref(r);
+    gl_st_close(st);
+    gl_bert_free(m);
+}
+
 static double max_abs_diff(const float *a, const double *b, size_t n) {
     double m = 0;
     for (size_t i = 0; i < n; i++) {
@@ -137,15 +160,7 @@ static void test_classifier(const char *dir, const char *ref_path, gl_arch arch)
     gl_bert m;
     gl_safetensors st;
     ref_batch r;
-    if (gl_bert_load(&m, dir) != 0) {
-        CHECK_MSG(0, "%s", gl_error_message());
-        return;
-    }
-    if (load_ref(&st, ref_path, &r, 1) != 0) {
-        CHECK_MSG(0, "%s does not load", ref_path);
-        gl_bert_free(&m);
-        return;
-    }
+    if (load_case(dir, ref_path, 1, &m, &st, &r) != 0) return;
     CHECK(m.cfg.arch == arch && m.num_labels == 3 && m.p.head_w && m.p.cls_w && !m.has_pooler);
     const int B = r.B, T = r.T, C = m.cfg.hidden_size, K = m.num_labels;
     gl_bert_acts acts;
@@ -179,10 +194,7 @@ static void test_classifier(const char *dir, const char *ref_path, gl_arch arch)
     free(dH);
     free(pooled);
     free(logits);
-    gl_bert_acts_free(&acts);
-    free_ref(&r);
-    gl_st_close(&st);
-    gl_bert_free(&m);
+    free_case(&m, &st, &r, &acts);
 }
 
 /* The bare encoder (no prefix), ReLU: L = sum mask*H*R1 + sum H[:, 0]*R4. */
@@ -191,15 +203,7 @@ static void test_distilbert_relu(void) {
     gl_bert m;
     gl_safetensors st;
     ref_batch r;
-    if (gl_bert_load(&m, dir) != 0) {
-        CHECK_MSG(0, "%s", gl_error_message());
-        return;
-    }
-    if (load_ref(&st, FX "tiny_distilbert_relu_ref.safetensors", &r, 0) != 0) {
-        CHECK_MSG(0, "relu reference does not load");
-        gl_bert_free(&m);
-        return;
-    }
+    if (load_case(dir, FX "tiny_distilbert_relu_ref.safetensors", 0, &m, &st, &r) != 0) return;
     CHECK(m.cfg.arch == GL_ARCH_DISTILBERT && m.cfg.hidden_act == GL_ACT_RELU && m.num_labels == 0 && !m.p.wtt);
     const int B = r.B, T = r.T, C = m.cfg.hidden_size;
     gl_bert_acts acts;
@@ -223,10 +227,7 @@ static void test_distilbert_relu(void) {
     CHECK(gl_bert_backward(&m, &acts, dH) == 0);
     compare_grads(&m, &st, dir);
     free(dH), free(cls), free(r4);
-    gl_bert_acts_free(&acts);
-    free_ref(&r);
-    gl_st_close(&st);
-    gl_bert_free(&m);
+    free_case(&m, &st, &r, &acts);
 }
 
 /* Encoder checkpoints with the model's prefix: the classifier's encoder, no
@@ -235,15 +236,7 @@ static void test_encoder(const char *dir, const char *ref_path, gl_arch arch) {
     gl_bert m;
     gl_safetensors st;
     ref_batch r;
-    if (gl_bert_load(&m, dir) != 0) {
-        CHECK_MSG(0, "%s", gl_error_message());
-        return;
-    }
-    if (load_ref(&st, ref_path, &r, 1) != 0) {
-        CHECK_MSG(0, "%s does not load", ref_path);
-        gl_bert_free(&m);
-        return;
-    }
+    if (load_case(dir, ref_path, 1, &m, &st, &r) != 0) return;
     CHECK(m.cfg.arch == arch && m.num_labels == 0 && !m.has_pooler && !m.p.cls_w);
     CHECK(arch == GL_ARCH_ROBERTA ? m.cfg.position_offset == 2 && m.cfg.max_position_embeddings == 40 &&
                                         m.cfg.type_vocab_size == 1 && m.cfg.layer_norm_eps == 1e-5f
@@ -259,10 +252,7 @@ static void test_encoder(const char *dir, const char *ref_path, gl_arch arch) {
     CHECK_MSG(pc.pool == GL_POOL_CLS && strstr(pc.source, "first token"), "%s: auto -> %s (%s)", dir,
               gl_pool_name(pc.pool), pc.source);
     CHECK(gl_pool_resolve(&m, dir, GL_POOL_POOLER, &pc) != 0 && strstr(gl_error_message(), "pooler"));
-    gl_bert_acts_free(&acts);
-    free_ref(&r);
-    gl_st_close(&st);
-    gl_bert_free(&m);
+    free_case(&m, &st, &r, &acts);
 }
 
 /* ------------------------------------------------------------- head dropout */

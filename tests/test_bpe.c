@@ -24,14 +24,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 #include <utf8proc.h>
 
 #include "check.h"
+#include "files.h"
 #include "io/table.h"
 #include "text/tokenizer.h"
 #include "text/tokenizer_internal.h"
+#include "tokenizer_fixtures.h"
 #include "util/error.h"
 #include "util/fileio.h"
 #include "util/utf8.h"
@@ -42,40 +43,6 @@ static char g_tmp[256];
 
 /* ---- helpers -------------------------------------------------------------- */
 
-static uint32_t crc_table[256];
-
-static void crc_init(void) {
-    for (uint32_t i = 0; i < 256; i++) {
-        uint32_t c = i;
-        for (int k = 0; k < 8; k++) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-        crc_table[i] = c;
-    }
-}
-
-/* zlib's crc32(prev, data) */
-static uint32_t crc32_bytes(uint32_t crc, const void *data, size_t n) {
-    const unsigned char *p = data;
-    uint32_t c = crc ^ 0xFFFFFFFFu;
-    for (size_t i = 0; i < n; i++) c = crc_table[(c ^ p[i]) & 0xFF] ^ (c >> 8);
-    return c ^ 0xFFFFFFFFu;
-}
-
-static uint32_t crc32_u32(uint32_t crc, uint32_t v) {
-    unsigned char b[4] = {(unsigned char)v, (unsigned char)(v >> 8), (unsigned char)(v >> 16), (unsigned char)(v >> 24)};
-    return crc32_bytes(crc, b, 4);
-}
-
-static uint32_t crc32_ids(uint32_t crc, const int32_t *ids, int n) {
-    for (int i = 0; i < n; i++) crc = crc32_u32(crc, (uint32_t)ids[i]);
-    return crc;
-}
-
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
 /* g_tmp/rel (static buffer, one of four in rotation) */
 static const char *tmp_path(const char *rel) {
     static char buf[4][512];
@@ -83,16 +50,6 @@ static const char *tmp_path(const char *rel) {
     k = (k + 1) % 4;
     snprintf(buf[k], sizeof buf[k], "%s/%s", g_tmp, rel);
     return buf[k];
-}
-
-static void write_file(const char *path, const void *data, size_t n) {
-    FILE *f = fopen(path, "wb");
-    if (!f) {
-        perror(path);
-        exit(2);
-    }
-    if (n) fwrite(data, 1, n, f);
-    fclose(f);
 }
 
 static void write_str(const char *path, const char *s) { write_file(path, s, strlen(s)); }
@@ -128,14 +85,6 @@ static char *join(const char *dir, const char *name) {
     k = (k + 1) % 4;
     snprintf(buf[k], sizeof buf[k], "%s/%s", dir, name);
     return buf[k];
-}
-
-static int ids_equal(const int32_t *got, int n, const int32_t *want, int m) {
-    return n == m && (n == 0 || memcmp(got, want, (size_t)n * sizeof(int32_t)) == 0);
-}
-
-static int encode_str(const gl_tokenizer *t, const char *s, int max_length, int32_t **ids, size_t *cap) {
-    return gl_tokenizer_encode(t, s, strlen(s), max_length, ids, cap);
 }
 
 static gl_tokenizer *open_ok(const char *dir, int lowercase, int strip) {
@@ -289,26 +238,12 @@ static void test_api(void) {
     free(ids);
 }
 
-static int same_file(const char *a, const char *b) {
-    size_t na, nb;
-    char *x, *y;
-    if (gl_read_file(a, &x, &na)) return 0;
-    if (gl_read_file(b, &y, &nb)) {
-        free(x);
-        return 0;
-    }
-    int same = na == nb && memcmp(x, y, na) == 0;
-    free(x);
-    free(y);
-    return same;
-}
-
 /* Export writes the files read, byte for byte, and they load again to the same ids. */
 static void test_open_export(void) {
     /* tokenizer.json */
     const char *out = fresh_dir("export_json");
     CHECK_MSG(gl_tokenizer_export(g_mode[M_F], out) == 0, "%s", gl_error_message());
-    CHECK(same_file(FX "/json/tokenizer.json", join(out, "tokenizer.json")));
+    CHECK(check_files_equal(FX "/json/tokenizer.json", join(out, "tokenizer.json")));
     CHECK(access(join(out, "vocab.json"), F_OK) != 0);
     /* vocab.json + merges.txt + both configs */
     out = fresh_dir("export_files");
@@ -317,7 +252,7 @@ static void test_open_export(void) {
     for (int i = 0; i < 4; i++) {
         char src[300];
         snprintf(src, sizeof src, FX "/files/%s", names[i]);
-        CHECK_MSG(same_file(src, join(out, names[i])), "%s", names[i]);
+        CHECK_MSG(check_files_equal(src, join(out, names[i])), "%s", names[i]);
     }
     gl_tokenizer *back = open_ok(out, -1, -1);
     int32_t *a = NULL, *b = NULL;
@@ -337,7 +272,7 @@ static void test_open_export(void) {
     if (wp) {
         CHECK(!strcmp(gl_tokenizer_kind(wp), "wordpiece") && gl_tokenizer_vocab_size(wp) == 7);
         out = fresh_dir("export_txt");
-        CHECK(gl_tokenizer_export(wp, out) == 0 && same_file(join(vdir, "vocab.txt"), join(out, "vocab.txt")));
+        CHECK(gl_tokenizer_export(wp, out) == 0 && check_files_equal(join(vdir, "vocab.txt"), join(out, "vocab.txt")));
         CHECK(access(join(out, "tokenizer.json"), F_OK) != 0);
         int n = encode_str(wp, "Hellos", 0, &a, &ca);
         static const int32_t want[] = {2, 4, 5, 3};
@@ -511,12 +446,6 @@ static void test_bad_files(void) {
 
 /* ---- tricky strings -------------------------------------------------------------- */
 
-static int hexval(int c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    return -1;
-}
-
 static void test_tricky(void) {
     size_t len;
     char *data = read_all(FX "/tricky.txt", &len);
@@ -533,8 +462,7 @@ static void test_tricky(void) {
         if (line[0] == '=') {
             tl = 0;
             const char *p = line + 2;
-            if (*p != '-')
-                for (; hexval(p[0]) >= 0 && hexval(p[1]) >= 0; p += 2) text[tl++] = (char)(hexval(p[0]) * 16 + hexval(p[1]));
+            if (*p != '-') tl = unhex(&p, text);
             continue;
         }
         char mode;
@@ -543,12 +471,7 @@ static void test_tricky(void) {
             CHECK_MSG(0, "bad fixture line: %s", line);
             continue;
         }
-        int m = 0;
-        char *p = line + off, *endp;
-        for (long v = strtol(p, &endp, 10); endp != p && m < 65536; v = strtol(p, &endp, 10)) {
-            want[m++] = (int32_t)v;
-            p = endp;
-        }
+        int m = parse_ids(line + off, want, 65536);
         int use[2] = {-1, -1};
         switch (mode) {
         case 'F': use[0] = M_F, use[1] = M_F_FILES; break;
@@ -568,12 +491,8 @@ static void test_tricky(void) {
             int n = gl_tokenizer_encode(g_mode[use[k]], text, tl, maxlen, &ids, &cap);
             if (ids_equal(ids, n, want, m)) continue;
             if (bad++ < 10) {
-                fprintf(stderr, "tricky %s [%c%s max_length %d]:\n  want", label, mode, k ? " files/" : "", maxlen);
-                for (int i = 0; i < m; i++) fprintf(stderr, " %d", want[i]);
-                fprintf(stderr, "\n  got ");
-                if (n < 0) fprintf(stderr, " error: %s", gl_error_message());
-                for (int i = 0; i < n; i++) fprintf(stderr, " %d", ids[i]);
-                fprintf(stderr, "\n");
+                fprintf(stderr, "tricky %s [%c%s max_length %d]:\n", label, mode, k ? " files/" : "", maxlen);
+                print_want_got(want, m, ids, n);
             }
         }
     }
@@ -608,11 +527,8 @@ static size_t context(uint32_t c, char *out) {
 static void test_codepoints(void) {
     size_t fxlen;
     char *fx = read_all(FX "/codepoints.bin", &fxlen);
-    const uint32_t nblocks = 0x110000 / 256;
-    uint32_t got_blocks = 0;
-    if (fxlen != 12 + 3 * 4 * (size_t)nblocks || memcmp(fx, "GLBPCPS1", 8) != 0 ||
-        (memcpy(&got_blocks, fx + 8, 4), got_blocks != nblocks)) {
-        CHECK_MSG(0, "codepoints.bin: bad header or size %zu", fxlen);
+    const uint32_t nblocks = CODEPOINT_BLOCKS;
+    if (codepoints_check_header(fx, fxlen, "GLBPCPS1", 3)) {
         free(fx);
         return;
     }
@@ -653,9 +569,7 @@ static void test_codepoints(void) {
             crc[2] = crc32_ids(crc32_u32(crc[2], (uint32_t)m), ids, m);
         }
         for (int k = 0; k < 3; k++) {
-            uint32_t want;
-            memcpy(&want, fx + 12 + 4 * ((size_t)k * nblocks + b), 4);
-            if (crc[k] != want && bad[k]++ < 5)
+            if (crc[k] != codepoints_crc(fx, k, b) && bad[k]++ < 5)
                 fprintf(stderr, "codepoints: %s of block U+%04X..U+%04X differs\n", what[k], b * 256, b * 256 + 255);
         }
     }
@@ -670,78 +584,11 @@ static void test_codepoints(void) {
 
 /* ---- every document ------------------------------------------------------------------ */
 
-typedef struct {
-    const unsigned char *p, *end;
-    int bad;
-} reader;
-
-static uint32_t rd_u32(reader *r) {
-    if (r->end - r->p < 4) {
-        r->bad = 1;
-        return 0;
-    }
-    uint32_t v = (uint32_t)r->p[0] | (uint32_t)r->p[1] << 8 | (uint32_t)r->p[2] << 16 | (uint32_t)r->p[3] << 24;
-    r->p += 4;
-    return v;
-}
-
-static unsigned rd_u8(reader *r) {
-    if (r->p >= r->end) {
-        r->bad = 1;
-        return 0;
-    }
-    return *r->p++;
-}
-
-static uint32_t rd_varint(reader *r) {
-    uint32_t v = 0;
-    for (int shift = 0; shift < 35; shift += 7) {
-        unsigned b = rd_u8(r);
-        v |= (uint32_t)(b & 0x7F) << shift;
-        if (!(b & 0x80)) break;
-    }
-    return v;
-}
-
-typedef struct {
-    uint32_t crc[5]; /* F, F128, T, T128, F from files/ */
-    int n[5];
-    int trunc_ok, err;
-} doc_result;
-
-static void encode_doc(const char *text, size_t len, doc_result *r, int32_t **ids, size_t *cap, int32_t **tids,
-                       size_t *tcap) {
-    memset(r, 0, sizeof *r);
-    r->trunc_ok = 1;
-    const gl_tokenizer *t[3] = {g_mode[M_F], g_mode[M_T], g_mode[M_F_FILES]};
-    for (int k = 0; k < 3; k++) {
-        int n = gl_tokenizer_encode(t[k], text, len, 0, ids, cap);
-        if (n < 0) {
-            r->err = 1;
-            return;
-        }
-        r->n[k < 2 ? 2 * k : 4] = n;
-        r->crc[k < 2 ? 2 * k : 4] = crc32_ids(0, *ids, n);
-        if (k == 2) break;
-        int m = gl_tokenizer_encode(t[k], text, len, 128, tids, tcap);
-        if (m < 0) {
-            r->err = 1;
-            return;
-        }
-        r->n[2 * k + 1] = m;
-        r->crc[2 * k + 1] = crc32_ids(0, *tids, m);
-        int want = n < 128 ? n : 128;
-        if (m != want || memcmp(*tids, *ids, (size_t)(m - 1) * sizeof(int32_t)) != 0 || (*tids)[m - 1] != 2)
-            r->trunc_ok = 0;
-    }
-}
-
 static void test_documents(void) {
     size_t fxlen;
     char *fx = read_all(FX "/docs.bin", &fxlen);
-    reader r = {(const unsigned char *)fx + 8, (const unsigned char *)fx + fxlen, 0};
-    if (fxlen < 16 || memcmp(fx, "GLBPDOC1", 8) != 0) {
-        CHECK_MSG(0, "docs.bin: bad magic");
+    reader r;
+    if (docs_open(&r, fx, fxlen, "GLBPDOC1")) {
         free(fx);
         return;
     }
@@ -755,83 +602,36 @@ static void test_documents(void) {
         free(fx);
         return;
     }
-    static const char *variant[4] = {"add_prefix_space off", "off, max_length 128", "add_prefix_space on",
-                                     "on, max_length 128"};
+    /* slots 0-3: F, F at 128, T, T at 128; slot 4: F read from files/ */
+    const gl_tokenizer *const toks[3] = {g_mode[M_F], g_mode[M_T], g_mode[M_F_FILES]};
+    static const char *const variant[4] = {"add_prefix_space off", "off, max_length 128", "add_prefix_space on",
+                                           "on, max_length 128"};
     size_t total = 0, f_bad = 0, count_bad = 0, t_bad = 0, files_bad = 0, trunc_bad = 0, shown = 0;
     int agg_bad = 0;
     for (uint32_t s = 0; s < nsplits && !r.bad; s++) {
-        unsigned nl = rd_u8(&r);
-        char name[256];
-        if (r.end - r.p < (long)nl) break;
-        memcpy(name, r.p, nl);
-        name[nl] = 0;
-        r.p += nl;
-        uint32_t ndocs = rd_u32(&r), agg_want[4];
-        for (int k = 0; k < 4; k++) agg_want[k] = rd_u32(&r);
-        char path[512];
-        check_data_file(path, sizeof path, name);
-        gl_table tab;
-        if (gl_table_read(&tab, path)) {
-            CHECK_MSG(0, "%s", gl_error_message());
-            break;
-        }
-        int col = gl_table_col(&tab, "text");
-        CHECK_MSG(col >= 0 && tab.nrows == ndocs, "%s: %zu rows, fixture has %u", path, tab.nrows, ndocs);
-        if (col < 0 || tab.nrows != ndocs) {
-            gl_table_free(&tab);
-            break;
-        }
-        doc_result *res = calloc(ndocs, sizeof *res);
-#pragma omp parallel
-        {
-            int32_t *ids = NULL, *tids = NULL;
-            size_t cap = 0, tcap = 0;
-#pragma omp for schedule(dynamic, 16)
-            for (long i = 0; i < (long)ndocs; i++) {
-                size_t c = (size_t)i * (size_t)tab.ncols + (size_t)col;
-                encode_doc(tab.cells[c], tab.cell_len[c], &res[i], &ids, &cap, &tids, &tcap);
-            }
-            free(ids);
-            free(tids);
-        }
-        uint32_t agg[4] = {0, 0, 0, 0};
-        for (uint32_t i = 0; i < ndocs; i++) {
-            uint32_t want_crc = rd_u32(&r);
-            unsigned want_check = rd_u8(&r);
-            uint32_t want_n = rd_varint(&r);
-            const doc_result *d = &res[i];
-            uint32_t h = d->crc[2];
-            unsigned check = (h ^ (h >> 8) ^ (h >> 16) ^ (h >> 24)) & 0xFF;
-            int bf = d->err || d->crc[0] != want_crc || (uint32_t)d->n[0] != want_n;
-            int bt = d->err || check != want_check;
-            int bfiles = d->err || d->crc[4] != want_crc || (uint32_t)d->n[4] != want_n;
+        docs_split sp;
+        if (docs_split_begin(&r, toks, &sp)) break;
+        for (uint32_t i = 0; i < sp.ndocs; i++) {
+            doc_want w = rd_doc(&r);
+            const doc_result *d = &sp.res[i];
+            int bf = doc_ids_differ(d, 0, &w);
+            int bt = doc_check_differs(d, &w);
+            int bfiles = doc_ids_differ(d, 4, &w);
             f_bad += bf;
-            count_bad += d->err || (uint32_t)d->n[0] != want_n;
+            count_bad += doc_count_differs(d, &w);
             t_bad += bt;
             files_bad += bfiles;
             trunc_bad += !d->trunc_ok;
             if ((bf || bt || bfiles || !d->trunc_ok) && shown++ < 5)
-                fprintf(stderr, "document %s row %u (line %zu): %s%s%s%s%s(fixture: %u ids, crc %08x)\n", name, i,
-                        tab.row_line[i], d->err ? "encode error; " : "", bf ? "ids differ; " : "",
+                fprintf(stderr, "document %s row %u (line %zu): %s%s%s%s%s(fixture: %u ids, crc %08x)\n", sp.name,
+                        i, sp.tab.row_line[i], d->err ? "encode error; " : "", bf ? "ids differ; " : "",
                         bt ? "add_prefix_space ids differ; " : "", bfiles ? "files/ ids differ; " : "",
-                        d->trunc_ok ? "" : "truncation inconsistent; ", want_n, want_crc);
-            for (int k = 0; k < 4; k++) {
-                agg[k] = crc32_u32(agg[k], (uint32_t)d->n[k]);
-                agg[k] = crc32_u32(agg[k], d->crc[k]);
-            }
+                        d->trunc_ok ? "" : "truncation inconsistent; ", w.n, w.crc);
         }
-        for (int k = 0; k < 4; k++)
-            if (agg[k] != agg_want[k]) {
-                agg_bad++;
-                fprintf(stderr, "%s: %s ids differ (aggregate CRC %08x, fixture %08x)\n", name, variant[k], agg[k],
-                        agg_want[k]);
-            }
-        total += ndocs;
-        free(res);
-        gl_table_free(&tab);
+        total += sp.ndocs;
+        agg_bad += docs_split_end(&sp, variant);
     }
-    CHECK_MSG(!r.bad && r.p == r.end, "docs.bin: truncated or trailing bytes");
-    CHECK_MSG(total == 53682, "%zu documents checked", total);
+    docs_close(&r, total);
     CHECK_MSG(f_bad == 0, "%zu documents differ (%zu in length)", f_bad, count_bad);
     CHECK_MSG(t_bad == 0, "%zu documents differ with add_prefix_space", t_bad);
     CHECK_MSG(files_bad == 0, "%zu documents differ read from vocab.json + merges.txt", files_bad);
@@ -938,17 +738,7 @@ static void test_random(void) {
     size_t cap = 0, tcap = 0;
     int bad = 0;
     for (int iter = 0; iter < 4000; iter++) {
-        size_t len = 0;
-        rng = rng * 1664525u + 1013904223u;
-        int count = (int)(rng >> 24) % 120;
-        for (int j = 0; j < count; j++) {
-            rng = rng * 1664525u + 1013904223u;
-            const char *p = (rng >> 8) % 200 == 0 ? invalid[(rng >> 16) % ni] : pieces[(rng >> 16) % np];
-            size_t l = strlen(p);
-            if (len + l >= sizeof buf) break;
-            memcpy(buf + len, p, l);
-            len += l;
-        }
+        size_t len = random_text(&rng, pieces, np, invalid, ni, buf, sizeof buf);
         int want_invalid = gl_utf8_check(buf, len) != len;
         const gl_tokenizer *t = g_mode[iter % M_COUNT];
         int maxlen = (int)(rng % 7) * 3 + 2;
@@ -961,8 +751,7 @@ static void test_random(void) {
         int cls = gl_tokenizer_cls_id(t), sep = gl_tokenizer_sep_id(t), V = gl_tokenizer_vocab_size(t);
         int ok = n >= 2 && ids[0] == cls && ids[n - 1] == sep;
         for (int k = 0; ok && k < n; k++) ok = ids[k] >= 0 && ids[k] < V && gl_tokenizer_token(t, ids[k]) != NULL;
-        int wantm = n < maxlen ? n : maxlen;
-        ok = ok && m == wantm && memcmp(tids, ids, (size_t)(m - 1) * sizeof(int32_t)) == 0 && tids[m - 1] == sep;
+        ok = ok && is_truncation(ids, n, tids, m, maxlen, sep);
         if (!ok && bad < 3) fprintf(stderr, "random input %d (mode %d) misbehaved\n", iter, iter % M_COUNT);
         bad += !ok;
     }
@@ -974,19 +763,10 @@ static void test_random(void) {
 /* ---- throughput ---------------------------------------------------------------------------- */
 
 static void throughput(const char *what, const gl_tokenizer *t, const gl_table *tab) {
-    int32_t *ids = NULL;
-    size_t cap = 0, bytes = 0, tokens = 0;
-    double t0 = now();
-    for (size_t i = 0; i < tab->nrows; i++) {
-        size_t c = i * (size_t)tab->ncols;
-        int n = gl_tokenizer_encode(t, tab->cells[c], tab->cell_len[c], 0, &ids, &cap);
-        bytes += tab->cell_len[c];
-        tokens += n > 0 ? (size_t)n : 0;
-    }
-    double dt = now() - t0;
+    size_t bytes, tokens;
+    double dt = encode_table_seconds(t, tab, &bytes, &tokens);
     printf("test_bpe: throughput %-40s %8.0f docs/s %6.1f MB/s %6.2f M tokens/s (%zu tokens)\n", what,
            (double)tab->nrows / dt, (double)bytes / dt / 1e6, (double)tokens / dt / 1e6, tokens);
-    free(ids);
 }
 
 /* One thread, untruncated, 20ng/train: BPE beside WordPiece (printed, not asserted). */

@@ -135,44 +135,75 @@ static int load_case(const char *dir, const char *ref_path, gl_bert *m, gl_safet
     return 0;
 }
 
-static void test_tiny(void) {
-    const char *dir = "tests/fixtures/model/tiny";
+/* A reference case through the model: the model and its fixture
+ * (load_case), forward and backward (run_model), and the forward's max abs
+ * errors against the fixture's last_hidden, mean_pooled and pooler_output. */
+typedef struct {
     gl_bert m;
     gl_safetensors st;
     batch b;
-    if (load_case(dir, "tests/fixtures/model/tiny_ref.safetensors", &m, &st, &b) != 0) return;
-    const int B = b.B, T = b.T, C = b.C;
     gl_bert_acts acts;
-    CHECK(gl_bert_acts_init(&acts, &m, B, T) == 0);
-    float *mean = malloc(sizeof(float) * B * C), *pool = malloc(sizeof(float) * B * C),
-          *cls = malloc(sizeof(float) * B * C);
-    const float *H;
-    double L = run_model(&m, &b, mean, pool, cls, &H, &acts);
+    float *mean, *pool, *cls; /* the poolings, B x C */
+    double loss, ref_loss;    /* the scalar loss and the fixture's */
+    double e_h, e_m, e_p;
+} model_run;
 
-    double *ref_h = fx_f64(&st, "last_hidden", NULL), *ref_mean = fx_f64(&st, "mean_pooled", NULL),
-           *ref_pool = fx_f64(&st, "pooler_output", NULL), *ref_loss = fx_f64(&st, "loss", NULL);
-    double e_h = max_abs_diff_f(H, ref_h, (size_t)B * T * C);
-    double e_m = max_abs_diff_f(mean, ref_mean, (size_t)B * C);
-    double e_p = max_abs_diff_f(pool, ref_pool, (size_t)B * C);
-    printf("tiny: forward max abs err: hidden %.2e mean %.2e pooler %.2e; loss %.9g vs %.9g\n", e_h, e_m, e_p, L,
-           *ref_loss);
-    CHECK(e_h <= 1e-5);
-    CHECK(e_m <= 1e-5);
-    CHECK(e_p <= 1e-5);
-    CHECK_NEAR(L, *ref_loss, 1e-4 * fabs(*ref_loss) + 1e-6);
+/* -1 (after a failed check) when the case does not load */
+static int run_case(const char *dir, const char *ref_path, model_run *r) {
+    if (load_case(dir, ref_path, &r->m, &r->st, &r->b) != 0) return -1;
+    const int B = r->b.B, T = r->b.T, C = r->b.C;
+    CHECK(gl_bert_acts_init(&r->acts, &r->m, B, T) == 0);
+    r->mean = malloc(sizeof(float) * B * C);
+    r->pool = malloc(sizeof(float) * B * C);
+    r->cls = malloc(sizeof(float) * B * C);
+    const float *H;
+    r->loss = run_model(&r->m, &r->b, r->mean, r->pool, r->cls, &H, &r->acts);
+    double *ref_h = fx_f64(&r->st, "last_hidden", NULL), *ref_mean = fx_f64(&r->st, "mean_pooled", NULL),
+           *ref_pool = fx_f64(&r->st, "pooler_output", NULL), *ref_loss = fx_f64(&r->st, "loss", NULL);
+    r->e_h = max_abs_diff_f(H, ref_h, (size_t)B * T * C);
+    r->e_m = max_abs_diff_f(r->mean, ref_mean, (size_t)B * C);
+    r->e_p = max_abs_diff_f(r->pool, ref_pool, (size_t)B * C);
+    r->ref_loss = *ref_loss;
+    free(ref_h);
+    free(ref_mean);
+    free(ref_pool);
+    free(ref_loss);
+    return 0;
+}
+
+static void free_run(model_run *r) {
+    free(r->mean);
+    free(r->pool);
+    free(r->cls);
+    free_batch(&r->b);
+    gl_bert_acts_free(&r->acts);
+    gl_st_close(&r->st);
+    gl_bert_free(&r->m);
+}
+
+static void test_tiny(void) {
+    model_run r;
+    if (run_case("tests/fixtures/model/tiny", "tests/fixtures/model/tiny_ref.safetensors", &r) != 0) return;
+    const gl_bert *m = &r.m;
+    printf("tiny: forward max abs err: hidden %.2e mean %.2e pooler %.2e; loss %.9g vs %.9g\n", r.e_h, r.e_m, r.e_p,
+           r.loss, r.ref_loss);
+    CHECK(r.e_h <= 1e-5);
+    CHECK(r.e_m <= 1e-5);
+    CHECK(r.e_p <= 1e-5);
+    CHECK_NEAR(r.loss, r.ref_loss, 1e-4 * fabs(r.ref_loss) + 1e-6);
 
     double worst = 0;
     const char *worst_name = "";
-    for (int i = 0; i < m.nparams; i++) {
-        const gl_param *p = &m.table[i];
+    for (int i = 0; i < m->nparams; i++) {
+        const gl_param *p = &m->table[i];
         char key[160];
         snprintf(key, sizeof key, "grad.%s", p->name);
-        double *ref = fx_f64(&st, key, NULL);
+        double *ref = fx_f64(&r.st, key, NULL);
         CHECK_MSG(ref != NULL, "%s", key);
         if (!ref) continue;
         double num = 0, den = 0;
         for (size_t j = 0; j < p->numel; j++) {
-            double d = (double)m.grads[p->offset + j] - ref[j];
+            double d = (double)m->grads[p->offset + j] - ref[j];
             num += d * d;
             den += ref[j] * ref[j];
         }
@@ -188,18 +219,8 @@ static void test_tiny(void) {
         if (rel > worst) worst = rel, worst_name = p->name;
         free(ref);
     }
-    printf("tiny: %d parameter gradients, worst relative L2 error %.2e (%s)\n", m.nparams, worst, worst_name);
-    free(ref_h);
-    free(ref_mean);
-    free(ref_pool);
-    free(ref_loss);
-    free(mean);
-    free(pool);
-    free(cls);
-    free_batch(&b);
-    gl_bert_acts_free(&acts);
-    gl_st_close(&st);
-    gl_bert_free(&m);
+    printf("tiny: %d parameter gradients, worst relative L2 error %.2e (%s)\n", m->nparams, worst, worst_name);
+    free_run(&r);
 }
 
 /* Checkpoints stored as F16 / BF16, with a "bert." prefix or without pooler. */
@@ -240,46 +261,34 @@ static void test_tiny_dtypes(const char *dir, const char *ref_path) {
 
 static void test_minilm(void) {
     const char *dir = check_model_dir(); /* the default model: `make model` fetches it */
-    gl_bert m;
-    gl_safetensors st;
-    batch b;
-    if (load_case(dir, "tests/fixtures/model/minilm_ref.safetensors", &m, &st, &b) != 0) return;
-    const int B = b.B, T = b.T, C = b.C;
-    gl_bert_acts acts;
-    CHECK(gl_bert_acts_init(&acts, &m, B, T) == 0);
-    float *mean = malloc(sizeof(float) * B * C), *pool = malloc(sizeof(float) * B * C),
-          *cls = malloc(sizeof(float) * B * C);
-    const float *H;
-    double L = run_model(&m, &b, mean, pool, cls, &H, &acts);
-    double *ref_h = fx_f64(&st, "last_hidden", NULL), *ref_mean = fx_f64(&st, "mean_pooled", NULL),
-           *ref_pool = fx_f64(&st, "pooler_output", NULL), *ref_cls = fx_f64(&st, "cls", NULL),
-           *ref_loss = fx_f64(&st, "loss", NULL);
-    double e_h = max_abs_diff_f(H, ref_h, (size_t)B * T * C);
-    double e_m = max_abs_diff_f(mean, ref_mean, (size_t)B * C);
-    double e_p = max_abs_diff_f(pool, ref_pool, (size_t)B * C);
-    double e_c = max_abs_diff_f(cls, ref_cls, (size_t)B * C);
+    model_run r;
+    if (run_case(dir, "tests/fixtures/model/minilm_ref.safetensors", &r) != 0) return;
+    const gl_bert *m = &r.m;
+    double *ref_cls = fx_f64(&r.st, "cls", NULL);
+    double e_c = max_abs_diff_f(r.cls, ref_cls, (size_t)r.b.B * r.b.C);
+    free(ref_cls);
     printf("minilm: B=%d T=%d forward max abs err: hidden %.2e mean %.2e cls %.2e pooler %.2e; loss %.9g vs %.9g\n",
-           B, T, e_h, e_m, e_c, e_p, L, *ref_loss);
-    CHECK(e_h <= 1e-4);
-    CHECK(e_m <= 1e-4);
+           r.b.B, r.b.T, r.e_h, r.e_m, e_c, r.e_p, r.loss, r.ref_loss);
+    CHECK(r.e_h <= 1e-4);
+    CHECK(r.e_m <= 1e-4);
     CHECK(e_c <= 1e-4);
-    CHECK(e_p <= 1e-4);
-    CHECK_NEAR(L, *ref_loss, 1e-4 * fabs(*ref_loss));
+    CHECK(r.e_p <= 1e-4);
+    CHECK_NEAR(r.loss, r.ref_loss, 1e-4 * fabs(r.ref_loss));
 
     double worst_norm = 0, worst_proj = 0, worst_sample = 0;
-    for (int i = 0; i < m.nparams; i++) {
-        const gl_param *p = &m.table[i];
-        const float *g = m.grads + p->offset;
+    for (int i = 0; i < m->nparams; i++) {
+        const gl_param *p = &m->table[i];
+        const float *g = m->grads + p->offset;
         char key[160];
         snprintf(key, sizeof key, "gnorm.%s", p->name);
-        double *rn = fx_f64(&st, key, NULL);
+        double *rn = fx_f64(&r.st, key, NULL);
         snprintf(key, sizeof key, "gproj.%s", p->name);
-        double *rp = fx_f64(&st, key, NULL);
+        double *rp = fx_f64(&r.st, key, NULL);
         snprintf(key, sizeof key, "gidx.%s", p->name);
         int64_t ns;
-        double *ri = fx_f64(&st, key, &ns);
+        double *ri = fx_f64(&r.st, key, &ns);
         snprintf(key, sizeof key, "gval.%s", p->name);
-        double *rv = fx_f64(&st, key, NULL);
+        double *rv = fx_f64(&r.st, key, NULL);
         if (!rn || !rp || !ri || !rv) {
             CHECK_MSG(0, "fixture lacks gradient data for %s", p->name);
             continue;
@@ -325,19 +334,8 @@ static void test_minilm(void) {
         free(rv);
     }
     printf("minilm: %d parameter gradients: worst norm rel err %.2e, projected rel err %.2e, sampled %.2e\n",
-           m.nparams, worst_norm, worst_proj, worst_sample);
-    free(ref_h);
-    free(ref_mean);
-    free(ref_pool);
-    free(ref_cls);
-    free(ref_loss);
-    free(mean);
-    free(pool);
-    free(cls);
-    free_batch(&b);
-    gl_bert_acts_free(&acts);
-    gl_st_close(&st);
-    gl_bert_free(&m);
+           m->nparams, worst_norm, worst_proj, worst_sample);
+    free_run(&r);
 }
 
 /* Training mode (hidden and attention dropout on): the analytic gradient of

@@ -187,6 +187,12 @@ static void expect_fail(const char *file, const char *frag, int line) {
               gl_error_message());
 }
 
+/* Write text to file (relative to gl_tmp), then expect_fail. */
+static void expect_fail_with(const char *file, const char *text, const char *frag, int line) {
+    write_file(file, text);
+    expect_fail(file, frag, line);
+}
+
 static void test_st_config(void) {
     gl_st_config st;
     clear_tmp();
@@ -233,80 +239,71 @@ static void test_st_config(void) {
         CHECK(!strcmp(st.pooling, "pooler") && !strcmp(st.dense_dir, "3_Dense") && st.normalize && !st.unsupported[0]);
     write_file("3_Dense/config.json", "{\"in_features\": 32, \"out_features\": 32, \"use_residual\": true}");
     if (load_ok(&st, __LINE__)) CHECK(!strcmp(st.pooling, "cls") && st.unsupported[0]);
-    write_file("3_Dense/config.json", "{\"in_features\": 32, \"out_features\": 32, \"use_residual\": 1}");
-    expect_fail("3_Dense/config.json", "\"use_residual\"", __LINE__);
-    write_file("3_Dense/config.json", "{\"in_features\": \"32\", \"out_features\": 32}");
-    expect_fail("3_Dense/config.json", "\"in_features\"", __LINE__);
+    expect_fail_with("3_Dense/config.json", "{\"in_features\": 32, \"out_features\": 32, \"use_residual\": 1}",
+                     "\"use_residual\"", __LINE__);
+    expect_fail_with("3_Dense/config.json", "{\"in_features\": \"32\", \"out_features\": 32}", "\"in_features\"",
+                     __LINE__);
     /* sentence-transformers 6.x: a Normalize of the token embeddings does not touch the pooled vector */
     write_file("modules.json", MODULES_HEAD POOLING_MOD NORMALIZE_MOD "]");
     write_file("2_Normalize/config.json", "{\"module_input_name\": \"token_embeddings\"}");
     if (load_ok(&st, __LINE__)) CHECK(!st.normalize && st.unsupported[0]);
     write_file("2_Normalize/config.json", "{\"module_input_name\": \"sentence_embedding\"}");
     if (load_ok(&st, __LINE__)) CHECK(st.normalize && !st.unsupported[0]);
-    write_file("2_Normalize/config.json", "{\"module_input_name\": 4}");
-    expect_fail("2_Normalize/config.json", "\"module_input_name\"", __LINE__);
+    expect_fail_with("2_Normalize/config.json", "{\"module_input_name\": 4}", "\"module_input_name\"", __LINE__);
     clear_tmp();
 
     /* errors: modules.json */
-    write_file("modules.json", "[{\"idx\": 0,");
-    expect_fail("modules.json", "invalid JSON", __LINE__);
-    write_file("modules.json", "{\"idx\": 0}");
-    expect_fail("modules.json", "not a JSON array", __LINE__);
-    write_file("modules.json", "[3]");
-    expect_fail("modules.json", "entry 0 is not an object", __LINE__);
-    write_file("modules.json", MODULES_HEAD ",{\"path\":\"1_Pooling\",\"type\":7}]");
-    expect_fail("modules.json", "\"type\"", __LINE__);
-    write_file("modules.json", MODULES_HEAD ",{\"path\":null,\"type\":\"sentence_transformers.models.Pooling\"}]");
-    expect_fail("modules.json", "\"path\"", __LINE__);
-    write_file("modules.json", MODULES_HEAD ",{\"path\":\"9_Pooling\",\"type\":\"sentence_transformers.models.Pooling\"}]");
-    expect_fail("modules.json", "\"path\" is \"9_Pooling\"", __LINE__);
-    write_file("modules.json", "[{\"path\":\"sub\",\"type\":\"sentence_transformers.models.Transformer\"}]");
-    expect_fail("modules.json", "\"path\"", __LINE__);
+    expect_fail_with("modules.json", "[{\"idx\": 0,", "invalid JSON", __LINE__);
+    expect_fail_with("modules.json", "{\"idx\": 0}", "not a JSON array", __LINE__);
+    expect_fail_with("modules.json", "[3]", "entry 0 is not an object", __LINE__);
+    expect_fail_with("modules.json", MODULES_HEAD ",{\"path\":\"1_Pooling\",\"type\":7}]", "\"type\"", __LINE__);
+    expect_fail_with("modules.json", MODULES_HEAD ",{\"path\":null,\"type\":\"sentence_transformers.models.Pooling\"}]",
+                     "\"path\"", __LINE__);
+    expect_fail_with("modules.json",
+                     MODULES_HEAD ",{\"path\":\"9_Pooling\",\"type\":\"sentence_transformers.models.Pooling\"}]",
+                     "\"path\" is \"9_Pooling\"", __LINE__);
+    expect_fail_with("modules.json", "[{\"path\":\"sub\",\"type\":\"sentence_transformers.models.Transformer\"}]",
+                     "\"path\"", __LINE__);
     /* errors: the Pooling config */
     write_file("modules.json", MODULES_HEAD POOLING_MOD NORMALIZE_MOD "]");
-    write_file("1_Pooling/config.json", "{\"word_embedding_dimension\": 32,");
-    expect_fail("1_Pooling/config.json", "invalid JSON", __LINE__);
-    write_file("1_Pooling/config.json", "[]");
-    expect_fail("1_Pooling/config.json", "not a JSON object", __LINE__);
+    expect_fail_with("1_Pooling/config.json", "{\"word_embedding_dimension\": 32,", "invalid JSON", __LINE__);
+    expect_fail_with("1_Pooling/config.json", "[]", "not a JSON object", __LINE__);
     write_file("1_Pooling/config.json", POOL_CFG("384", "false", "true", "false", "false"));
     expect_fail("1_Pooling/config.json", "\"word_embedding_dimension\" is 384 but the model's hidden_size is 32",
                 __LINE__);
-    write_file("1_Pooling/config.json", POOL_CFG("\"32\"", "false", "true", "false", "false"));
-    expect_fail("1_Pooling/config.json", "\"word_embedding_dimension\" must be an integer", __LINE__);
-    write_file("1_Pooling/config.json", "{\"pooling_mode_mean_tokens\": true}");
-    expect_fail("1_Pooling/config.json", "\"word_embedding_dimension\"", __LINE__);
-    write_file("1_Pooling/config.json", POOL_CFG("32", "false", "\"yes\"", "false", "false"));
-    expect_fail("1_Pooling/config.json", "\"pooling_mode_mean_tokens\" must be true or false", __LINE__);
-    write_file("1_Pooling/config.json", POOL_CFG("32", "false", "false", "false", "false"));
-    expect_fail("1_Pooling/config.json", "no pooling mode", __LINE__);
-    write_file("1_Pooling/config.json", POOL_CFG("32", "true", "true", "false", "false"));
-    expect_fail("1_Pooling/config.json", "more than one pooling mode", __LINE__);
-    write_file("1_Pooling/config.json", "{\"word_embedding_dimension\": 32, \"pooling_mode_weightedmean_tokens\": true}");
-    expect_fail("1_Pooling/config.json", "\"pooling_mode_weightedmean_tokens\" is true", __LINE__);
-    write_file("1_Pooling/config.json", "{\"word_embedding_dimension\": 32, \"pooling_mode_frobnicate\": true}");
-    expect_fail("1_Pooling/config.json", "\"pooling_mode_frobnicate\"", __LINE__);
-    write_file("1_Pooling/config.json", "{\"embedding_dimension\": 32, \"pooling_mode\": \"lasttoken\"}");
-    expect_fail("1_Pooling/config.json", "\"pooling_mode\" names \"lasttoken\"", __LINE__);
-    write_file("1_Pooling/config.json", "{\"embedding_dimension\": 32, \"pooling_mode\": [\"mean\", \"max\"]}");
-    expect_fail("1_Pooling/config.json", "more than one pooling mode", __LINE__);
-    write_file("1_Pooling/config.json", "{\"embedding_dimension\": 32, \"pooling_mode\": 1}");
-    expect_fail("1_Pooling/config.json", "\"pooling_mode\"", __LINE__);
-    write_file("1_Pooling/config.json", "{\"embedding_dimension\": 16, \"pooling_mode\": \"mean\"}");
-    expect_fail("1_Pooling/config.json", "\"embedding_dimension\" is 16", __LINE__);
+    expect_fail_with("1_Pooling/config.json", POOL_CFG("\"32\"", "false", "true", "false", "false"),
+                     "\"word_embedding_dimension\" must be an integer", __LINE__);
+    expect_fail_with("1_Pooling/config.json", "{\"pooling_mode_mean_tokens\": true}", "\"word_embedding_dimension\"",
+                     __LINE__);
+    expect_fail_with("1_Pooling/config.json", POOL_CFG("32", "false", "\"yes\"", "false", "false"),
+                     "\"pooling_mode_mean_tokens\" must be true or false", __LINE__);
+    expect_fail_with("1_Pooling/config.json", POOL_CFG("32", "false", "false", "false", "false"), "no pooling mode",
+                     __LINE__);
+    expect_fail_with("1_Pooling/config.json", POOL_CFG("32", "true", "true", "false", "false"),
+                     "more than one pooling mode", __LINE__);
+    expect_fail_with("1_Pooling/config.json",
+                     "{\"word_embedding_dimension\": 32, \"pooling_mode_weightedmean_tokens\": true}",
+                     "\"pooling_mode_weightedmean_tokens\" is true", __LINE__);
+    expect_fail_with("1_Pooling/config.json", "{\"word_embedding_dimension\": 32, \"pooling_mode_frobnicate\": true}",
+                     "\"pooling_mode_frobnicate\"", __LINE__);
+    expect_fail_with("1_Pooling/config.json", "{\"embedding_dimension\": 32, \"pooling_mode\": \"lasttoken\"}",
+                     "\"pooling_mode\" names \"lasttoken\"", __LINE__);
+    expect_fail_with("1_Pooling/config.json", "{\"embedding_dimension\": 32, \"pooling_mode\": [\"mean\", \"max\"]}",
+                     "more than one pooling mode", __LINE__);
+    expect_fail_with("1_Pooling/config.json", "{\"embedding_dimension\": 32, \"pooling_mode\": 1}", "\"pooling_mode\"",
+                     __LINE__);
+    expect_fail_with("1_Pooling/config.json", "{\"embedding_dimension\": 16, \"pooling_mode\": \"mean\"}",
+                     "\"embedding_dimension\" is 16", __LINE__);
     /* the same checks hold for 1_Pooling/config.json without modules.json */
     clear_tmp();
-    write_file("1_Pooling/config.json", POOL_CFG("31", "false", "true", "false", "false"));
-    expect_fail("1_Pooling/config.json", "\"word_embedding_dimension\" is 31", __LINE__);
+    expect_fail_with("1_Pooling/config.json", POOL_CFG("31", "false", "true", "false", "false"),
+                     "\"word_embedding_dimension\" is 31", __LINE__);
     /* errors: sentence_bert_config.json */
     write_file("1_Pooling/config.json", POOL_CFG("32", "false", "true", "false", "false"));
-    write_file("sentence_bert_config.json", "{\"max_seq_length\": \"256\"}");
-    expect_fail("sentence_bert_config.json", "\"max_seq_length\"", __LINE__);
-    write_file("sentence_bert_config.json", "{\"max_seq_length\": 0}");
-    expect_fail("sentence_bert_config.json", "\"max_seq_length\"", __LINE__);
-    write_file("sentence_bert_config.json", "{\"do_lower_case\": 1}");
-    expect_fail("sentence_bert_config.json", "\"do_lower_case\"", __LINE__);
-    write_file("sentence_bert_config.json", "{\"max_seq_length\": 12");
-    expect_fail("sentence_bert_config.json", "invalid JSON", __LINE__);
+    expect_fail_with("sentence_bert_config.json", "{\"max_seq_length\": \"256\"}", "\"max_seq_length\"", __LINE__);
+    expect_fail_with("sentence_bert_config.json", "{\"max_seq_length\": 0}", "\"max_seq_length\"", __LINE__);
+    expect_fail_with("sentence_bert_config.json", "{\"do_lower_case\": 1}", "\"do_lower_case\"", __LINE__);
+    expect_fail_with("sentence_bert_config.json", "{\"max_seq_length\": 12", "invalid JSON", __LINE__);
     clear_tmp();
 }
 

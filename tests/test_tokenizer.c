@@ -14,13 +14,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 #include <utf8proc.h>
 
 #include "check.h"
 #include "io/table.h"
 #include "text/tokenizer.h"
+#include "tokenizer_fixtures.h"
 #include "util/utf8.h"
 #include "util/error.h"
 #include "util/fileio.h"
@@ -31,40 +31,6 @@ static char g_tmp[256];
 
 /* ---- helpers -------------------------------------------------------------- */
 
-static uint32_t crc_table[256];
-
-static void crc_init(void) {
-    for (uint32_t i = 0; i < 256; i++) {
-        uint32_t c = i;
-        for (int k = 0; k < 8; k++) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-        crc_table[i] = c;
-    }
-}
-
-/* zlib's crc32(prev, data): continue a CRC-32 over more bytes */
-static uint32_t crc32_bytes(uint32_t crc, const unsigned char *p, size_t n) {
-    uint32_t c = crc ^ 0xFFFFFFFFu;
-    for (size_t i = 0; i < n; i++) c = crc_table[(c ^ p[i]) & 0xFF] ^ (c >> 8);
-    return c ^ 0xFFFFFFFFu;
-}
-
-static uint32_t crc32_u32(uint32_t crc, uint32_t v) {
-    unsigned char b[4] = {(unsigned char)v, (unsigned char)(v >> 8), (unsigned char)(v >> 16),
-                          (unsigned char)(v >> 24)};
-    return crc32_bytes(crc, b, 4);
-}
-
-static uint32_t crc32_ids(uint32_t crc, const int32_t *ids, int n) {
-    for (int i = 0; i < n; i++) crc = crc32_u32(crc, (uint32_t)ids[i]);
-    return crc;
-}
-
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
 static const char *tmp_path(const char *name) {
     static char path[512];
     snprintf(path, sizeof path, "%s/%s", g_tmp, name);
@@ -73,22 +39,8 @@ static const char *tmp_path(const char *name) {
 
 static const char *write_tmp(const char *name, const char *content, size_t n) {
     const char *path = tmp_path(name);
-    FILE *f = fopen(path, "wb");
-    if (!f) {
-        perror(path);
-        exit(2);
-    }
-    if (n) fwrite(content, 1, n, f);
-    fclose(f);
+    write_file(path, content, n);
     return path;
-}
-
-static int encode_str(const gl_tokenizer *t, const char *s, int max_length, int32_t **ids, size_t *cap) {
-    return gl_tokenizer_encode(t, s, strlen(s), max_length, ids, cap);
-}
-
-static int ids_equal(const int32_t *got, int n, const int32_t *want, int m) {
-    return n == m && (n == 0 || memcmp(got, want, (size_t)n * sizeof(int32_t)) == 0);
 }
 
 /* ---- API, errors, small cases -------------------------------------------- */
@@ -302,19 +254,8 @@ static void test_fuzz(const gl_tokenizer *tu, const gl_tokenizer *tc) {
     size_t cap = 0, tcap = 0;
     int bad = 0;
     for (int iter = 0; iter < 3000; iter++) {
-        size_t len = 0;
-        int want_invalid = 0;
-        rng = rng * 1664525u + 1013904223u;
-        int count = (int)(rng >> 24) % 120;
-        for (int j = 0; j < count; j++) {
-            rng = rng * 1664525u + 1013904223u;
-            const char *p = (rng >> 8) % 200 == 0 ? invalid[(rng >> 16) % ni] : pieces[(rng >> 16) % np];
-            size_t l = strlen(p);
-            if (len + l >= sizeof buf) break;
-            memcpy(buf + len, p, l);
-            len += l;
-        }
-        want_invalid = gl_utf8_check(buf, len) != len; /* an invalid piece may complete a character */
+        size_t len = random_text(&rng, pieces, np, invalid, ni, buf, sizeof buf);
+        int want_invalid = gl_utf8_check(buf, len) != len; /* an invalid piece may complete a character */
         const gl_tokenizer *t = iter % 2 ? tc : tu;
         int maxlen = (int)(rng % 7) * 3 + 2;
         int n = gl_tokenizer_encode(t, buf, len, 0, &ids, &cap);
@@ -325,8 +266,7 @@ static void test_fuzz(const gl_tokenizer *tu, const gl_tokenizer *tc) {
         }
         int ok = n >= 2 && ids[0] == 101 && ids[n - 1] == 102;
         for (int k = 0; ok && k < n; k++) ok = ids[k] >= 0 && ids[k] < 30522;
-        int wantm = n < maxlen ? n : maxlen;
-        ok = ok && m == wantm && memcmp(tids, ids, (size_t)(m - 1) * sizeof(int32_t)) == 0 && tids[m - 1] == 102;
+        ok = ok && is_truncation(ids, n, tids, m, maxlen, 102);
         bad += !ok;
     }
     CHECK_MSG(bad == 0, "%d of 3000 random inputs misbehaved", bad);
@@ -335,12 +275,6 @@ static void test_fuzz(const gl_tokenizer *tu, const gl_tokenizer *tc) {
 }
 
 /* ---- tricky strings ------------------------------------------------------- */
-
-static int hexval(int c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    return -1;
-}
 
 static void test_tricky(const gl_tokenizer *tu, const gl_tokenizer *tc) {
     char *data;
@@ -367,35 +301,21 @@ static void test_tricky(const gl_tokenizer *tu, const gl_tokenizer *tc) {
         }
         const char *p = line + off;
         size_t tl = 0;
-        if (*p == '-') {
+        if (*p == '-')
             p++;
-        } else {
-            while (hexval(p[0]) >= 0 && hexval(p[1]) >= 0) {
-                text[tl++] = (char)(hexval(p[0]) * 16 + hexval(p[1]));
-                p += 2;
-            }
-        }
+        else
+            tl = unhex(&p, text);
         if (strncmp(p, " :", 2) != 0) {
             CHECK_MSG(0, "bad fixture line: %s", line);
             continue;
         }
-        p += 2;
-        int m = 0;
-        char *endp;
-        for (long v = strtol(p, &endp, 10); endp != p && m < 4096; v = strtol(p, &endp, 10)) {
-            want[m++] = (int32_t)v;
-            p = endp;
-        }
+        int m = parse_ids(p + 2, want, 4096);
         cases++;
         int n = gl_tokenizer_encode(mode == 'U' ? tu : tc, text, tl, maxlen, &ids, &cap);
         if (!ids_equal(ids, n, want, m)) {
             bad++;
-            fprintf(stderr, "tricky %s [%c max_length %d]:\n  want", label, mode, maxlen);
-            for (int i = 0; i < m; i++) fprintf(stderr, " %d", want[i]);
-            fprintf(stderr, "\n  got ");
-            if (n < 0) fprintf(stderr, " error: %s", gl_error_message());
-            for (int i = 0; i < n; i++) fprintf(stderr, " %d", ids[i]);
-            fprintf(stderr, "\n");
+            fprintf(stderr, "tricky %s [%c max_length %d]:\n", label, mode, maxlen);
+            print_want_got(want, m, ids, n);
         }
     }
     CHECK_MSG(cases >= 8 * 40, "only %d tricky cases", cases);
@@ -444,11 +364,8 @@ static void test_codepoints(void) {
         CHECK_MSG(0, "%s", gl_error_message());
         return;
     }
-    const uint32_t nblocks = 0x110000 / 256;
-    uint32_t got_blocks;
-    if (fxlen != 12 + 2 * 4 * (size_t)nblocks || memcmp(fx, "GLTKCPS1", 8) != 0 ||
-        (memcpy(&got_blocks, fx + 8, 4), got_blocks != nblocks)) {
-        CHECK_MSG(0, "codepoints.bin: bad header or size %zu", fxlen);
+    const uint32_t nblocks = CODEPOINT_BLOCKS;
+    if (codepoints_check_header(fx, fxlen, "GLTKCPS1", 2)) {
         free(fx);
         return;
     }
@@ -485,9 +402,7 @@ static void test_codepoints(void) {
                 crc = crc32_u32(crc, (uint32_t)n);
                 crc = crc32_ids(crc, ids, n);
             }
-            uint32_t want;
-            memcpy(&want, fx + 12 + 4 * ((size_t)mode * nblocks + b), 4);
-            if (crc != want && bad++ < 5)
+            if (crc != codepoints_crc(fx, mode, b) && bad++ < 5)
                 fprintf(stderr, "codepoints %s: block U+%04X..U+%04X differs\n", mode ? "cased" : "uncased",
                         b * 256, b * 256 + 255);
         }
@@ -505,75 +420,11 @@ static void test_codepoints(void) {
 
 /* ---- every document ------------------------------------------------------------ */
 
-typedef struct {
-    const unsigned char *p, *end;
-    int bad;
-} reader;
-
-static uint32_t rd_u32(reader *r) {
-    if (r->end - r->p < 4) {
-        r->bad = 1;
-        return 0;
-    }
-    uint32_t v = (uint32_t)r->p[0] | (uint32_t)r->p[1] << 8 | (uint32_t)r->p[2] << 16 | (uint32_t)r->p[3] << 24;
-    r->p += 4;
-    return v;
-}
-
-static unsigned rd_u8(reader *r) {
-    if (r->p >= r->end) {
-        r->bad = 1;
-        return 0;
-    }
-    return *r->p++;
-}
-
-static uint32_t rd_varint(reader *r) {
-    uint32_t v = 0;
-    for (int shift = 0; shift < 35; shift += 7) {
-        unsigned b = rd_u8(r);
-        v |= (uint32_t)(b & 0x7F) << shift;
-        if (!(b & 0x80)) break;
-    }
-    return v;
-}
-
-/* Per document results, computed in parallel. */
-typedef struct {
-    uint32_t crc[4]; /* CRC of ids: U, U128, C, C128 */
-    int n[4];
-    int trunc_ok; /* the truncated encodes are [CLS] + a prefix of the full one + [SEP] */
-    int err;
-} doc_result;
-
-static void encode_doc(const gl_tokenizer *tu, const gl_tokenizer *tc, const char *text, size_t len,
-                       doc_result *r, int32_t **ids, size_t *cap, int32_t **tids, size_t *tcap) {
-    memset(r, 0, sizeof *r);
-    r->trunc_ok = 1;
-    for (int mode = 0; mode < 2; mode++) {
-        const gl_tokenizer *t = mode ? tc : tu;
-        int n = gl_tokenizer_encode(t, text, len, 0, ids, cap);
-        int m = gl_tokenizer_encode(t, text, len, 128, tids, tcap);
-        if (n < 0 || m < 0) {
-            r->err = 1;
-            return;
-        }
-        r->n[2 * mode] = n;
-        r->n[2 * mode + 1] = m;
-        r->crc[2 * mode] = crc32_ids(0, *ids, n);
-        r->crc[2 * mode + 1] = crc32_ids(0, *tids, m);
-        int want = n < 128 ? n : 128;
-        if (m != want || memcmp(*tids, *ids, (size_t)(m - 1) * sizeof(int32_t)) != 0 ||
-            (*tids)[m - 1] != gl_tokenizer_sep_id(t))
-            r->trunc_ok = 0;
-    }
-}
-
 static uint32_t file_crc(const char *path) {
     char *d;
     size_t n;
     if (gl_read_file(path, &d, &n)) return 0;
-    uint32_t c = crc32_bytes(0, (const unsigned char *)d, n);
+    uint32_t c = crc32_bytes(0, d, n);
     free(d);
     return c;
 }
@@ -585,9 +436,8 @@ static void test_documents(const gl_tokenizer *tu, const gl_tokenizer *tc, const
         CHECK_MSG(0, "%s", gl_error_message());
         return;
     }
-    reader r = {(const unsigned char *)fx + 8, (const unsigned char *)fx + fxlen, 0};
-    if (fxlen < 16 || memcmp(fx, "GLTKDOC1", 8) != 0) {
-        CHECK_MSG(0, "docs.bin: bad magic");
+    reader r;
+    if (docs_open(&r, fx, fxlen, "GLTKDOC1")) {
         free(fx);
         return;
     }
@@ -598,85 +448,37 @@ static void test_documents(const gl_tokenizer *tu, const gl_tokenizer *tc, const
         free(fx);
         return;
     }
-    static const char *variant[4] = {"uncased", "uncased max_length 128", "cased", "cased max_length 128"};
+    /* slots 0-3: uncased, uncased at 128, cased, cased at 128 */
+    const gl_tokenizer *const toks[3] = {tu, tc, NULL};
+    static const char *const variant[4] = {"uncased", "uncased max_length 128", "cased", "cased max_length 128"};
     size_t total_docs = 0, total_bytes = 0, doc_bad = 0, count_bad = 0, cased_bad = 0, trunc_bad = 0, shown = 0;
     int agg_bad = 0;
     double t_encode = 0;
     for (uint32_t s = 0; s < nsplits && !r.bad; s++) {
-        unsigned nl = rd_u8(&r);
-        char name[256];
-        if (r.end - r.p < (long)nl) break;
-        memcpy(name, r.p, nl);
-        name[nl] = 0;
-        r.p += nl;
-        uint32_t ndocs = rd_u32(&r), agg_want[4];
-        for (int k = 0; k < 4; k++) agg_want[k] = rd_u32(&r);
-        char path[512];
-        check_data_file(path, sizeof path, name);
-        gl_table tab;
-        if (gl_table_read(&tab, path)) {
-            CHECK_MSG(0, "%s", gl_error_message());
-            break;
-        }
-        int col = gl_table_col(&tab, "text");
-        CHECK_MSG(col >= 0 && tab.nrows == ndocs, "%s: %zu rows, fixture has %u", path, tab.nrows, ndocs);
-        if (col < 0 || tab.nrows != ndocs) {
-            gl_table_free(&tab);
-            break;
-        }
-        doc_result *res = calloc(ndocs, sizeof *res);
-        double t0 = now();
-#pragma omp parallel
-        {
-            int32_t *ids = NULL, *tids = NULL;
-            size_t cap = 0, tcap = 0;
-#pragma omp for schedule(dynamic, 16)
-            for (long i = 0; i < (long)ndocs; i++) {
-                size_t c = (size_t)i * (size_t)tab.ncols + (size_t)col;
-                encode_doc(tu, tc, tab.cells[c], tab.cell_len[c], &res[i], &ids, &cap, &tids, &tcap);
-            }
-            free(ids);
-            free(tids);
-        }
-        t_encode += now() - t0;
-        uint32_t agg[4] = {0, 0, 0, 0};
-        for (uint32_t i = 0; i < ndocs; i++) {
-            total_bytes += tab.cell_len[(size_t)i * (size_t)tab.ncols + (size_t)col];
-            uint32_t want_crc = rd_u32(&r);
-            unsigned want_check = rd_u8(&r);
-            uint32_t want_n = rd_varint(&r);
-            const doc_result *d = &res[i];
-            uint32_t hc = d->crc[2];
-            unsigned check = (hc ^ (hc >> 8) ^ (hc >> 16) ^ (hc >> 24)) & 0xFF;
-            int bad_u = d->err || d->crc[0] != want_crc || (uint32_t)d->n[0] != want_n;
-            int bad_c = d->err || check != want_check;
+        docs_split sp;
+        if (docs_split_begin(&r, toks, &sp)) break;
+        t_encode += sp.seconds;
+        for (uint32_t i = 0; i < sp.ndocs; i++) {
+            total_bytes += sp.tab.cell_len[(size_t)i * (size_t)sp.tab.ncols + (size_t)sp.col];
+            doc_want w = rd_doc(&r);
+            const doc_result *d = &sp.res[i];
+            int bad_u = doc_ids_differ(d, 0, &w);
+            int bad_c = doc_check_differs(d, &w);
             doc_bad += bad_u;
-            count_bad += d->err || (uint32_t)d->n[0] != want_n;
+            count_bad += doc_count_differs(d, &w);
             cased_bad += bad_c;
             trunc_bad += !d->trunc_ok;
             if ((bad_u || bad_c || !d->trunc_ok) && shown++ < 5)
                 fprintf(stderr,
-                        "document %s row %u (line %zu): %s%s%s%s ids (fixture: %u uncased ids, crc %08x)\n", name,
-                        i, tab.row_line[i], d->err ? "encode error; " : "", bad_u ? "uncased differs; " : "",
-                        bad_c ? "cased differs; " : "", d->trunc_ok ? "" : "truncation inconsistent; ", want_n,
-                        want_crc);
-            for (int k = 0; k < 4; k++) {
-                agg[k] = crc32_u32(agg[k], (uint32_t)d->n[k]);
-                agg[k] = crc32_u32(agg[k], d->crc[k]);
-            }
+                        "document %s row %u (line %zu): %s%s%s%s ids (fixture: %u uncased ids, crc %08x)\n",
+                        sp.name, i, sp.tab.row_line[i], d->err ? "encode error; " : "",
+                        bad_u ? "uncased differs; " : "", bad_c ? "cased differs; " : "",
+                        d->trunc_ok ? "" : "truncation inconsistent; ", w.n, w.crc);
         }
-        for (int k = 0; k < 4; k++)
-            if (agg[k] != agg_want[k]) {
-                agg_bad++;
-                fprintf(stderr, "%s: %s ids differ (aggregate CRC %08x, fixture %08x)\n", name, variant[k], agg[k],
-                        agg_want[k]);
-            }
-        total_docs += ndocs;
-        free(res);
-        gl_table_free(&tab);
+        total_docs += sp.ndocs;
+        agg_bad += docs_split_end(&sp, variant);
     }
-    CHECK_MSG(!r.bad && r.p == r.end, "docs.bin: truncated or trailing bytes");
-    CHECK_MSG(total_docs == 53682, "%zu documents checked", total_docs);
+    docs_close(&r, total_docs);
     CHECK_MSG(doc_bad == 0, "%zu documents differ uncased (%zu in length)", doc_bad, count_bad);
     CHECK_MSG(cased_bad == 0, "%zu documents differ cased", cased_bad);
     CHECK_MSG(trunc_bad == 0, "%zu documents truncate inconsistently", trunc_bad);
@@ -695,20 +497,11 @@ static void report_throughput(const gl_tokenizer *tu) {
     check_data_file(path, sizeof path, "20ng/train");
     gl_table tab;
     if (gl_table_read(&tab, path)) return; /* already reported by test_documents */
-    int32_t *ids = NULL;
-    size_t cap = 0, bytes = 0, tokens = 0;
-    double t0 = now();
-    for (size_t i = 0; i < tab.nrows; i++) {
-        int n = gl_tokenizer_encode(tu, tab.cells[i * (size_t)tab.ncols], tab.cell_len[i * (size_t)tab.ncols], 0,
-                                    &ids, &cap);
-        bytes += tab.cell_len[i * (size_t)tab.ncols];
-        tokens += n > 0 ? (size_t)n : 0;
-    }
-    double dt = now() - t0;
+    size_t bytes, tokens;
+    double dt = encode_table_seconds(tu, &tab, &bytes, &tokens);
     printf("test_tokenizer: throughput (20ng/train, uncased, untruncated, 1 thread): %.0f docs/s, %.1f MB/s, "
            "%.2f M tokens/s\n",
            (double)tab.nrows / dt, (double)bytes / dt / 1e6, (double)tokens / dt / 1e6);
-    free(ids);
     gl_table_free(&tab);
 }
 

@@ -16,23 +16,13 @@ INPUT_FILE: a CSV with a `text` column, or plain text with one document per line
 Exit status 0 when everything agrees. Needs torch and transformers (pip).
 """
 import argparse
-import csv
 import json
 import os
-import subprocess
 import sys
 
-import numpy as np
-import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-
-def read_texts(path):
-    if path.endswith(".csv"):
-        with open(path, newline="", encoding="utf-8") as f:
-            return [row["text"] for row in csv.DictReader(f)]
-    with open(path, encoding="utf-8") as f:
-        return [line.rstrip("\r\n") for line in f if line.rstrip("\r\n")]
+from predict_check import compare_predictions, gloss_predict, hf_probs, read_texts
 
 
 def main():
@@ -57,27 +47,13 @@ def main():
               f"{want_pool}: transformers would not compute what gloss does")
         return 2
 
-    out = subprocess.run([a.gloss, "predict", "--model", a.model, "--input", a.input, "--quiet",
-                          "--max-length", str(a.max_length)], check=True, capture_output=True, text=True).stdout
-    rows = list(csv.reader(out.splitlines()))
-    header, rows = rows[0], rows[1:]
-    g_labels = [r[1] for r in rows]
-    g_probs = np.array([[float(x) for x in r[2:]] for r in rows])
+    header, g_labels, g_probs = gloss_predict(a.gloss, a.model, a.input, a.max_length)
 
     tok = AutoTokenizer.from_pretrained(a.model)
     model = AutoModelForSequenceClassification.from_pretrained(a.model, attn_implementation="eager").eval()
     texts = read_texts(a.input)
-    probs = []
-    with torch.no_grad():
-        for i in range(0, len(texts), 32):
-            enc = tok(texts[i:i + 32], padding=True, truncation=True, max_length=a.max_length, return_tensors="pt")
-            probs.append(torch.softmax(model(**enc).logits, dim=-1).numpy())
-    probs = np.concatenate(probs)
-    id2label = model.config.id2label
-    h_labels = [id2label[int(k)] for k in probs.argmax(1)]
-    assert [h[2:] for h in header[2:]] == [id2label[k] for k in range(len(id2label))], "label order differs"
-    err = np.abs(probs - g_probs).max()
-    same = sum(x == y for x, y in zip(g_labels, h_labels))
+    probs = hf_probs(tok, texts, a.max_length, lambda enc: model(**enc).logits)
+    err, same = compare_predictions(header, g_labels, g_probs, probs, model.config.id2label)
     print(f"{model_type} ({type(model).__name__}, {type(tok).__name__}), {len(texts)} documents: labels agree on "
           f"{same}, max |p_gloss - p_hf| = {err:.2e} (tolerance {a.tol})")
     ok = same == len(texts) and err <= a.tol

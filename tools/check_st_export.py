@@ -22,7 +22,6 @@ Runs offline (HF_HUB_OFFLINE=1). Exit status 0 when everything agrees. Needs
 torch, transformers and sentence-transformers (pip).
 """
 import argparse
-import csv
 import json
 import os
 import subprocess
@@ -33,15 +32,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 import numpy as np  # noqa: E402
-import torch  # noqa: E402
 
-
-def read_texts(path):
-    if path.endswith(".csv"):
-        with open(path, newline="", encoding="utf-8") as f:
-            return [row["text"] for row in csv.DictReader(f)]
-    with open(path, encoding="utf-8") as f:
-        return [line.rstrip("\r\n") for line in f if line.rstrip("\r\n")]
+from predict_check import compare_predictions, gloss_predict, hf_probs, read_texts  # noqa: E402
 
 
 def pool(h, mask, mode):
@@ -89,31 +81,19 @@ def check_classifier(a, texts, cfg, max_length):
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     mode = cfg.get("gloss_pooling", "pooler")
-    out = subprocess.run([a.gloss, "predict", "--model", a.model, "--input", a.input, "--quiet",
-                          "--max-length", str(max_length)], check=True, capture_output=True, text=True).stdout
-    rows = list(csv.reader(out.splitlines()))
-    header, rows = rows[0], rows[1:]
-    g_labels = [r[1] for r in rows]
-    g_probs = np.array([[float(x) for x in r[2:]] for r in rows])
+    header, g_labels, g_probs = gloss_predict(a.gloss, a.model, a.input, max_length)
 
     tok = AutoTokenizer.from_pretrained(a.model)
     model = AutoModelForSequenceClassification.from_pretrained(a.model, attn_implementation="eager").eval()
-    probs = []
-    with torch.no_grad():
-        for i in range(0, len(texts), 32):
-            enc = tok(texts[i:i + 32], padding=True, truncation=True, max_length=max_length, return_tensors="pt")
-            if mode == "pooler":
-                logits = model(**enc).logits
-            else:
-                h = model.bert(**enc).last_hidden_state
-                logits = model.classifier(pool(h, enc["attention_mask"], mode))
-            probs.append(torch.softmax(logits, dim=-1).numpy())
-    probs = np.concatenate(probs)
-    id2label = model.config.id2label
-    h_labels = [id2label[int(k)] for k in probs.argmax(1)]
-    assert [h[2:] for h in header[2:]] == [id2label[k] for k in range(len(id2label))], "label order differs"
-    err = np.abs(probs - g_probs).max()
-    same = sum(x == y for x, y in zip(g_labels, h_labels))
+
+    def logits(enc):
+        if mode == "pooler":
+            return model(**enc).logits
+        h = model.bert(**enc).last_hidden_state
+        return model.classifier(pool(h, enc["attention_mask"], mode))
+
+    probs = hf_probs(tok, texts, max_length, logits)
+    err, same = compare_predictions(header, g_labels, g_probs, probs, model.config.id2label)
     print(f"classifier on {mode} pooling: labels agree on {same} of {len(texts)}, max |p_gloss - p_hf| = "
           f"{err:.2e} (tolerance {a.tol})")
     return same == len(texts) and err <= a.tol

@@ -71,8 +71,6 @@ u32 little-endian.
 """
 
 import argparse
-import csv
-import gzip
 import hashlib
 import json
 import os
@@ -87,11 +85,9 @@ from tokenizers.models import BPE, WordPiece
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from make_tokenizer_fixture import TRICKY as WORDPIECE_TRICKY  # noqa: E402
+from tokenizer_fixture_io import (DATASETS, MAX_LENGTHS, TRUNC, data_file, ids_bytes, read_texts,  # noqa: E402
+                                  write_bytes, write_docs, write_lines)
 
-DATASETS = ["mr", "r8", "r52", "ohsumed", "20ng"]
-SPLITS = ["train", "val", "test"]
-TRUNC = 128
-MAX_LENGTHS = [0, 2, 3, 8]
 SPECIALS = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]
 
 BPE_TRICKY = [
@@ -112,36 +108,6 @@ BPE_TRICKY = [
     "日本語のテキスト", "中文 分词", "한국어", "Ελληνικά", "עברית", "العربية", "हिन्दी",
 ]
 TRICKY = BPE_TRICKY + WORDPIECE_TRICKY
-
-
-def ids_bytes(ids):
-    return struct.pack("<%dI" % len(ids), *ids)
-
-
-def varint(n):
-    out = bytearray()
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(b | 0x80)
-        else:
-            out.append(b)
-            return bytes(out)
-
-
-def data_file(data_dir, rel):
-    gz = os.path.join(data_dir, rel + ".csv.gz")
-    return gz if os.path.exists(gz) else os.path.join(data_dir, rel + ".csv")
-
-
-def read_texts(path):
-    csv.field_size_limit(1 << 30)
-    opener = gzip.open if path.endswith(".gz") else open
-    with opener(path, "rt", newline="", encoding="utf-8") as f:
-        r = csv.reader(f)
-        col = next(r).index("text")
-        return [row[col] for row in r]
 
 
 def bytes_to_unicode():
@@ -344,37 +310,21 @@ def write_tricky(out, path, modes):
         for mode, lengths, fn in modes:
             for L in lengths:
                 lines.append("%s %d : %s" % (mode, L, " ".join(map(str, fn(L, i, s)))))
-    with open(path, "w", encoding="ascii", newline="\n") as f:
-        f.write("\n".join(lines) + "\n")
+    write_lines(path, lines)
 
 
-def write_docs(data_dir, json_path, files_dir, tmp, path):
-    f_full, f_128 = with_truncation(json_path, 0), with_truncation(json_path, TRUNC)
-    t_full, t_128 = with_truncation(json_path, 0, set_prefix_space), with_truncation(json_path, TRUNC, set_prefix_space)
+def write_docs_fixture(data_dir, json_path, files_dir, tmp, path):
+    toks = (with_truncation(json_path, 0), with_truncation(json_path, TRUNC),
+            with_truncation(json_path, 0, set_prefix_space), with_truncation(json_path, TRUNC, set_prefix_space))
     t_files = files_variant(files_dir, tmp, "files_prefix", tokenizer_config(True))
+
+    def crosscheck_split(name, texts, variants):
+        crosscheck("%s F" % name, transformers_ids(files_dir, texts, "RobertaTokenizer"), variants[0])
+        crosscheck("%s T" % name, transformers_ids(t_files, texts, "RobertaTokenizer"), variants[2])
+
     with open(json_path, "rb") as f:
-        out = bytearray(b"GLBPDOC1") + struct.pack("<II", zlib.crc32(f.read()), len(DATASETS) * len(SPLITS))
-    for d in DATASETS:
-        for s in SPLITS:
-            texts = read_texts(data_file(data_dir, d + "/" + s))
-            variants = [[e.ids for e in t.encode_batch(texts)] for t in (f_full, f_128, t_full, t_128)]
-            crosscheck("%s/%s F" % (d, s), transformers_ids(files_dir, texts, "RobertaTokenizer"), variants[0])
-            crosscheck("%s/%s T" % (d, s), transformers_ids(t_files, texts, "RobertaTokenizer"), variants[2])
-            aggs = []
-            for v in variants:
-                h = 0
-                for ids in v:
-                    h = zlib.crc32(struct.pack("<II", len(ids), zlib.crc32(ids_bytes(ids))), h)
-                aggs.append(h)
-            name = ("%s/%s" % (d, s)).encode()
-            out += struct.pack("<B", len(name)) + name + struct.pack("<I4I", len(texts), *aggs)
-            for ids_f, ids_t in zip(variants[0], variants[2]):
-                ht = zlib.crc32(ids_bytes(ids_t))
-                check = (ht ^ (ht >> 8) ^ (ht >> 16) ^ (ht >> 24)) & 0xFF
-                out += struct.pack("<IB", zlib.crc32(ids_bytes(ids_f)), check) + varint(len(ids_f))
-            print("%s/%s: %d documents" % (d, s, len(texts)), file=sys.stderr)
-    with open(path, "wb") as f:
-        f.write(out)
+        json_crc = zlib.crc32(f.read())
+    write_docs(path, b"GLBPDOC1", json_crc, data_dir, toks, crosscheck_split)
 
 
 def context(ch):
@@ -404,8 +354,7 @@ def write_codepoints(json_path, probe1, path):
     out = bytearray(b"GLBPCPS1") + struct.pack("<I", nblocks)
     for a in (split, ids, probe):
         out += struct.pack("<%dI" % nblocks, *a)
-    with open(path, "wb") as f:
-        f.write(out)
+    write_bytes(path, out)
 
 
 def main():
@@ -487,7 +436,7 @@ def main():
         probe1 = with_truncation(probes[1], 0)
         write_codepoints(json_path, probe1, os.path.join(out, "codepoints.bin"))
         print("codepoints.bin written", file=sys.stderr)
-        write_docs(a.data, json_path, files_dir, tmp, os.path.join(out, "docs.bin"))
+        write_docs_fixture(a.data, json_path, files_dir, tmp, os.path.join(out, "docs.bin"))
 
     sums = []
     for dirpath, _, names in sorted(os.walk(out)):

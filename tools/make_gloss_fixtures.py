@@ -205,6 +205,16 @@ def cond_IminusTUU(h, lab, sigma, variant):
         return torch.linalg.cond(M, p=1).item()
 
 
+def put_inputs(tensors, meta, p, desc, h, y, lab, w, sigma):
+    """The inputs of case p (p.h, p.y, p.labelled, p.class_w, p.sigma) and its description."""
+    meta[p] = desc
+    tensors[p + ".h"] = h.contiguous()
+    tensors[p + ".y"] = y.to(torch.int64)
+    tensors[p + ".labelled"] = lab.to(torch.uint8)
+    tensors[p + ".class_w"] = w.to(torch.float64)
+    tensors[p + ".sigma"] = torch.tensor(float(sigma))
+
+
 def main():
     gen = torch.Generator().manual_seed(20260425)
     cases = []  # (description, h, y, lab, w, sigma)
@@ -271,12 +281,7 @@ def main():
     meta = {}
     for i, (desc, h, y, lab, w, sigma) in enumerate(cases):
         p = f"case{i}"
-        meta[p] = desc
-        tensors[p + ".h"] = h.contiguous()
-        tensors[p + ".y"] = y.to(torch.int64)
-        tensors[p + ".labelled"] = lab.to(torch.uint8)
-        tensors[p + ".class_w"] = w.to(torch.float64)
-        tensors[p + ".sigma"] = torch.tensor(float(sigma))
+        put_inputs(tensors, meta, p, desc, h, y, lab, w, sigma)
         line = f"{p:7s} B={h.shape[0]:2d} C={h.shape[1]:2d} K={w.shape[0]} |U|={(lab == 0).sum().item():2d}"
         for v in ("paper", "reference"):
             G, g, FU, _, T = evaluate(h, y.to(torch.int64), lab, w, sigma, v)
@@ -382,12 +387,7 @@ def main():
             assert low_ref is None or int(low.sum()) == low_ref
             low_ref = int(low.sum())
         p = f"deg{j}"
-        meta[p] = desc
-        tensors[p + ".h"] = h.contiguous()
-        tensors[p + ".y"] = y.to(torch.int64)
-        tensors[p + ".labelled"] = lab.to(torch.uint8)
-        tensors[p + ".class_w"] = w.to(torch.float64)
-        tensors[p + ".sigma"] = torch.tensor(float(sigma))
+        put_inputs(tensors, meta, p, desc, h, y, lab, w, sigma)
         tensors[p + ".expect"] = torch.tensor(expect + [1 if values else 0, low_ref], dtype=torch.int64)
         line = f"{p}: expect {expect} low_reference {low_ref}"
         if expect[0] == 3:

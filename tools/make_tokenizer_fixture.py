@@ -48,8 +48,6 @@ and final xor 0xFFFFFFFF), as Python's zlib.crc32, continued across pieces.
 """
 
 import argparse
-import csv
-import gzip
 import os
 import struct
 import sys
@@ -57,9 +55,8 @@ import zlib
 
 from tokenizers import BertWordPieceTokenizer
 
-DATASETS = ["mr", "r8", "r52", "ohsumed", "20ng"]
-SPLITS = ["train", "val", "test"]
-TRUNC = 128
+from tokenizer_fixture_io import MAX_LENGTHS, TRUNC, ids_bytes, write_bytes, write_docs, write_lines
+
 SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 # White_Space (Rust's char::is_whitespace) plus the file separators U+001C..U+001F.
 NOT_IN_SYNTH_VOCAB = set(range(0x09, 0x0E)) | set(range(0x1C, 0x21)) | {
@@ -118,23 +115,6 @@ TRICKY = [
     "Ꭰ ᏸ ꭰ Ⴀ",
     "\u1c89 \ua7cb \U00010D50 \U00011938",
 ]
-MAX_LENGTHS = [0, 2, 3, 8]
-
-
-def ids_bytes(ids):
-    return struct.pack("<%dI" % len(ids), *ids)
-
-
-def varint(n):
-    out = bytearray()
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(b | 0x80)
-        else:
-            out.append(b)
-            return bytes(out)
 
 
 def make_tok(vocab, lowercase, max_length=0):
@@ -154,24 +134,7 @@ def write_tricky(vocab, path):
             for L in MAX_LENGTHS:
                 ids = toks[(m, L)].encode(s).ids
                 lines.append("%s %d %s : %s" % (m, L, hx, " ".join(map(str, ids))))
-    with open(path, "w", encoding="ascii", newline="\n") as f:
-        f.write("\n".join(lines) + "\n")
-
-
-def data_file(data_dir, rel):
-    """data_dir/rel.csv.gz (data/benchmarks, shipped), else data_dir/rel.csv."""
-    gz = os.path.join(data_dir, rel + ".csv.gz")
-    return gz if os.path.exists(gz) else os.path.join(data_dir, rel + ".csv")
-
-
-def read_texts(path):
-    csv.field_size_limit(1 << 30)
-    opener = gzip.open if path.endswith(".gz") else open
-    with opener(path, "rt", newline="", encoding="utf-8") as f:
-        r = csv.reader(f)
-        header = next(r)
-        col = header.index("text")
-        return [row[col] for row in r]
+    write_lines(path, lines)
 
 
 def crosscheck_transformers(model_dir, texts, ids_u, ids_c):
@@ -187,33 +150,12 @@ def crosscheck_transformers(model_dir, texts, ids_u, ids_c):
             sys.exit("transformers and tokenizers disagree on %d documents (lowercase=%s)" % (bad, lower))
 
 
-def write_docs(vocab, model_dir, data_dir, path):
-    tu, tu_t = make_tok(vocab, True), make_tok(vocab, True, TRUNC)
-    tc, tc_t = make_tok(vocab, False), make_tok(vocab, False, TRUNC)
+def write_docs_fixture(vocab, model_dir, data_dir, path):
+    toks = (make_tok(vocab, True), make_tok(vocab, True, TRUNC), make_tok(vocab, False), make_tok(vocab, False, TRUNC))
     with open(vocab, "rb") as f:
         vocab_hash = zlib.crc32(f.read())
-    out = bytearray(b"GLTKDOC1")
-    out += struct.pack("<II", vocab_hash, len(DATASETS) * len(SPLITS))
-    for d in DATASETS:
-        for s in SPLITS:
-            texts = read_texts(data_file(data_dir, d + "/" + s))
-            variants = [[e.ids for e in t.encode_batch(texts)] for t in (tu, tu_t, tc, tc_t)]
-            crosscheck_transformers(model_dir, texts, variants[0], variants[2])
-            aggs = []
-            for v in variants:
-                h = 0
-                for ids in v:
-                    h = zlib.crc32(struct.pack("<II", len(ids), zlib.crc32(ids_bytes(ids))), h)
-                aggs.append(h)
-            name = ("%s/%s" % (d, s)).encode()
-            out += struct.pack("<B", len(name)) + name + struct.pack("<I4I", len(texts), *aggs)
-            for ids_u, ids_c in zip(variants[0], variants[2]):
-                hc = zlib.crc32(ids_bytes(ids_c))
-                check = (hc ^ (hc >> 8) ^ (hc >> 16) ^ (hc >> 24)) & 0xFF
-                out += struct.pack("<IB", zlib.crc32(ids_bytes(ids_u)), check) + varint(len(ids_u))
-            print("%s/%s: %d documents" % (d, s, len(texts)), file=sys.stderr)
-    with open(path, "wb") as f:
-        f.write(out)
+    write_docs(path, b"GLTKDOC1", vocab_hash, data_dir, toks,
+               lambda name, texts, variants: crosscheck_transformers(model_dir, texts, variants[0], variants[2]))
 
 
 def write_codepoints(tmpdir, path):
@@ -237,8 +179,7 @@ def write_codepoints(tmpdir, path):
             blocks[b] = zlib.crc32(ids_bytes(e.ids), blocks[b])
         out += struct.pack("<%dI" % len(blocks), *blocks)
     os.unlink(vocab)
-    with open(path, "wb") as f:
-        f.write(out)
+    write_bytes(path, out)
 
 
 def main():
@@ -253,7 +194,7 @@ def main():
     os.makedirs(a.out, exist_ok=True)
     write_tricky(vocab, os.path.join(a.out, "tricky.txt"))
     write_codepoints(a.out, os.path.join(a.out, "codepoints.bin"))
-    write_docs(vocab, a.model, a.data, os.path.join(a.out, "docs.bin"))
+    write_docs_fixture(vocab, a.model, a.data, os.path.join(a.out, "docs.bin"))
 
 
 if __name__ == "__main__":
