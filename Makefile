@@ -167,12 +167,12 @@ FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 600
 FUZZ_TARGETS := table config safetensors vocab tokenizer st_config bpe_files bpe_json
 FUZZ_LIB_SRC := src/io/table.c src/io/config.c src/io/json_file.c src/io/safetensors.c src/io/st_config.c $(wildcard src/text/*.c) \
-	src/util/utf8.c src/util/error.c src/util/fileio.c src/util/gzip.c
+	src/util/utf8.c src/util/error.c src/util/fileio.c src/util/gzip.c src/util/strpool.c
 FUZZ_FLAGS   := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Iinclude -Isrc -O2 -g -fno-omit-frame-pointer \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 FUZZ_BIN     := $(FUZZ_TARGETS:%=build-fuzz/fuzz_%)
 
-build-fuzz/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz_common.h $(FUZZ_LIB_SRC) $(wildcard src/*/*.h)
+build-fuzz/fuzz_%: fuzz/fuzz_%.c $(wildcard fuzz/*.h) $(FUZZ_LIB_SRC) $(wildcard src/*/*.h)
 	@mkdir -p build-fuzz
 	$(FUZZ_CC) $(FUZZ_FLAGS) $< $(FUZZ_LIB_SRC) -o $@ -lutf8proc -ljansson -lz -lm
 
