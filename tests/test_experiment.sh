@@ -165,10 +165,21 @@ for c in ("ce", "gloss-paper"):
     for s in (1, 2):
         import os; os.remove(f"{out}/sample/{c}/seed{s}/probe.json")
 PY
-# tools/probe.py itself, where its libraries are installed (a development tool)
-if python3 -c "import numpy, sklearn" 2>/dev/null; then
-    python3 tools/probe.py "$T/a/sample/ce/seed1" --gloss "$G" >"$T/probe" 2>&1 || { fail "probe.py failed"; cat "$T/probe"; }
-    python3 - "$T/a/sample/ce/seed1" <<'PY' || fail "probe.json content"
+# tools/probe.py itself (a development tool): with python3 where it has numpy
+# and scikit-learn, else in the virtual environment build/pyenv (GLOSS_PYENV)
+# of the Python tests, where pip installs them when missing
+PROBE_PY=python3
+if ! python3 -c "import numpy, sklearn" 2>/dev/null; then
+    env_dir=${GLOSS_PYENV:-build/pyenv}
+    PROBE_PY=$env_dir/bin/python
+    if ! "$PROBE_PY" -c "import numpy, sklearn" 2>/dev/null && python3 -c 'import venv, ensurepip' 2>/dev/null; then
+        { [ -x "$PROBE_PY" ] || python3 -m venv "$env_dir"; } &&
+            "$PROBE_PY" -m pip install -q --disable-pip-version-check numpy scikit-learn >/dev/null 2>&1
+    fi
+fi
+if "$PROBE_PY" -c "import numpy, sklearn" 2>/dev/null; then
+    "$PROBE_PY" tools/probe.py "$T/a/sample/ce/seed1" --gloss "$G" >"$T/probe" 2>&1 || { fail "probe.py failed"; cat "$T/probe"; }
+    "$PROBE_PY" - "$T/a/sample/ce/seed1" <<'PY' || fail "probe.json content"
 import json, sys, numpy as np
 p = json.load(open(sys.argv[1] + "/probe.json"))
 m = json.load(open(sys.argv[1] + "/metrics.json"))
@@ -184,7 +195,7 @@ assert abs(p["test_embedding_norm_mean"] - np.linalg.norm(E, axis=1).mean()) < 1
 PY
     rm -f "$T/a/sample/ce/seed1/probe.json" "$T/a/sample/ce/seed1/train_embeddings.npy"
 else
-    skip "tools/probe.py not run (numpy or scikit-learn missing)"
+    skip "tools/probe.py not run (numpy or scikit-learn missing, and pip could not install them)"
 fi
 before=$(ls -l --time-style=+%s.%N "$T"/a/sample/*/seed*/metrics.json | md5sum)
 python3 tools/experiment.py run "$T/a.json" >"$T/run2" 2>&1 || fail "second run failed"
