@@ -106,6 +106,12 @@ static void fill_uniform(float *x, size_t n, float a, uint64_t seed) {
 /* best GFLOP/s of C = A B (M x K times K x N, row-major) over reps runs after
  * one warm-up: cblas_sgemm (bf16 = 0) or gl_gemm_bf16, the bf16 kernel this
  * CPU chose (bf16 = 1; its time includes rounding A and B) */
+/* spaces to '_', so that s is one token for the table's key=value parser */
+static void one_field(char *s) {
+    for (; *s; s++)
+        if (*s == ' ') *s = '_';
+}
+
 static double gemm_best(int M, int N, int K, int reps, int bf16) {
     float *A = malloc(sizeof(float) * (size_t)M * K), *B = malloc(sizeof(float) * (size_t)K * N),
           *C = malloc(sizeof(float) * (size_t)M * N);
@@ -144,8 +150,7 @@ static int run_peak(int reps) {
         double d = gemm_best(4096, 4096, 1024, reps, 1);
         char name[128];
         snprintf(name, sizeof name, "%s", gl_gemm_kernel_name(gl_gemm_bf16_kernel()));
-        for (char *q = name; *q; q++)
-            if (*q == ' ') *q = '_'; /* one key=value field */
+        one_field(name);
         printf("BF16PEAK threads=%d bf16_2048=%.1f bf16_4096x4096x1024=%.1f peak_gflops=%.1f kernel=%s\n",
                omp_get_max_threads(), c, d, c > d ? c : d, name);
     }
@@ -222,8 +227,7 @@ static void print_result(const char *mode, const char *shape, int B, int T, doub
     double med = bench_median(times, steps);
     char kern[384];
     gl_linear_kernels(bf16, kern, sizeof kern);
-    for (char *c = kern; *c; c++) /* one token for the table's key=value parser */
-        if (*c == ' ') *c = '_';
+    one_field(kern);
     printf("RESULT side=gloss mode=%s shape=%s batch=%d seq=%d threads=%d steps=%d step_s=%.4f seq_per_s=%.2f "
            "gflop=%.1f gflops=%.1f maxrss_mb=%.0f bf16=%d",
            mode, shape, B, T, omp_get_max_threads(), steps, med, B / med, flops / 1e9, flops / med / 1e9,

@@ -55,6 +55,7 @@ class Encoder:
     def __init__(self, path, bf16=False):
         self._lock = threading.RLock()
         self._handle = None
+        self._bf16 = False
         raw = path_bytes(path, "path")
         self.path = os.fsdecode(raw)
         handle = _lib.gloss_model_load(raw)
@@ -129,7 +130,7 @@ class Encoder:
         Setting True on a CPU without AVX512-BF16 warns (RuntimeWarning) and
         the model stays fp32. With bf16 on, the kernels are still chosen from
         the CPU: fp32 sgemm where bf16 would be slower than fp32."""
-        return getattr(self, "_bf16", False)
+        return self._bf16
 
     @bf16.setter
     def bf16(self, on):
